@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backend side of a Xen shared ring (xen/io/ring.h), ABI-neutral.
+ *
+ * xen/io/ring.h's macros are typed by one request/response union, so they
+ * cannot serve a ring whose layout depends on the frontend's `protocol`
+ * (x86_32-abi vs x86_64-abi). xb_back_ring keeps the same indices and
+ * barrier discipline but addresses slots by byte size, so one consumer
+ * serves every ABI; the kind code copies each request out of its slot
+ * (then translates and validates the private copy).
+ *
+ * The shared page layout is ring.h's: req_prod, req_event, rsp_prod,
+ * rsp_event, 48 bytes of padding, then the slot array. A ring may span
+ * 2^order pages (blkif ring-page-order, ring-ref%u).
+ *
+ * Thread context: one thread owns a ring. Nothing logs.
+ */
+#ifndef UBACK_RING_H
+#define UBACK_RING_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+
+/* Barriers for ring.h (it otherwise expects the kernel's mb()/rmb()). */
+#ifndef xen_mb
+#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+#include <xen/io/ring.h>
+
+#define XB_RING_HDR_SIZE 64u
+
+struct xb_ring_hdr {
+	RING_IDX req_prod, req_event;
+	RING_IDX rsp_prod, rsp_event;
+	uint8_t pad[XB_RING_HDR_SIZE - 16];
+};
+
+struct xb_back_ring {
+	struct xb_ring_hdr *sring;
+	uint8_t *slots;           /* sring + XB_RING_HDR_SIZE */
+	uint32_t nr_ents;         /* power of two */
+	uint32_t slot_size;       /* sizeof(union of request, response) */
+	RING_IDX req_cons;        /* next request to consume */
+	RING_IDX rsp_prod_pvt;    /* next response slot to fill */
+};
+
+/*
+ * Number of slots in a ring of @ring_bytes holding @slot_size-byte slots:
+ * the largest power of two that fits, as __CONST_RING_SIZE computes.
+ * 0 if none fits.
+ */
+static inline uint32_t xb_ring_nr_ents(size_t ring_bytes, size_t slot_size)
+{
+	size_t n;
+	uint32_t p = 1;
+
+	if (ring_bytes <= XB_RING_HDR_SIZE || !slot_size)
+		return 0;
+	n = (ring_bytes - XB_RING_HDR_SIZE) / slot_size;
+	if (!n)
+		return 0;
+	while ((size_t)p * 2 <= n)
+		p *= 2;
+	return p;
+}
+
+/* Attach to a mapped shared ring (indices as the frontend set them: a
+ * frontend initialises both producers to 0). -EINVAL if nothing fits. */
+static inline int xb_back_ring_attach(struct xb_back_ring *r, void *sring,
+				      size_t ring_bytes, size_t slot_size)
+{
+	uint32_t n = xb_ring_nr_ents(ring_bytes, slot_size);
+
+	if (!n)
+		return -EINVAL;
+	r->sring = (struct xb_ring_hdr *)sring;
+	r->slots = (uint8_t *)sring + XB_RING_HDR_SIZE;
+	r->nr_ents = n;
+	r->slot_size = (uint32_t)slot_size;
+	r->req_cons = 0;
+	r->rsp_prod_pvt = 0;
+	return 0;
+}
+
+static inline void *xb_ring_slot(const struct xb_back_ring *r, RING_IDX idx)
+{
+	return r->slots + (size_t)(idx & (r->nr_ents - 1)) * r->slot_size;
+}
+
+/*
+ * Snapshot the request producer (then a read barrier, so slot reads are
+ * not hoisted above it). -EIO if the producer is impossible: more requests
+ * than slots outstanding. The ring must then be halted, not retried.
+ */
+static inline int xb_ring_get_req_prod(struct xb_back_ring *r, RING_IDX *prod)
+{
+	RING_IDX rp = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
+
+	xen_rmb();
+	if ((RING_IDX)(rp - r->rsp_prod_pvt) > r->nr_ents)
+		return -EIO;
+	*prod = rp;
+	return 0;
+}
+
+/* Requests available at @prod that we may consume now: bounded by the
+ * free response slots, so a frontend that never reads responses cannot
+ * make us overwrite unread ones. */
+static inline uint32_t xb_ring_reqs_avail(const struct xb_back_ring *r,
+					  RING_IDX prod)
+{
+	RING_IDX unconsumed = prod - r->req_cons;
+	RING_IDX room = r->nr_ents - (r->req_cons - r->rsp_prod_pvt);
+
+	return unconsumed < room ? unconsumed : room;
+}
+
+/* Publish queued responses; true if the frontend asked to be notified. */
+static inline bool xb_ring_push_rsps(struct xb_back_ring *r)
+{
+	RING_IDX old = r->sring->rsp_prod;
+	RING_IDX new_prod = r->rsp_prod_pvt;
+
+	xen_wmb();
+	__atomic_store_n(&r->sring->rsp_prod, new_prod, __ATOMIC_RELAXED);
+	xen_mb();
+	return (RING_IDX)(new_prod - r->sring->rsp_event) <
+	       (RING_IDX)(new_prod - old);
+}
+
+/*
+ * Before sleeping: re-arm req_event and look once more. true if requests
+ * arrived (do not sleep). An impossible producer reads as "no work"; the
+ * next xb_ring_get_req_prod reports it.
+ */
+static inline bool xb_ring_final_check(struct xb_back_ring *r)
+{
+	RING_IDX prod;
+
+	if (__atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED) != r->req_cons)
+		return true;
+	r->sring->req_event = r->req_cons + 1;
+	xen_mb();
+	prod = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
+	return prod != r->req_cons;
+}
+
+#endif /* UBACK_RING_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * XenBus backend state machine, one device at a time.
+ *
+ * The device is described by its backend directory
+ * (/local/domain/<self>/backend/<kind>/<domid>/<devid>) which the toolstack
+ * wrote. xb_dev_open reads it (frontend, frontend-id), watches it, the
+ * frontend's state node and @releaseDomain, and drives the backend side:
+ *
+ *   Initialising --probe()--> InitWait
+ *   frontend Initialised/Connected --connect()--> Connected
+ *   frontend Closing/Closed, or frontend vanished --disconnect()--> Closing
+ *       --> Closed (and back to InitWait when the frontend reinitialises,
+ *           i.e. goes to Initialising/InitWait again: reconnect)
+ *   backend dir removed, or online=0 once Closed --> remove()
+ *
+ * The per-kind ops are called from xb_dev_process() on the caller's thread.
+ * Frontend keys are hostile: kind code reads them with xb_xs_read_u64 /
+ * xb_xs_read_buf and fails connect() with -EINVAL on anything malformed;
+ * the core then writes <backend>/error, logs, and moves to Closing.
+ */
+#ifndef UBACK_XENBUS_H
+#define UBACK_XENBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/io/xenbus.h>
+
+struct xb_hv;
+struct xs_handle;
+struct xb_dev;
+
+struct xb_dev_ops {
+	const char *kind;   /* "vbd", "vbd3", "vif" */
+	/*
+	 * Required. Backend dir read; publish features (feature-*, max-*)
+	 * into dev->backend_path. Returning -errno fails xb_dev_open.
+	 */
+	int (*probe)(struct xb_dev *dev);
+	/*
+	 * Required. The frontend published its rings: read its keys under
+	 * dev->frontend_path, map rings, bind event channels, start the data
+	 * path, publish device properties (sectors, ...). The core writes
+	 * Connected after a 0 return. On -errno, the kind must have undone
+	 * everything it did; the core reports the error and goes to Closing.
+	 */
+	int (*connect)(struct xb_dev *dev);
+	/*
+	 * Required. Stop the data path and release everything connect() set
+	 * up (rings unmapped, ports unbound, in-flight I/O drained). Called
+	 * only after a successful connect(); never twice in a row.
+	 */
+	void (*disconnect)(struct xb_dev *dev);
+	/* Optional. The device is going away for good (after disconnect if
+	 * connected). Free per-device state; dev is freed by the caller of
+	 * xb_dev_close. */
+	void (*remove)(struct xb_dev *dev);
+};
+
+struct xb_dev {
+	/* Read-only for kind code. */
+	struct xb_hv *hv;
+	struct xs_handle *xs;          /* owned by the device */
+	const struct xb_dev_ops *ops;
+	char backend_path[128];
+	char frontend_path[128];
+	domid_t frontend_id;
+	unsigned int devid;
+	enum xenbus_state state;       /* backend state as last written */
+	enum xenbus_state fe_state;    /* frontend state as last read */
+	bool connected;                /* connect() succeeded, no disconnect yet */
+	bool removed;                  /* remove() done: caller should close */
+	void *priv;                    /* kind's per-device state */
+};
+
+/*
+ * Open the device at @backend_path: open a xenstore handle from @hv, read
+ * and validate frontend / frontend-id, set watches, call probe() and move
+ * to InitWait. The first xb_dev_process() call evaluates the frontend's
+ * current state (so a frontend already Initialised connects at once).
+ * -ENOENT if the backend dir is missing, -EINVAL if its keys are malformed.
+ */
+int xb_dev_open(struct xb_hv *hv, const char *backend_path,
+		const struct xb_dev_ops *ops, void *priv, struct xb_dev **out);
+/* Disconnect if connected, remove, unwatch, free. */
+void xb_dev_close(struct xb_dev *dev);
+/* The fd to poll for xenstore events on this device. */
+int xb_dev_fd(const struct xb_dev *dev);
+/*
+ * Handle all queued watch events without blocking, running state
+ * transitions and ops. Returns 0, or 1 once the device has been removed
+ * (the caller should xb_dev_close and exit), or -errno on a xenstore
+ * failure that leaves the device unusable.
+ */
+int xb_dev_process(struct xb_dev *dev);
+/* Write <backend>/state (in a transaction with a re-read, as Linux). */
+int xb_dev_switch_state(struct xb_dev *dev, enum xenbus_state state);
+/*
+ * Something went wrong that the frontend must see: write <backend>/error
+ * ("<-err> <message>"), log it, disconnect if connected, go to Closing.
+ */
+void xb_dev_fatal(struct xb_dev *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Helpers for kind code: read a frontend / write a backend key relative to
+ * the device dirs. Same conventions as uback/xs.h. */
+int xb_dev_read_fe_u64(struct xb_dev *dev, const char *key, uint64_t max,
+		       uint64_t *out);
+int xb_dev_read_fe_str(struct xb_dev *dev, const char *key, char *buf,
+		       size_t size);
+int xb_dev_read_be_str(struct xb_dev *dev, const char *key, char *buf,
+		       size_t size);
+int xb_dev_read_be_u64(struct xb_dev *dev, const char *key, uint64_t max,
+		       uint64_t *out);
+int xb_dev_printf_be(struct xb_dev *dev, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+const char *xb_xenbus_state_name(enum xenbus_state state);
+
+#endif /* UBACK_XENBUS_H */
