@@ -37,6 +37,7 @@ struct xen_gnt {
 	struct xb_gnt base;
 	xengnttab_handle *xgt;
 	xengnttab_grant_copy_segment_t scratch[XEN_GCOPY_BATCH];
+	uint32_t scratch_idx[XEN_GCOPY_BATCH];   /* scratch[i] is segs[idx] */
 };
 
 struct xen_evtchn {
@@ -189,25 +190,48 @@ static void seg_to_lib(const struct xb_gcopy_seg *s,
 	d->status = GNTST_general_error;
 }
 
+/* Does @s stay inside one page on every granted side? */
+static bool seg_in_page(const struct xb_gcopy_seg *s)
+{
+	if ((s->flags & GNTCOPY_source_gref) &&
+	    (uint32_t)s->source.foreign.offset + s->len > XB_PAGE_SIZE)
+		return false;
+	if ((s->flags & GNTCOPY_dest_gref) &&
+	    (uint32_t)s->dest.foreign.offset + s->len > XB_PAGE_SIZE)
+		return false;
+	return true;
+}
+
 static int xen_gnt_copy(struct xb_gnt *gnt, uint32_t count,
 			struct xb_gcopy_seg *segs)
 {
 	struct xen_gnt *g = (struct xen_gnt *)gnt;
-	uint32_t done = 0;
+	uint32_t next = 0;
 
-	while (done < count) {
-		uint32_t n = count - done, i;
+	while (next < count) {
+		uint32_t n = 0, i;
 
-		if (n > XEN_GCOPY_BATCH)
-			n = XEN_GCOPY_BATCH;
-		for (i = 0; i < n; i++)
-			seg_to_lib(&segs[done + i], &g->scratch[i]);
+		/*
+		 * Linux gntdev fails the whole ioctl with EINVAL for one
+		 * segment that crosses a page: keep such a segment out of
+		 * the batch and fail only it, so one bad value (from a
+		 * guest, say) cannot fail its neighbours.
+		 */
+		for (; next < count && n < XEN_GCOPY_BATCH; next++) {
+			if (!seg_in_page(&segs[next])) {
+				segs[next].status = GNTST_bad_copy_arg;
+				continue;
+			}
+			seg_to_lib(&segs[next], &g->scratch[n]);
+			g->scratch_idx[n++] = next;
+		}
+		if (!n)
+			break;
 		errno = 0;
 		if (xengnttab_grant_copy(g->xgt, n, g->scratch) != 0)
 			return lib_errno();
 		for (i = 0; i < n; i++)
-			segs[done + i].status = g->scratch[i].status;
-		done += n;
+			segs[g->scratch_idx[i]].status = g->scratch[i].status;
 	}
 	return 0;
 }

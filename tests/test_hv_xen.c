@@ -591,6 +591,69 @@ static void test_gnt_copy_chunks(void **state)
 	free(segs);
 }
 
+static void test_gnt_copy_page_crossing(void **state)
+{
+	struct fix *f = *state;
+	const uint32_t n = 300;
+	struct xb_gcopy_seg *segs = calloc(n, sizeof(*segs));
+	uint32_t i, good = 0, seen = 0;
+
+	assert_non_null(segs);
+	for (i = 0; i < n; i++) {
+		bool bad = i % 7 == 0;
+
+		segs[i].len = 512;
+		segs[i].status = 123;
+		if (i % 2) {
+			segs[i].source.foreign.ref = i;
+			segs[i].source.foreign.offset = bad ? 3585 : 3584;
+			segs[i].dest.virt = &segs[i];
+			segs[i].flags = GNTCOPY_source_gref;
+		} else {
+			segs[i].source.virt = &segs[i];
+			segs[i].dest.foreign.ref = i;
+			segs[i].dest.foreign.offset = bad ? 4095 : 0;
+			segs[i].flags = GNTCOPY_dest_gref;
+		}
+		good += !bad;
+	}
+	assert_int_equal(good, 257);
+	/* 257 good segments: a full chunk, then one. */
+	expect_value(xengnttab_grant_copy, count, 256);
+	will_return(xengnttab_grant_copy, 0);
+	expect_value(xengnttab_grant_copy, count, 1);
+	will_return(xengnttab_grant_copy, 0);
+	assert_int_equal(xb_gnt_copy(f->gnt, n, segs), 0);
+	assert_int_equal(mock_seen_count, good);
+	for (i = 0; i < n; i++) {
+		if (i % 7 == 0) {
+			assert_int_equal(segs[i].status, GNTST_bad_copy_arg);
+			continue;
+		}
+		/* Good ones reach the library in order, statuses mapped
+		 * back to their own segment. */
+		if (i % 2)
+			assert_int_equal(mock_seen[seen].source.foreign.ref, i);
+		else
+			assert_int_equal(mock_seen[seen].dest.foreign.ref, i);
+		assert_int_equal(segs[i].status, -(int)(seen % 9));
+		seen++;
+	}
+
+	/* Nothing valid: no library call at all. */
+	mock_copy_calls = 0;
+	for (i = 0; i < 3; i++) {
+		segs[i].flags = GNTCOPY_source_gref;
+		segs[i].source.foreign.offset = 4000;
+		segs[i].len = 97;
+	}
+	assert_int_equal(xb_gnt_copy(f->gnt, 3, segs), 0);
+	assert_int_equal(mock_copy_calls, 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(segs[i].status, GNTST_bad_copy_arg);
+	free(segs);
+}
+
 static void test_gnt_copy_failure(void **state)
 {
 	struct fix *f = *state;
@@ -772,6 +835,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gnt_copy_translation,
 						setup_gnt, teardown_hv),
 		cmocka_unit_test_setup_teardown(test_gnt_copy_chunks,
+						setup_gnt, teardown_hv),
+		cmocka_unit_test_setup_teardown(test_gnt_copy_page_crossing,
 						setup_gnt, teardown_hv),
 		cmocka_unit_test_setup_teardown(test_gnt_copy_failure,
 						setup_gnt, teardown_hv),
