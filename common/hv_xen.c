@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,13 +60,19 @@ static int lib_errno(void)
 static void quiet_vmessage(struct xentoollog_logger *logger,
 			   xentoollog_level level, int errnoval,
 			   const char *context, const char *format,
+			   va_list al) __attribute__((format(printf, 5, 0)));
+static void quiet_vmessage(struct xentoollog_logger *logger,
+			   xentoollog_level level, int errnoval,
+			   const char *context, const char *format,
 			   va_list al)
 {
 	static struct xb_ratelimit rl;
+	char msg[256];
 
 	if (xb_log_get_level() < XB_LOG_DEBUG || !xb_ratelimit_ok(&rl))
 		return;
-	xb_vlog(XB_LOG_DEBUG, format, al);
+	vsnprintf(msg, sizeof(msg), format, al);
+	xb_debug("%s: %s", context ? context : "libxen", msg);
 }
 
 static void quiet_destroy(struct xentoollog_logger *logger)

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,6 +30,7 @@
 #include <xentoollog.h>
 
 #include "uback/hv.h"
+#include "uback/log.h"
 
 #define FAKE_XGT ((xengnttab_handle *)0x2000)
 #define FAKE_XCE ((xenevtchn_handle *)0x3000)
@@ -692,12 +694,46 @@ static void call_logger(struct xentoollog_logger *l, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Run fn with stderr sent to a temporary file; return what it wrote. */
+static size_t stderr_bytes_during(void (*fn)(void))
+{
+	FILE *tmp = tmpfile();
+	int saved;
+	long n;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	fn();
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	n = ftell(tmp);
+	fclose(tmp);
+	assert_true(n >= 0);
+	return (size_t)n;
+}
+
+static void emit_library_message(void)
+{
+	call_logger(mock_logger, "mmap failed for %u pages", 3u);
+}
+
 static void test_library_logger(void **state)
 {
-	/* The library's own messages must be swallowed, at any level. */
+	enum xb_log_level saved = xb_log_get_level();
+
 	assert_non_null(mock_logger);
 	assert_non_null(mock_logger->vmessage);
-	call_logger(mock_logger, "mmap failed for %u pages", 3u);
+	/* Library messages a guest can provoke: silent by default... */
+	xb_log_set_level(XB_LOG_INFO);
+	assert_int_equal(stderr_bytes_during(emit_library_message), 0);
+	/* ...and visible at debug level. */
+	xb_log_set_level(XB_LOG_DEBUG);
+	assert_true(stderr_bytes_during(emit_library_message) > 0);
+	xb_log_set_level(saved);
 	mock_logger->destroy(mock_logger);
 }
 
