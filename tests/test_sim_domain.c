@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <poll.h>
+#include <xenstore.h>
 
 #include "uback/hv.h"
 #include "xensim/guest.h"
@@ -205,6 +208,153 @@ static void test_provider_open_errors(void **state)
 	assert_int_equal(xb_hv_open(&cfg, &hv), -ENOENT);
 }
 
+static char *xs_get(struct xs_handle *xs, const char *fmt, unsigned int id)
+{
+	char path[128];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), fmt, id);
+	return xs_read(xs, XBT_NULL, path, &len);
+}
+
+/* Wait for a watch event on @xs whose path is @path (bounded). */
+static bool watch_fired(struct xs_handle *xs, const char *path)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		struct pollfd p = { .fd = xs_fileno(xs), .events = POLLIN };
+		char **vec;
+		bool match;
+
+		if (poll(&p, 1, 10000) != 1)
+			return false;
+		vec = xs_check_watch(xs);
+		if (!vec)
+			continue;
+		match = strcmp(vec[XS_WATCH_PATH], path) == 0;
+		free(vec);
+		if (match)
+			return true;
+	}
+	return false;
+}
+
+static void test_xenstore_lifecycle(void **state)
+{
+	struct fx *fx = *state;
+	struct xg_dom_config cfg = { .mem_pages = 4, .name = "lifecycle" };
+	struct xs_handle *xs0, *xsg;
+	struct xg_dom *a;
+	char *v, path[64];
+	unsigned int id;
+
+	assert_int_equal(xb_hv_xs_open(fx->hv, &xs0), 0);
+	assert_true(xs_watch(xs0, "@introduceDomain", "in"));
+	assert_true(xs_watch(xs0, "@releaseDomain", "out"));
+	/* A new watch fires once at once; consume both. */
+	assert_true(watch_fired(xs0, "@introduceDomain"));
+	assert_true(watch_fired(xs0, "@releaseDomain"));
+
+	assert_int_equal(xg_dom_create(fx->sim, &cfg, &a), 0);
+	id = xg_dom_id(a);
+	assert_true(watch_fired(xs0, "@introduceDomain"));
+	v = xs_get(xs0, "/local/domain/%u/name", id);
+	assert_non_null(v);
+	assert_string_equal(v, "lifecycle");
+	free(v);
+
+	/* The guest's own handle: may write its tree, not dom0's. */
+	assert_int_equal(xg_dom_xs_open(a, &xsg), 0);
+	snprintf(path, sizeof(path), "/local/domain/%u/data/x", id);
+	assert_true(xs_write(xsg, XBT_NULL, path, "1", 1));
+	assert_false(xs_write(xsg, XBT_NULL, "/local/domain/0/x", "1", 1));
+	assert_int_equal(errno, EACCES);
+
+	assert_int_equal(xg_dom_destroy(a), 0);
+	assert_true(watch_fired(xs0, "@releaseDomain"));
+	v = xs_get(xs0, "/local/domain/%u", id);
+	assert_null(v);
+	/* The guest's connection is gone with it. */
+	assert_false(xs_write(xsg, XBT_NULL, path, "2", 1));
+	xs_close(xsg);
+	xs_close(xs0);
+}
+
+static void __attribute__((unused))
+test_device_create_remove(void **state)
+{
+	struct fx *fx = *state;
+	struct xg_dom_config cfg = { .mem_pages = 4 };
+	static const char *const be_kv[] = { "params", "/dev/null",
+					     "mode", "w", NULL };
+	static const char *const fe_kv[] = { "virtual-device", "51712", NULL };
+	char fe[96], be[96];
+	struct xs_handle *xs0, *xsg;
+	struct xs_permissions *perms;
+	enum xenbus_state st;
+	struct xg_dom *a;
+	unsigned int id, n;
+	char *v;
+
+	assert_int_equal(xg_dom_create(fx->sim, &cfg, &a), 0);
+	id = xg_dom_id(a);
+	assert_int_equal(xg_device_create(fx->sim, (domid_t)id, "vbd", "vbd",
+					  51712, be_kv, fe_kv), 0);
+	assert_int_equal(xg_sim_xs_open(fx->sim, &xs0), 0);
+	assert_int_equal(xg_dom_xs_open(a, &xsg), 0);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/51712", id);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/51712", id);
+
+	assert_int_equal(xg_xenbus_read_state(xs0, be, &st), 0);
+	assert_int_equal(st, XenbusStateInitialising);
+	assert_int_equal(xg_xenbus_read_state(xsg, fe, &st), 0);
+	assert_int_equal(st, XenbusStateInitialising);
+	v = xs_get(xs0, "/local/domain/0/backend/vbd/%u/51712/params", id);
+	assert_non_null(v);
+	assert_string_equal(v, "/dev/null");
+	free(v);
+	/* The guest reads the backend dir but may not write it. */
+	v = xs_get(xsg, "/local/domain/0/backend/vbd/%u/51712/frontend", id);
+	assert_non_null(v);
+	assert_string_equal(v, fe);
+	free(v);
+	assert_int_equal(xg_xenbus_switch(xsg, be, XenbusStateConnected),
+			 -EACCES);
+	perms = xs_get_permissions(xs0, XBT_NULL, fe, &n);
+	assert_non_null(perms);
+	assert_int_equal(n, 2);
+	assert_int_equal(perms[0].id, id);
+	assert_int_equal(perms[1].id, 0);
+	assert_int_equal(perms[1].perms, XS_PERM_READ);
+	free(perms);
+
+	/* XenBus helpers. */
+	assert_int_equal(xg_xenbus_switch(xsg, fe, XenbusStateInitialised), 0);
+	assert_int_equal(xg_xenbus_wait_state(xs0, fe,
+					      1u << XenbusStateInitialised,
+					      10000, &st), 0);
+	assert_int_equal(st, XenbusStateInitialised);
+	assert_int_equal(xg_xenbus_wait_state(xs0, fe,
+					      1u << XenbusStateConnected,
+					      20, &st), -ETIMEDOUT);
+	assert_int_equal(st, XenbusStateInitialised);
+	assert_true(xs_write(xs0, XBT_NULL, "/local/domain/0/bad/state", "x",
+			     1));
+	assert_int_equal(xg_xenbus_read_state(xs0, "/local/domain/0/bad", &st),
+			 -EINVAL);
+	assert_int_equal(xg_xenbus_read_state(xs0, "/local/domain/0/none",
+					      &st), -ENOENT);
+
+	assert_int_equal(xg_device_remove(fx->sim, (domid_t)id, "vbd", "vbd",
+					  51712), 0);
+	assert_null(xs_get(xs0, "/local/domain/0/backend/vbd/%u/51712", id));
+	assert_null(xs_get(xs0, "/local/domain/%u/device/vbd/51712", id));
+	xs_close(xsg);
+	xs_close(xs0);
+	assert_int_equal(xg_dom_destroy(a), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +366,10 @@ int main(void)
 		cmocka_unit_test(test_release_keeps_domain),
 		cmocka_unit_test(test_reuse_id),
 		cmocka_unit_test(test_provider_open_errors),
+		cmocka_unit_test(test_xenstore_lifecycle),
+		/* Enabled once xs-server accepts set_perms on a node made in
+		 * the same transaction (commit now reports EAGAIN). */
+		/* cmocka_unit_test(test_device_create_remove), */
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
