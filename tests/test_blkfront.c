@@ -561,7 +561,7 @@ static void test_recovery_after_crash(void **state)
 				      .persistent = true };
 	struct tb_config o = offer_all;
 	enum { N = 12 };
-	uint8_t w[N][4096], r[4096];
+	uint8_t w[N][4096], r[8192];
 	struct iovec iov[N];
 	struct blkfront_completion c[N];
 	bool seen[N] = { false };

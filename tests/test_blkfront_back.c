@@ -48,7 +48,8 @@ struct tb {
 	pthread_mutex_t lock;
 	struct tb_stats st;
 	bool hold;
-	uint8_t ind[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST][4096];
+	uint8_t ind[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST][4096]
+		__attribute__((aligned(8)));
 };
 
 /* One request, ABI-neutral, decoded by byte offsets (independently of
