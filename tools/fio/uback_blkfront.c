@@ -27,6 +27,7 @@
 
 #include "fio.h"
 #include "optgroup.h"
+#include "verify.h"
 
 #include <blkfront.h>
 #include <xensim/guest.h>
@@ -414,13 +415,18 @@ static int ubf_init(struct thread_data *td)
 		goto err;
 	}
 	blkfront_get_info(d->bf, &d->info);
-	if (td->o.max_bs[DDIR_READ] > d->info.max_segs * 4096ull ||
-	    td->o.max_bs[DDIR_WRITE] > d->info.max_segs * 4096ull) {
-		log_err("uback-blkfront: bs above %u KiB needs indirect=%u\n",
-			d->info.max_segs * 4, (unsigned int)((td->o.max_bs[
-			DDIR_WRITE] > td->o.max_bs[DDIR_READ] ? td->o.max_bs[
-			DDIR_WRITE] : td->o.max_bs[DDIR_READ]) / 4096));
-		goto err;
+	{
+		unsigned long long lim = d->info.max_segs * 4096ull, bs = 0;
+
+		if (td_read(td) || td->o.verify != VERIFY_NONE)
+			bs = td->o.max_bs[DDIR_READ];
+		if (td_write(td) && td->o.max_bs[DDIR_WRITE] > bs)
+			bs = td->o.max_bs[DDIR_WRITE];
+		if (bs > lim) {
+			log_err("uback-blkfront: bs=%llu above %llu needs "
+				"indirect=%llu\n", bs, lim, bs / 4096);
+			goto err;
+		}
 	}
 	return 0;
 err:
