@@ -576,6 +576,36 @@ static void test_frontend_dir_removed(void **state)
 	assert_int_equal(f->rec.violations, 0);
 }
 
+/* The state write re-reads in its transaction: a foreign Closing is not
+ * overwritten, a removed dir is not recreated (nor by the other writes). */
+static void test_switch_state_rereads(void **state)
+{
+	struct fx *f = *state;
+	char path[192];
+	char *v;
+
+	fx_create(f, NULL);
+	pump_until(f, XenbusStateInitWait);
+	snprintf(path, sizeof(path), "%s/state", f->be);
+	assert_int_equal(xb_xs_write(f->ts, XBT_NULL, path, "5"), 0);
+	assert_int_equal(xb_dev_switch_state(f->dev, XenbusStateConnected),
+			 -ECANCELED);
+	assert_int_equal(be_state(f), XenbusStateClosing);
+	assert_int_equal(xb_dev_switch_state(f->dev, XenbusStateClosed), 0);
+	assert_int_equal(be_state(f), XenbusStateClosed);
+	assert_int_equal(f->dev->state, XenbusStateClosed);
+
+	ts_rm_backend(f);
+	assert_int_equal(xb_dev_switch_state(f->dev, XenbusStateInitWait),
+			 -ENOENT);
+	assert_int_equal(xb_dev_printf_be(f->dev, "sectors", "%d", 1),
+			 -ENOENT);
+	xb_dev_fatal(f->dev, -EIO, "late error");
+	assert_int_equal(xb_xs_read(f->ts, XBT_NULL, f->be, &v), -ENOENT);
+	pump_until(f, -2);
+	assert_string_equal(f->rec.calls, "PR");
+}
+
 /* Hostile state values, before and after connecting. */
 static void run_malformed_state(struct fx *f, const char *value,
 				bool connect_first)
@@ -635,11 +665,11 @@ static void test_malformed_frontend_state(void **state)
 static void test_malformed_frontend_state_huge(void **state)
 {
 	struct fx *f = *state;
-	char *huge = malloc(3001);
+	char *huge = malloc(2001);
 
 	assert_non_null(huge);
-	memset(huge, '4', 3000);
-	huge[3000] = '\0';
+	memset(huge, '4', 2000);
+	huge[2000] = '\0';
 	run_malformed_state(f, huge, true);
 	free(huge);
 }
@@ -722,6 +752,8 @@ int main(void)
 			test_backend_dir_removed_while_connected, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_dir_removed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_switch_state_rereads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frontend_state,
 						setup, teardown),
