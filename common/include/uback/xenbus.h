@@ -118,6 +118,30 @@ int xb_dev_read_be_u64(struct xb_dev *dev, const char *key, uint64_t max,
 int xb_dev_printf_be(struct xb_dev *dev, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Write several backend keys in one transaction: all or none. -ENOENT if
+ * the backend dir is gone (nothing is written: a removed device is never
+ * recreated by a late write). Use it to publish features in probe() and
+ * device properties in connect().
+ */
+struct xb_dev_kv {
+	const char *key;    /* relative to dev->backend_path */
+	const char *value;
+};
+int xb_dev_write_be_kv(struct xb_dev *dev, const struct xb_dev_kv *kv,
+		       size_t count);
+
+/* Counters of what the device has seen; for tests and diagnostics. */
+struct xb_dev_stats {
+	uint64_t watch_events;      /* xenstore watch events consumed */
+	uint64_t fe_bad_states;     /* malformed frontend state values */
+	uint64_t connects;          /* successful connect() calls */
+	uint64_t connect_failures;  /* connect() returned -errno */
+	uint64_t disconnects;       /* disconnect() calls */
+	uint64_t fe_vanished;       /* frontend seen gone (node or domain) */
+};
+void xb_dev_get_stats(const struct xb_dev *dev, struct xb_dev_stats *out);
+
 const char *xb_xenbus_state_name(enum xenbus_state state);
 
 #endif /* UBACK_XENBUS_H */
