@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ static const char *level_name(enum xb_log_level level)
 void xb_vlog(enum xb_log_level level, const char *fmt, va_list ap)
 {
 	char msg[1024];
+	int saved_errno = errno;
 
 	if ((int)level > (int)xb_log_get_level())
 		return;
@@ -70,6 +72,8 @@ void xb_vlog(enum xb_log_level level, const char *fmt, va_list ap)
 	pthread_mutex_lock(&log_lock);
 	fprintf(stderr, "%s: %s: %s\n", log_ident, level_name(level), msg);
 	pthread_mutex_unlock(&log_lock);
+	/* A caller may log before converting errno to its return value. */
+	errno = saved_errno;
 }
 
 void xb_log(enum xb_log_level level, const char *fmt, ...)

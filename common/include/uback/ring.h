@@ -25,13 +25,25 @@
 
 #include <xen/xen.h>
 
-/* Barriers for ring.h (it otherwise expects the kernel's mb()/rmb()). */
-#ifndef xen_mb
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
 #include <xen/io/ring.h>
+
+/* Barriers for the code below. */
+#define xb_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xb_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define xb_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+/*
+ * And for xen/io/ring.h's RING_* macros (frontends, tests). With the
+ * default __XEN_INTERFACE_VERSION__ that header defines xen_mb() as the
+ * kernel's mb(), which userspace lacks, and it does so whether or not
+ * xen_mb() was defined before it: so override after including it.
+ */
+#undef xen_mb
+#undef xen_rmb
+#undef xen_wmb
+#define xen_mb()  xb_mb()
+#define xen_rmb() xb_rmb()
+#define xen_wmb() xb_wmb()
 
 #define XB_RING_HDR_SIZE 64u
 
@@ -96,14 +108,19 @@ static inline void *xb_ring_slot(const struct xb_back_ring *r, RING_IDX idx)
 /*
  * Snapshot the request producer (then a read barrier, so slot reads are
  * not hoisted above it). -EIO if the producer is impossible: more requests
- * than slots outstanding. The ring must then be halted, not retried.
+ * than slots outstanding, or moved back behind requests already consumed.
+ * The ring must then be halted, not retried.
  */
 static inline int xb_ring_get_req_prod(struct xb_back_ring *r, RING_IDX *prod)
 {
 	RING_IDX rp = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
+	RING_IDX ahead = rp - r->rsp_prod_pvt;
 
-	xen_rmb();
-	if ((RING_IDX)(rp - r->rsp_prod_pvt) > r->nr_ents)
+	xb_rmb();
+	/* A producer behind req_cons would make prod - req_cons wrap and
+	 * the backend consume slots the frontend never filled, forever. */
+	if (ahead > r->nr_ents ||
+	    ahead < (RING_IDX)(r->req_cons - r->rsp_prod_pvt))
 		return -EIO;
 	*prod = rp;
 	return 0;
@@ -127,17 +144,18 @@ static inline bool xb_ring_push_rsps(struct xb_back_ring *r)
 	RING_IDX old = r->sring->rsp_prod;
 	RING_IDX new_prod = r->rsp_prod_pvt;
 
-	xen_wmb();
+	xb_wmb();
 	__atomic_store_n(&r->sring->rsp_prod, new_prod, __ATOMIC_RELAXED);
-	xen_mb();
+	xb_mb();
 	return (RING_IDX)(new_prod - r->sring->rsp_event) <
 	       (RING_IDX)(new_prod - old);
 }
 
 /*
  * Before sleeping: re-arm req_event and look once more. true if requests
- * arrived (do not sleep). An impossible producer reads as "no work"; the
- * next xb_ring_get_req_prod reports it.
+ * arrived (do not sleep). Any producer other than req_cons reads as work,
+ * an impossible one included, so the caller's next xb_ring_get_req_prod
+ * reports it instead of the ring going to sleep on it.
  */
 static inline bool xb_ring_final_check(struct xb_back_ring *r)
 {
@@ -146,7 +164,7 @@ static inline bool xb_ring_final_check(struct xb_back_ring *r)
 	if (__atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED) != r->req_cons)
 		return true;
 	r->sring->req_event = r->req_cons + 1;
-	xen_mb();
+	xb_mb();
 	prod = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
 	return prod != r->req_cons;
 }
