@@ -118,7 +118,7 @@ static const struct xb_dev_ops rec_ops = {
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
-	struct sim_harness *h;
+	struct sim_harness h;
 	struct xg_sim *sim;
 	struct xs_handle *ts;     /* toolstack (dom0) */
 	struct xb_hv *hv;         /* the backend's provider */
@@ -139,9 +139,9 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(sim_harness_start(&f->h), 0);
-	assert_int_equal(xg_sim_connect(sim_harness_dir(f->h), &f->sim), 0);
+	assert_int_equal(xg_sim_connect(f->h.dir, &f->sim), 0);
 	assert_int_equal(xg_sim_xs_open(f->sim, &f->ts), 0);
-	cfg.sim_dir = sim_harness_dir(f->h);
+	cfg.sim_dir = f->h.dir;
 	assert_int_equal(xb_hv_open(&cfg, &f->hv), 0);
 	assert_int_equal(xg_dom_create(f->sim, &dc, &f->dom), 0);
 	assert_int_equal(xg_dom_xs_open(f->dom, &f->fe), 0);
@@ -153,6 +153,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	int ret;
 
 	xb_dev_close(f->dev);
 	if (f->fe)
@@ -162,9 +163,10 @@ static int teardown(void **state)
 	xb_hv_close(f->hv);
 	xs_close(f->ts);
 	xg_sim_disconnect(f->sim);
-	sim_harness_stop(f->h);
+	/* Fails if the daemon crashed or a sanitizer failed it at exit. */
+	ret = sim_harness_stop(&f->h);
 	free(f);
-	return 0;
+	return ret;
 }
 
 static domid_t fx_domid(struct fx *f)
