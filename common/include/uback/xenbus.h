@@ -138,7 +138,9 @@ struct xb_dev_stats {
 	uint64_t connects;          /* successful connect() calls */
 	uint64_t connect_failures;  /* connect() returned -errno */
 	uint64_t disconnects;       /* disconnect() calls */
-	uint64_t fe_vanished;       /* frontend seen gone (node or domain) */
+	uint64_t fe_vanished;       /* frontend state node seen missing */
+	uint64_t fe_domain_gone;    /* frontend domain released (@releaseDomain
+	                             * and no longer introduced) */
 };
 void xb_dev_get_stats(const struct xb_dev *dev, struct xb_dev_stats *out);
 
