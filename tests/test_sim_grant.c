@@ -611,6 +611,29 @@ static void test_race_map_vs_end(void **state)
 		assert_int_equal(xg_grant_end(fx->dom, r.ref), 0);
 }
 
+static void test_map_many_pages(void **state)
+{
+	struct fx *fx = *state;
+	domid_t id = xg_dom_id(fx->dom);
+	grant_ref_t refs[20];
+	uint8_t *p;
+	void *addr;
+	unsigned int i;
+
+	for (i = 0; i < 20; i++)
+		refs[i] = grant_page(fx->dom, (uint8_t)(100 + i), true, NULL);
+	assert_int_equal(xb_gnt_map(fx->gnt, id, 20, refs, true, &addr), 0);
+	/* The caller's array is not needed after the call. */
+	memset(refs, 0xff, sizeof(refs));
+	p = addr;
+	for (i = 0; i < 20; i++)
+		check_pattern(p + i * XB_PAGE_SIZE, (uint8_t)(100 + i));
+	assert_int_equal(xb_gnt_unmap(fx->gnt, addr, 20), 0);
+	for (i = 8; i < 28; i++)
+		assert_int_equal(flags_of(fx->dom, i),
+				 GTF_permit_access | GTF_readonly);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -624,6 +647,7 @@ int main(void)
 		T(test_revoked),
 		T(test_map_all_or_nothing),
 		T(test_map_multi),
+		T(test_map_many_pages),
 		T(test_end_while_mapped),
 		T(test_copy),
 		T(test_bad_frame),

@@ -7,6 +7,7 @@
  * the backend state node.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,7 +119,7 @@ static const struct xb_dev_ops rec_ops = {
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
-	struct sim_harness *h;
+	struct sim_harness h;
 	struct xg_sim *sim;
 	struct xs_handle *ts;     /* toolstack (dom0) */
 	struct xb_hv *hv;         /* the backend's provider */
@@ -139,9 +140,9 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(sim_harness_start(&f->h), 0);
-	assert_int_equal(xg_sim_connect(sim_harness_dir(f->h), &f->sim), 0);
+	assert_int_equal(xg_sim_connect(f->h.dir, &f->sim), 0);
 	assert_int_equal(xg_sim_xs_open(f->sim, &f->ts), 0);
-	cfg.sim_dir = sim_harness_dir(f->h);
+	cfg.sim_dir = f->h.dir;
 	assert_int_equal(xb_hv_open(&cfg, &f->hv), 0);
 	assert_int_equal(xg_dom_create(f->sim, &dc, &f->dom), 0);
 	assert_int_equal(xg_dom_xs_open(f->dom, &f->fe), 0);
@@ -153,6 +154,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	int ret;
 
 	xb_dev_close(f->dev);
 	if (f->fe)
@@ -162,9 +164,10 @@ static int teardown(void **state)
 	xb_hv_close(f->hv);
 	xs_close(f->ts);
 	xg_sim_disconnect(f->sim);
-	sim_harness_stop(f->h);
+	/* Fails if the daemon crashed or a sanitizer failed it at exit. */
+	ret = sim_harness_stop(&f->h);
 	free(f);
-	return 0;
+	return ret;
 }
 
 static domid_t fx_domid(struct fx *f)
@@ -251,6 +254,32 @@ static void pump_until(struct fx *f, int want)
 			waited += 100;
 	}
 }
+
+/* Run the backend until the counter at @off of its stats reaches @min. */
+static void pump_stat(struct fx *f, size_t off, uint64_t min)
+{
+	int waited = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = xb_dev_fd(f->dev), .events = POLLIN };
+		struct xb_dev_stats st;
+		uint64_t v;
+
+		f->last_ret = xb_dev_process(f->dev);
+		assert_true(f->last_ret == 0 || f->last_ret == 1);
+		xb_dev_get_stats(f->dev, &st);
+		memcpy(&v, (const char *)&st + off, sizeof(v));
+		if (v >= min)
+			return;
+		if (waited >= WAIT_MS)
+			fail_msg("timed out waiting for a counter to reach %"
+				 PRIu64 " (now %" PRIu64 ")", min, v);
+		if (poll(&p, 1, 100) == 0)
+			waited += 100;
+	}
+}
+#define PUMP_STAT(f, field, min) \
+	pump_stat((f), offsetof(struct xb_dev_stats, field), (min))
 
 /* No event storm: once settled, processing produces no new events. */
 static void assert_quiescent(struct fx *f)
@@ -494,8 +523,13 @@ static void test_frontend_crash(void **state)
 	assert_quiescent(f);
 	assert_int_equal(f->last_ret, 0);
 	assert_string_equal(f->rec.calls, "PCD");
+	/* Both signs of a dead frontend were seen. */
+	PUMP_STAT(f, fe_domain_gone, 1);
+	PUMP_STAT(f, fe_vanished, 1);
+	assert_quiescent(f);
 	xb_dev_get_stats(f->dev, &st);
-	assert_true(st.fe_vanished >= 1);
+	assert_int_equal(st.fe_domain_gone, 1);
+	assert_int_equal(st.fe_vanished, 1);
 
 	/* The toolstack cleans up: removal, no second disconnect. */
 	ts_rm_backend(f);
@@ -562,6 +596,7 @@ static void test_backend_dir_removed_while_connected(void **state)
 static void test_frontend_dir_removed(void **state)
 {
 	struct fx *f = *state;
+	struct xb_dev_stats st;
 
 	fx_create(f, NULL);
 	fx_connect(f);
@@ -570,6 +605,9 @@ static void test_frontend_dir_removed(void **state)
 	assert_quiescent(f);
 	assert_int_equal(f->last_ret, 0);
 	assert_string_equal(f->rec.calls, "PCD");
+	xb_dev_get_stats(f->dev, &st);
+	assert_int_equal(st.fe_vanished, 1);
+	assert_int_equal(st.fe_domain_gone, 0);   /* the domain lives on */
 	ts_offline(f, false);
 	pump_until(f, -2);
 	assert_string_equal(f->rec.calls, "PCDR");
@@ -629,9 +667,8 @@ static void run_malformed_state(struct fx *f, const char *value,
 
 	/* A second bad value is counted but changes nothing. */
 	assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, "77"), 0);
+	PUMP_STAT(f, fe_bad_states, st.fe_bad_states + 1);
 	assert_quiescent(f);
-	xb_dev_get_stats(f->dev, &st);
-	assert_true(st.fe_bad_states >= 2);
 	assert_int_equal(be_state(f), XenbusStateClosing);
 
 	/* A valid Closed then closes it normally; online=0 removes. */
@@ -737,7 +774,8 @@ int main(void)
 			test_connect_fails_on_malformed_ring_ref, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_connect_fails_on_missing_ring_ref, setup, teardown),
+			test_connect_fails_on_missing_ring_ref, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_cycle, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_skipped_states,
