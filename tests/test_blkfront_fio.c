@@ -2,9 +2,9 @@
 /*
  * Stock fio through the uback-blkfront external ioengine, under a private
  * xensim: verify=crc32c workloads over each negotiation family. The
- * backend is the reference test backend (test_blkfront_backd), or uback-blk
- * when UBF_BACKEND_CMD is set in the environment (an fio backend_cmd
- * template, e.g. "/path/uback-blk --hv sim %b").
+ * backend command (the engine's backend_cmd template) is built in: the
+ * reference test backend (test_blkfront_fio) or uback-blk
+ * (test_blkfront_fio_uback); $UBF_BACKEND_CMD overrides it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -43,8 +43,8 @@ static int group_setup(void **state)
 	if (env && *env)
 		snprintf(backend_cmd, sizeof(backend_cmd), "%s", env);
 	else
-		snprintf(backend_cmd, sizeof(backend_cmd), "%s %%b %%i",
-			 UBF_BACKD);
+		snprintf(backend_cmd, sizeof(backend_cmd), "%s",
+			 UBF_BACKEND_CMD);
 	return 0;
 }
 

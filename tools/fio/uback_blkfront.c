@@ -33,7 +33,7 @@
 #include <xensim/guest.h>
 
 #define UBF_DEVID_XVDA 51712u
-#define UBF_DEFAULT_CMD "%u --hv sim %b"
+#define UBF_DEFAULT_CMD "%u --hv sim --log warn %b"
 
 struct ubf_options {
 	void *pad;              /* fio: off1 must not be 0 */
