@@ -51,6 +51,7 @@ struct ubf_options {
 	unsigned int discard;
 	unsigned int guest_mem_mb;
 	unsigned int devid;
+	unsigned int domid;
 	unsigned int timeout_s;
 };
 
@@ -136,6 +137,11 @@ static struct fio_option options[] = {
 	{ .name = "devid", .lname = "virtual device",
 	  .type = FIO_OPT_INT, .off1 = OFF(devid), .def = "51712",
 	  .help = "vbd device id (51712: xvda)",
+	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
+	{ .name = "domid", .lname = "guest domain id",
+	  .type = FIO_OPT_INT, .off1 = OFF(domid), .def = "0",
+	  .minval = 0, .maxval = DOMID_FIRST_RESERVED - 1,
+	  .help = "guest domain id (0: the simulator picks one)",
 	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
 	{ .name = "timeout_s", .lname = "handshake timeout",
 	  .type = FIO_OPT_INT, .off1 = OFF(timeout_s), .def = "30",
@@ -356,6 +362,7 @@ static int ubf_init(struct thread_data *td)
 	snprintf(name, sizeof(name), "fio-%s-%d", td->o.name ? td->o.name
 			: "job", td->thread_number);
 	dc.mem_pages = o->guest_mem_mb * 256u;
+	dc.domid = (domid_t)o->domid;
 	dc.name = name;
 	ret = xg_dom_create(d->sim, &dc, &d->dom);
 	if (ret) {
