@@ -576,6 +576,26 @@ static void test_online0_never_connected(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* online=0 before a frontend finished connecting: no connect; the
+ * backend asks it to close, and its Closed removes the device. */
+static void test_online0_frontend_connecting(void **state)
+{
+	struct fx *f = *state;
+
+	fx_create(f, NULL);
+	pump_until(f, XenbusStateInitWait);
+	/* Both before the backend runs again. */
+	fe_write(f, "ring-ref", "8");
+	fe_switch(f, XenbusStateInitialised);
+	ts_offline(f, false);
+	pump_until(f, XenbusStateClosing);
+	assert_string_equal(f->rec.calls, "P");
+	fe_switch(f, XenbusStateClosed);
+	pump_until(f, -2);
+	assert_int_equal(be_state(f), XenbusStateClosed);
+	assert_string_equal(f->rec.calls, "PR");
+}
+
 static void test_backend_dir_removed_while_connected(void **state)
 {
 	struct fx *f = *state;
@@ -786,6 +806,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_online0_never_connected,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_online0_frontend_connecting, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_backend_dir_removed_while_connected, setup,
 			teardown),
