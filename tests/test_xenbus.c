@@ -175,15 +175,48 @@ static domid_t fx_domid(struct fx *f)
 	return xg_dom_id(f->dom);
 }
 
-/* Create the device as libxl does and open the backend on it. */
-static void fx_create(struct fx *f, const char *const *fe_kv)
+/*
+ * Work around a xensim bug (being fixed on the sim branches): a
+ * transaction that creates a directory and then touches it again always
+ * conflicts, so xg_device_create fails with -EAGAIN unless the device
+ * directories exist already. Create them first, with libxl's owners.
+ * Remove once the xenstore server's fix is merged.
+ */
+static void precreate_dirs(struct fx *f)
+{
+	struct xs_permissions fe_perms[2] = {
+		{ .id = fx_domid(f), .perms = XS_PERM_NONE },
+		{ .id = 0, .perms = XS_PERM_READ },
+	};
+	struct xs_permissions be_perms[2] = {
+		{ .id = 0, .perms = XS_PERM_NONE },
+		{ .id = fx_domid(f), .perms = XS_PERM_READ },
+	};
+
+	assert_int_equal(xb_xs_mkdir(f->ts, XBT_NULL, f->fe_dir), 0);
+	assert_int_equal(xb_xs_set_perms(f->ts, XBT_NULL, f->fe_dir,
+					 fe_perms, 2), 0);
+	assert_int_equal(xb_xs_mkdir(f->ts, XBT_NULL, f->be), 0);
+	assert_int_equal(xb_xs_set_perms(f->ts, XBT_NULL, f->be, be_perms, 2),
+			 0);
+}
+
+/* Create the device as libxl does (both trees, state 1). */
+static void fx_device_create(struct fx *f, const char *const *fe_kv)
 {
 	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/%s/%u/%u",
 		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
 	snprintf(f->fe_dir, sizeof(f->fe_dir), "/local/domain/%u/device/%s/%u",
 		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
+	precreate_dirs(f);
 	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
 					  FE_KIND, f->devid, NULL, fe_kv), 0);
+}
+
+/* Create the device and open the backend on it. */
+static void fx_create(struct fx *f, const char *const *fe_kv)
+{
+	fx_device_create(f, fe_kv);
 	memset(&f->rec, 0, sizeof(f->rec));
 	assert_int_equal(xb_dev_open(f->hv, f->be, &rec_ops, &f->rec,
 				     &f->dev), 0);
@@ -403,12 +436,7 @@ static void test_frontend_initialised_before_open(void **state)
 	static const char *const fe_kv[] = { "ring-ref", "9", NULL };
 	char path[192];
 
-	snprintf(f->fe_dir, sizeof(f->fe_dir), "/local/domain/%u/device/%s/%u",
-		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
-	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/%s/%u/%u",
-		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
-	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
-					  FE_KIND, f->devid, NULL, fe_kv), 0);
+	fx_device_create(f, fe_kv);
 	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
 	assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, "3"), 0);
 	assert_int_equal(xb_dev_open(f->hv, f->be, &rec_ops, &f->rec,
@@ -571,6 +599,26 @@ static void test_online0_never_connected(void **state)
 	fx_create(f, NULL);
 	pump_until(f, XenbusStateInitWait);
 	ts_offline(f, true);
+	pump_until(f, -2);
+	assert_int_equal(be_state(f), XenbusStateClosed);
+	assert_string_equal(f->rec.calls, "PR");
+}
+
+/* online=0 before a frontend finished connecting: no connect; the
+ * backend asks it to close, and its Closed removes the device. */
+static void test_online0_frontend_connecting(void **state)
+{
+	struct fx *f = *state;
+
+	fx_create(f, NULL);
+	pump_until(f, XenbusStateInitWait);
+	/* Both before the backend runs again. */
+	fe_write(f, "ring-ref", "8");
+	fe_switch(f, XenbusStateInitialised);
+	ts_offline(f, false);
+	pump_until(f, XenbusStateClosing);
+	assert_string_equal(f->rec.calls, "P");
+	fe_switch(f, XenbusStateClosed);
 	pump_until(f, -2);
 	assert_int_equal(be_state(f), XenbusStateClosed);
 	assert_string_equal(f->rec.calls, "PR");
@@ -786,6 +834,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_online0_never_connected,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_online0_frontend_connecting, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_backend_dir_removed_while_connected, setup,
 			teardown),
