@@ -26,6 +26,7 @@
 #define BLK_DEFAULT_INDIRECT_SEGS 256u
 #define BLK_DEFAULT_PERSIST_MAX 1056u         /* grants per queue, as Linux */
 #define BLK_DEFAULT_PERSIST_IDLE_S 60u
+#define BLK_DEFAULT_COPY_POOL_KIB 16384u        /* per queue */
 
 /* ---- backing store ---- */
 
@@ -70,6 +71,7 @@ enum blk_stat {
 	BLK_ST_ENGINE_ERRORS,
 	BLK_ST_PERSIST_HITS, BLK_ST_PERSIST_MISSES, BLK_ST_PERSIST_EVICTIONS,
 	BLK_ST_PERSIST_PURGED, BLK_ST_PERSIST_FULL, BLK_ST_PERSIST_ENTRIES,
+	BLK_ST_COPY_REQS, BLK_ST_COPY_POOL_EMPTY, BLK_ST_MAP_REQS,
 	BLK_ST_COUNT
 };
 
@@ -113,6 +115,12 @@ struct blk_queue_config {
 	uint32_t persist_max;           /* 0: default */
 	uint64_t persist_idle_ns;       /* 0: default */
 	uint32_t poll_us;               /* spin before sleeping; 0: off */
+	/*
+	 * Without persistent grants: move data by grant copy through a
+	 * bounce pool of this many KiB instead of mapping the pages per
+	 * request (0: always map). Requests that find the pool empty map.
+	 */
+	uint32_t copy_pool_kib;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 

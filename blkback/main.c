@@ -55,6 +55,8 @@ static void usage(FILE *f)
 "  --persist-max N         persistent grants kept per queue (default 1056)\n"
 "  --persist-idle S        unmap persistent grants idle S seconds (60)\n"
 "  --poll-us N             spin N us on the ring before sleeping (0: off)\n"
+"  --copy-pool KIB         without persistent grants, grant-copy through a\n"
+"                          bounce pool of KIB per queue (16384; 0: map)\n"
 "  --no-direct             buffered I/O instead of O_DIRECT\n"
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
@@ -96,6 +98,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "persist-max", required_argument, NULL, 'm' },
 		{ "persist-idle", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
+		{ "copy-pool", required_argument, NULL, 'C' },
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ "no-discard", no_argument, NULL, 'X' },
 		{ "stats", required_argument, NULL, 't' },
@@ -169,6 +172,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 1000000, &v))
 				goto bad;
 			o->vbd.poll_us = (uint32_t)v;
+			break;
+		case 'C':
+			if (parse_uint(optarg, 1u << 22, &v))
+				goto bad;
+			o->vbd.copy_pool_kib = (uint32_t)v;
 			break;
 		case 'T':
 			if (parse_uint(optarg, 3600000, &v) || v < 10)

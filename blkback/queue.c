@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,6 +195,10 @@ static void *queue_thread(void *arg)
 
 static void queue_free(struct blk_queue *q)
 {
+	if (q->pool)
+		munmap(q->pool, q->pool_bytes);
+	free(q->chunk_free);
+	free(q->gcopy);
 	free(q->slots);
 	free(q->refs);
 	free(q->iseg);
@@ -226,6 +231,36 @@ static int alloc_slots(struct blk_queue *q)
 		s->next_free = i + 1 < q->nslots ? i + 1 : BLK_NIL;
 	}
 	q->free_head = 0;
+	return 0;
+}
+
+/* Bounce chunks for grant copy: one request's worth of pages each, as
+ * many as the pool allows (at least one, at most one per slot). Reserved
+ * only: pages are touched as requests use them. */
+static int alloc_pool(struct blk_queue *q, uint32_t kib)
+{
+	size_t chunk = (size_t)q->max_segs * XB_PAGE_SIZE;
+	uint32_t i;
+
+	q->nchunks = (uint32_t)(((size_t)kib * 1024) / chunk);
+	if (!q->nchunks)
+		q->nchunks = 1;
+	if (q->nchunks > q->nslots)
+		q->nchunks = q->nslots;
+	q->pool_bytes = (size_t)q->nchunks * chunk;
+	q->pool = mmap(NULL, q->pool_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q->pool == MAP_FAILED) {
+		q->pool = NULL;
+		return -ENOMEM;
+	}
+	q->chunk_free = calloc(q->nchunks, sizeof(*q->chunk_free));
+	q->gcopy = calloc(q->max_segs, sizeof(*q->gcopy));
+	if (!q->chunk_free || !q->gcopy)
+		return -ENOMEM;
+	for (i = 0; i < q->nchunks; i++)
+		q->chunk_free[i] = q->nchunks - 1 - i;
+	q->chunk_top = q->nchunks;
 	return 0;
 }
 
@@ -272,6 +307,8 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		goto err_ring;
 	q->nslots = q->ring.nr_ents;
 	ret = alloc_slots(q);
+	if (!ret && !cfg->persistent && cfg->copy_pool_kib)
+		ret = alloc_pool(q, cfg->copy_pool_kib);
 	if (ret)
 		goto err_ring;
 

@@ -45,6 +45,7 @@ struct blk_slot {
 	uint32_t niov;
 	void *batch;             /* per-request mapping of all pages */
 	uint32_t batch_count;
+	uint32_t chunk;          /* bounce chunk (grant copy), or BLK_NIL */
 	uint32_t next_free;
 	struct blk_seg *segs;    /* [max_segs] */
 	struct blk_segmap *maps; /* [max_segs] */
@@ -80,6 +81,14 @@ struct blk_queue {
 	bool prepped;            /* engine work not yet submitted */
 	uint64_t now_ns;
 	uint64_t last_purge_ns;
+
+	/* Grant copy: nchunks bounce chunks of max_segs pages each. */
+	uint8_t *pool;
+	size_t pool_bytes;
+	uint32_t nchunks;
+	uint32_t *chunk_free;    /* stack of free chunk indices */
+	uint32_t chunk_top;
+	struct xb_gcopy_seg *gcopy;   /* [max_segs] */
 
 	/* Scratch, [max_segs] each. */
 	grant_ref_t *refs;

@@ -90,6 +90,10 @@ static void slot_unmap(struct blk_queue *q, struct blk_slot *s)
 			blk_stat_add(&q->stats, BLK_ST_UNMAP_ERRORS, 1);
 		s->batch = NULL;
 	}
+	if (s->chunk != BLK_NIL) {
+		q->chunk_free[q->chunk_top++] = s->chunk;
+		s->chunk = BLK_NIL;
+	}
 	for (i = 0; i < s->nsegs; i++) {
 		struct blk_segmap *m = &s->maps[i];
 
@@ -139,6 +143,48 @@ static int map_one(struct blk_queue *q, grant_ref_t ref, bool ro,
 	return 0;
 }
 
+/*
+ * Grant copy between the slot's bounce chunk and the guest's pages, all
+ * segments in one call. Each segment sits at the same offset in its
+ * bounce page as in the guest's page, so build_iov serves both paths.
+ */
+static int copy_data(struct blk_queue *q, struct blk_slot *s, bool to_guest)
+{
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < s->nsegs; i++) {
+		struct xb_gcopy_seg *c = &q->gcopy[i];
+		uint16_t off = (uint16_t)(s->segs[i].first_sect * BLK_SECTOR_SIZE);
+		uint8_t *local = (uint8_t *)s->maps[i].page + off;
+
+		memset(c, 0, sizeof(*c));
+		if (to_guest) {
+			c->source.virt = local;
+			c->dest.foreign.ref = s->segs[i].gref;
+			c->dest.foreign.offset = off;
+			c->dest.foreign.domid = q->cfg.domid;
+			c->flags = GNTCOPY_dest_gref;
+		} else {
+			c->source.foreign.ref = s->segs[i].gref;
+			c->source.foreign.offset = off;
+			c->source.foreign.domid = q->cfg.domid;
+			c->dest.virt = local;
+			c->flags = GNTCOPY_source_gref;
+		}
+		c->len = (uint16_t)((s->segs[i].last_sect -
+				     s->segs[i].first_sect + 1) *
+				    BLK_SECTOR_SIZE);
+	}
+	ret = xb_gnt_copy(q->gnt, s->nsegs, q->gcopy);
+	if (ret)
+		return ret;
+	for (i = 0; i < s->nsegs; i++)
+		if (q->gcopy[i].status != GNTST_okay)
+			return -EINVAL;
+	return 0;
+}
+
 static int map_data(struct blk_queue *q, struct blk_slot *s)
 {
 	bool ro = op_writes(s->op);
@@ -147,6 +193,23 @@ static int map_data(struct blk_queue *q, struct blk_slot *s)
 
 	if (!s->nsegs)
 		return 0;
+	if (!q->persist && q->nchunks) {
+		if (q->chunk_top) {
+			uint8_t *base;
+
+			s->chunk = q->chunk_free[--q->chunk_top];
+			base = q->pool + (size_t)s->chunk * q->max_segs *
+					 XB_PAGE_SIZE;
+			for (i = 0; i < s->nsegs; i++)
+				s->maps[i].page = base + (size_t)i * XB_PAGE_SIZE;
+			blk_stat_add(&q->stats, BLK_ST_COPY_REQS, 1);
+			/* Write data comes in now; read data goes out once
+			 * the read completed (blk_ring_complete). */
+			return ro ? copy_data(q, s, false) : 0;
+		}
+		blk_stat_add(&q->stats, BLK_ST_COPY_POOL_EMPTY, 1);
+	}
+	blk_stat_add(&q->stats, BLK_ST_MAP_REQS, 1);
 	if (q->persist) {
 		for (i = 0; i < s->nsegs; i++) {
 			ret = map_one(q, s->segs[i].gref, ro, &s->maps[i]);
@@ -375,6 +438,7 @@ static void start_request(struct blk_queue *q, const struct blk_req *req)
 	s->failed = false;
 	s->in_io = false;
 	s->batch = NULL;
+	s->chunk = BLK_NIL;
 	s->nsegs = 0;
 	s->niov = 0;
 	s->expect = 0;
@@ -491,6 +555,11 @@ void blk_ring_complete(struct blk_queue *q, uint64_t tag, int32_t res)
 	q->io_inflight--;
 	if (s->failed) {
 		slot_fail(q, idx, BLK_REJ_IO);
+		return;
+	}
+	if (s->chunk != BLK_NIL && s->op == BLKIF_OP_READ &&
+	    copy_data(q, s, true)) {
+		slot_fail(q, idx, BLK_REJ_GRANT);
 		return;
 	}
 	if (s->op == BLKIF_OP_READ)

@@ -46,6 +46,9 @@ static const char *const stat_names[BLK_ST_COUNT] = {
 	[BLK_ST_PERSIST_PURGED] = "persist_purged",
 	[BLK_ST_PERSIST_FULL] = "persist_full",
 	[BLK_ST_PERSIST_ENTRIES] = "persist_entries",
+	[BLK_ST_COPY_REQS] = "copy_reqs",
+	[BLK_ST_COPY_POOL_EMPTY] = "copy_pool_empty",
+	[BLK_ST_MAP_REQS] = "map_reqs",
 };
 
 const char *blk_stat_name(enum blk_stat k)

@@ -37,6 +37,8 @@ struct blk_vbd_config {
 	uint32_t persist_max;         /* grants per queue (0: default) */
 	uint32_t persist_idle_s;      /* idle purge (0: default) */
 	uint32_t poll_us;             /* polling before sleeping; 0: off */
+	uint32_t copy_pool_kib;       /* grant copy pool without persistent
+	                               * grants; 0: map per request */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 

@@ -47,6 +47,7 @@ struct fake_hv {
 	struct fake_port ports[FAKE_NR_PORTS];
 	int64_t mapped;
 	uint64_t map_calls;
+	uint64_t copy_calls;
 };
 
 static const struct xb_hv_ops fake_ops;
@@ -303,10 +304,76 @@ static int f_gnt_unmap(struct xb_gnt *xg, void *addr, uint32_t count)
 	return 0;
 }
 
-static int f_gnt_copy(struct xb_gnt *g, uint32_t count,
+/* The guest page behind @ref if the backend may access it (@write: and
+ * write it); NULL with a GNTST_* in *st otherwise. Locked by the caller. */
+static uint8_t *copy_page(struct fake_hv *f, grant_ref_t ref, domid_t domid,
+			  bool write, int16_t *st)
+{
+	if (f->dead || domid != FAKE_GUEST) {
+		*st = GNTST_bad_domain;
+		return NULL;
+	}
+	if (ref >= FAKE_NR_GRANTS || !(f->gnt[ref].flags & GTF_permit_access) ||
+	    f->gnt[ref].domid != FAKE_BACKEND || f->gnt[ref].frame >= f->pages) {
+		*st = GNTST_bad_gntref;
+		return NULL;
+	}
+	if (write && (f->gnt[ref].flags & GTF_readonly)) {
+		*st = GNTST_permission_denied;
+		return NULL;
+	}
+	return f->mem + (size_t)f->gnt[ref].frame * 4096;
+}
+
+static int f_gnt_copy(struct xb_gnt *xg, uint32_t count,
 		      struct xb_gcopy_seg *segs)
 {
-	return -ENOTSUP;
+	struct fake_hv *f = ((struct fake_gnt *)xg)->f;
+	uint32_t i;
+
+	pthread_mutex_lock(&f->lock);
+	f->copy_calls++;
+	for (i = 0; i < count; i++) {
+		struct xb_gcopy_seg *c = &segs[i];
+		uint8_t *src, *dst;
+		int16_t st = GNTST_okay;
+
+		if (c->flags & GNTCOPY_source_gref) {
+			src = copy_page(f, c->source.foreign.ref,
+					c->source.foreign.domid, false, &st);
+			if (src)
+				src += c->source.foreign.offset;
+			if (c->source.foreign.offset + c->len > 4096)
+				st = GNTST_bad_copy_arg;
+		} else {
+			src = c->source.virt;
+		}
+		if (c->flags & GNTCOPY_dest_gref) {
+			dst = copy_page(f, c->dest.foreign.ref,
+					c->dest.foreign.domid, true, &st);
+			if (dst)
+				dst += c->dest.foreign.offset;
+			if (c->dest.foreign.offset + c->len > 4096)
+				st = GNTST_bad_copy_arg;
+		} else {
+			dst = c->dest.virt;
+		}
+		if (st == GNTST_okay && src && dst)
+			memcpy(dst, src, c->len);
+		c->status = st;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+uint64_t fake_copy_calls(struct fake_hv *f)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->copy_calls;
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 static int f_evtchn_open(struct xb_hv *hv, struct xb_evtchn **out)

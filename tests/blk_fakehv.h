@@ -48,6 +48,7 @@ uint64_t fake_notifies(struct fake_hv *f, evtchn_port_t port);
 /* Accounting. */
 int64_t fake_pages_mapped(struct fake_hv *f);   /* now */
 uint64_t fake_map_calls(struct fake_hv *f);
+uint64_t fake_copy_calls(struct fake_hv *f);  /* gnt_copy batches */
 uint32_t fake_ports_bound(struct fake_hv *f);
 
 #endif

@@ -261,6 +261,7 @@ struct opts {
 	uint32_t poll_us;
 	uint32_t max_indirect;
 	uint32_t persist_max;
+	uint32_t copy_kib;         /* grant copy pool (non-persistent) */
 	bool no_flush;
 	const struct blk_engine_ops *engine;
 };
@@ -315,6 +316,7 @@ static void fx_start(struct fx *x, const struct opts *o)
 	cfg.persistent = o->persistent;
 	cfg.persist_max = o->persist_max;
 	cfg.poll_us = o->poll_us;
+	cfg.copy_pool_kib = o->copy_kib;
 	cfg.engine = o->engine;
 	assert_int_equal(blk_queue_start(&cfg, &x->q), 0);
 	assert_int_equal(fake_ports_bound(x->f), 1);
@@ -407,6 +409,15 @@ static void roundtrip(const struct opts *o)
 		wait_stat(x->q, BLK_ST_PERSIST_MISSES, 1);
 	else
 		assert_int_equal(fake_pages_mapped(x->f), 1 << o->order);
+	if (o->copy_kib) {
+		/* Everything went through the bounce pool, nothing mapped. */
+		assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 6);
+		assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 0);
+		assert_true(fake_copy_calls(x->f) == 6);
+		assert_int_equal(fake_map_calls(x->f), 1);   /* the ring */
+	} else {
+		assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 0);
+	}
 	fx_stop(x);
 	fx_destroy(x);
 }
@@ -416,13 +427,15 @@ static void test_roundtrip_matrix(void **state)
 	static const uint32_t orders[] = { 0, 1, 4 };
 	unsigned int a, oi, p;
 
+	/* p: 0 map per request, 1 persistent, 2 grant copy */
 	for (a = 0; a < 2; a++)
 		for (oi = 0; oi < 3; oi++)
-			for (p = 0; p < 2; p++) {
+			for (p = 0; p < 3; p++) {
 				struct opts o = {
 					.abi = a ? BLK_ABI_X86_64 : BLK_ABI_X86_32,
 					.order = orders[oi],
-					.persistent = p,
+					.persistent = p == 1,
+					.copy_kib = p == 2 ? 8192 : 0,
 				};
 				roundtrip(&o);
 			}
@@ -554,6 +567,9 @@ static void test_flush_barrier_discard(void **state)
 	fx_destroy(x);
 }
 
+static const struct blk_engine_ops gate_ops;
+static void gate_open(void);
+
 /* ---- hostile guest ---- */
 
 static void test_bad_producer_halts(void **state)
@@ -681,6 +697,49 @@ static void test_bad_requests(void **state)
 	o.persistent = true;
 	o.order = 2;
 	bad_requests(&o);
+	/* Grant copy: bad refs fail the copy in (writes) or out (reads). */
+	o.persistent = false;
+	o.copy_kib = 4096;
+	bad_requests(&o);
+}
+
+/* A one-chunk bounce pool with several requests in flight: the others
+ * map their pages, every request completes, data is right. */
+static void test_copy_pool_exhausted(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .copy_kib = 4,
+			  .engine = &gate_ops };
+	struct rsp r[8];
+	uint8_t buf[4096];
+	struct fx *x;
+	unsigned int i;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	for (i = 0; i < 8; i++) {
+		fill(data_page(x, i), 4096, 50 + i);
+		fe_rw(&x->fe, BLKIF_OP_WRITE, i, 8 * i, 1, &x->data_ref[i], 0, 7);
+	}
+	fe_push(&x->fe, false);
+	wait_stat(x->q, BLK_ST_IN_FLIGHT, 8);
+	gate_open();
+	fe_wait(&x->fe, 8, r);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(r[i].status, BLKIF_RSP_OKAY);
+		assert_int_equal(pread(x->disk.fd, buf, 4096, 8 * i * 512), 4096);
+		assert_memory_equal(buf, data_page(x, i), 4096);
+	}
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 1);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_POOL_EMPTY), 7);
+	assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 7);
+	/* The chunk came back: the next request copies again. */
+	fe_rw(&x->fe, BLKIF_OP_READ, 9, 0, 1, &x->data_ref[20], 0, 7);
+	r[0] = fe_one(&x->fe);
+	assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
+	assert_memory_equal(data_page(x, 20), data_page(x, 0), 4096);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 2);
+	fx_stop(x);
+	fx_destroy(x);
 }
 
 static void test_readonly_disk(void **state)
@@ -975,6 +1034,10 @@ static void test_guest_destroyed_in_flight(void **state)
 			      i, 88 * i, 11, &x->data_ref[11 * i], 0, 7);
 		fe_push(&x->fe, false);
 		wait_stat(x->q, BLK_ST_IN_FLIGHT, 16);
+		/* in_flight counts from slot allocation: wait for the maps. */
+		for (i = 0; i < WAIT_MS &&
+			    fake_pages_mapped(x->f) < 1 + 16 * 11; i++)
+			msleep(1);
 		assert_true(fake_pages_mapped(x->f) >= 1 + 16 * 11);
 		/* The guest dies with 16 requests mapped and in flight. */
 		fake_kill(x->f);
@@ -1003,6 +1066,9 @@ static void test_grants_revoked_in_flight(void **state)
 		}
 		fe_push(&x->fe, false);
 		wait_stat(x->q, BLK_ST_IN_FLIGHT, 8);
+		for (i = 0; i < WAIT_MS && fake_pages_mapped(x->f) < 1 + 8; i++)
+			msleep(1);
+		assert_true(fake_pages_mapped(x->f) >= 1 + 8);
 		/* The guest pulls its grants while they are mapped: the
 		 * mapped pages stay valid (as on Xen), the I/O completes. */
 		for (i = 0; i < 8; i++)
@@ -1020,6 +1086,31 @@ static void test_grants_revoked_in_flight(void **state)
 		fx_stop(x);
 		fx_destroy(x);
 	}
+}
+
+/* Grant copy: a read whose grant is revoked while the read is in flight
+ * cannot deliver its data: BLKIF_RSP_ERROR, nothing written to the page. */
+static void test_copy_revoked_read(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .copy_kib = 1024,
+			  .engine = &gate_ops };
+	struct rsp r;
+	struct fx *x;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	memset(data_page(x, 30), 0x77, 4096);
+	fe_rw(&x->fe, BLKIF_OP_READ, 1, 0, 1, &x->data_ref[30], 0, 7);
+	fe_push(&x->fe, false);
+	wait_stat(x->q, BLK_ST_IN_FLIGHT, 1);
+	fake_revoke(x->f, x->data_ref[30]);
+	gate_open();
+	fe_wait(&x->fe, 1, &r);
+	assert_int_equal(r.status, BLKIF_RSP_ERROR);
+	assert_int_equal(data_page(x, 30)[0], 0x77);
+	assert_int_equal(stat_of(x->q, BLK_ST_REJ_FIRST + BLK_REJ_GRANT), 1);
+	fx_stop(x);
+	fx_destroy(x);
 }
 
 static void test_other_queue_unaffected(void **state)
@@ -1089,6 +1180,8 @@ int main(void)
 		cmocka_unit_test(test_grants_revoked_in_flight),
 		cmocka_unit_test(test_other_queue_unaffected),
 		cmocka_unit_test(test_persist_cache_bounded),
+		cmocka_unit_test(test_copy_pool_exhausted),
+		cmocka_unit_test(test_copy_revoked_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
