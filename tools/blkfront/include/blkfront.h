@@ -21,8 +21,9 @@
  * Recovery: when the backend's state changes after the connection is up
  * (a restarted backend on the same path writes InitWait, or the backend
  * goes Closing/Closed), blkfront_poll runs the reconnect cycle (Closing ->
- * Closed, answers left on the old rings harvested, -> Initialising -> new
- * rings, new event channels -> Initialised -> Connected) and resubmits,
+ * Closed, each waiting for the backend's answer; answers left on the old
+ * rings harvested; -> Initialising -> new rings, new event channels ->
+ * Initialised -> Connected) and resubmits,
  * in submission order, every request that was in flight and not answered.
  * A backend writing `state` again while Connected is taken as a restart
  * too. Unlike Linux blkfront, the ring references are removed from
