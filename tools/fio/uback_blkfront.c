@@ -646,8 +646,13 @@ static int ubf_iomem_alloc(struct thread_data *td, size_t total)
 	if (d && d->dom && !d->info.persistent &&
 	    blkfront_dom_mem_alloc(d->dom, total, &p) == 0) {
 		d->mem_guest = true;
-	} else if (posix_memalign(&p, 4096, total)) {
-		return 1;
+	} else {
+		if (d && d->dom && !d->info.persistent)
+			log_info("uback-blkfront: no room in guest memory for "
+				 "%zu bytes of buffers: copying (raise "
+				 "guest_mem_mb)\n", total);
+		if (posix_memalign(&p, 4096, total))
+			return 1;
 	}
 	td->orig_buffer = p;
 	if (d) {
