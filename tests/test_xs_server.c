@@ -540,6 +540,23 @@ static void test_wire_partial_and_pipelined(void **state)
 	}
 	RAW_OK(fd, XS_WRITE, 5, 0);
 
+	/* A message split at every offset, its tail arriving together with
+	 * the next message: the server must not read past the first. */
+	for (i = 1; i < sizeof(msg); i++) {
+		char two[2 * sizeof(msg)];
+		uint32_t six = 6;
+
+		memcpy(two, msg, sizeof(msg));
+		memcpy(two + sizeof(msg), msg, sizeof(msg));
+		memcpy(two + sizeof(msg) + offsetof(struct xsd_sockmsg, req_id),
+		       &six, sizeof(six));
+		send_all(fd, two, i);
+		usleep(1000);
+		send_all(fd, two + i, sizeof(two) - i);
+		RAW_OK(fd, XS_WRITE, 5, 0);
+		RAW_OK(fd, XS_WRITE, 6, 0);
+	}
+
 	/* 200 requests in one write, answered in order. */
 	batch = malloc(200 * (sizeof(hdr) + 6));
 	assert_non_null(batch);
@@ -1043,6 +1060,9 @@ static void test_tx_isolation(void **state)
 	assert_int_not_equal(t, XBT_NULL);
 	assert_true(wr(h, t, "/t/a", "1"));
 	assert_true(wr(h, t, "/t/new/deep", "2"));
+	/* Regression: touching a node the transaction itself created made
+	 * every such commit fail with EAGAIN. */
+	assert_true(wr(h, t, "/t/new/other", "3"));
 	v = rd(h, t, "/t/a");
 	assert_string_equal(v, "1");
 	free(v);
