@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,7 @@ struct fx {
 	unsigned int devid;
 	char be[128], fe_dir[128];
 	int last_ret;             /* last xb_dev_process result */
+	bool daemon_killed;       /* by the test: stop reports it */
 };
 
 static int setup(void **state)
@@ -159,13 +161,17 @@ static int teardown(void **state)
 	xb_dev_close(f->dev);
 	if (f->fe)
 		xs_close(f->fe);
-	if (f->dom)
+	if (f->dom && f->daemon_killed)
+		xg_dom_release(f->dom);
+	else if (f->dom)
 		xg_dom_destroy(f->dom);
 	xb_hv_close(f->hv);
 	xs_close(f->ts);
 	xg_sim_disconnect(f->sim);
 	/* Fails if the daemon crashed or a sanitizer failed it at exit. */
 	ret = sim_harness_stop(&f->h);
+	if (f->daemon_killed)
+		ret = 0;
 	free(f);
 	return ret;
 }
@@ -692,6 +698,34 @@ static void test_switch_state_rereads(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* xenstored (the simulator) dies under a connected device: process
+ * reports the failure at once instead of spinning on a readable fd. */
+static void test_xenstore_dies(void **state)
+{
+	struct fx *f = *state;
+	int i, ret = 0;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	assert_int_equal(kill(f->h.pid, SIGKILL), 0);
+	f->daemon_killed = true;
+	for (i = 0; i < WAIT_MS / 100; i++) {
+		struct pollfd p = { .fd = xb_dev_fd(f->dev), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		ret = xb_dev_process(f->dev);
+		if (ret < 0)
+			break;
+		assert_int_equal(ret, 0);
+	}
+	assert_true(ret < 0);
+	/* Closing still releases everything, once. */
+	xb_dev_close(f->dev);
+	f->dev = NULL;
+	assert_string_equal(f->rec.calls, "PCDR");
+	assert_int_equal(f->rec.violations, 0);
+}
+
 /* Hostile state values, before and after connecting. */
 static void run_malformed_state(struct fx *f, const char *value,
 				bool connect_first)
@@ -841,6 +875,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_dir_removed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xenstore_dies, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_switch_state_rereads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frontend_state,
