@@ -781,6 +781,33 @@ static void test_malformed_frontend_state(void **state)
 	}
 }
 
+/* A frontend hammering its state node: every event is consumed, the
+ * backend settles in Closing, nothing loops once the guest stops. */
+static void test_frontend_state_flood(void **state)
+{
+	struct fx *f = *state;
+	struct xb_dev_stats st;
+	char path[192], v[16];
+	int i;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
+	for (i = 0; i < 2000; i++) {
+		snprintf(v, sizeof(v), "x%d", i);
+		assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, v), 0);
+		if (i % 100 == 0)
+			assert_int_equal(xb_dev_process(f->dev), 0);
+	}
+	pump_until(f, XenbusStateClosing);
+	assert_quiescent(f);
+	xb_dev_get_stats(f->dev, &st);
+	assert_true(st.fe_bad_states >= 1);
+	assert_true(st.watch_events <= 2100);
+	assert_string_equal(f->rec.calls, "PCD");
+	assert_int_equal(f->rec.violations, 0);
+}
+
 static void test_malformed_frontend_state_huge(void **state)
 {
 	struct fx *f = *state;
@@ -880,6 +907,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_switch_state_rereads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frontend_state,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frontend_state_flood,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_malformed_frontend_state_huge, setup, teardown),
