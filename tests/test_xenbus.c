@@ -181,32 +181,6 @@ static domid_t fx_domid(struct fx *f)
 	return xg_dom_id(f->dom);
 }
 
-/*
- * Work around a xensim bug (being fixed on the sim branches): a
- * transaction that creates a directory and then touches it again always
- * conflicts, so xg_device_create fails with -EAGAIN unless the device
- * directories exist already. Create them first, with libxl's owners.
- * Remove once the xenstore server's fix is merged.
- */
-static void precreate_dirs(struct fx *f)
-{
-	struct xs_permissions fe_perms[2] = {
-		{ .id = fx_domid(f), .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = fx_domid(f), .perms = XS_PERM_READ },
-	};
-
-	assert_int_equal(xb_xs_mkdir(f->ts, XBT_NULL, f->fe_dir), 0);
-	assert_int_equal(xb_xs_set_perms(f->ts, XBT_NULL, f->fe_dir,
-					 fe_perms, 2), 0);
-	assert_int_equal(xb_xs_mkdir(f->ts, XBT_NULL, f->be), 0);
-	assert_int_equal(xb_xs_set_perms(f->ts, XBT_NULL, f->be, be_perms, 2),
-			 0);
-}
-
 /* Create the device as libxl does (both trees, state 1). */
 static void fx_device_create(struct fx *f, const char *const *fe_kv)
 {
@@ -214,7 +188,6 @@ static void fx_device_create(struct fx *f, const char *const *fe_kv)
 		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
 	snprintf(f->fe_dir, sizeof(f->fe_dir), "/local/domain/%u/device/%s/%u",
 		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
-	precreate_dirs(f);
 	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
 					  FE_KIND, f->devid, NULL, fe_kv), 0);
 }
