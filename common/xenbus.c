@@ -382,8 +382,19 @@ static int dev_step(struct xb_devi *d)
 			/* Only from InitWait: after a failure (Closing) the
 			 * frontend must restart first, or a broken frontend
 			 * would make us retry on every event. */
-			if (dev->state == XenbusStateInitWait &&
-			    !dev->connected && d->online)
+			if (dev->state != XenbusStateInitWait ||
+			    dev->connected)
+				break;
+			/* Connecting is costly and its watch event may not
+			 * be here yet: re-read online and the dir first. */
+			ret = refresh_backend(d);
+			if (ret)
+				return ret;
+			if (d->be_gone) {
+				dev_remove(d);
+				return 1;
+			}
+			if (d->online && dev->state == XenbusStateInitWait)
 				ret = dev_connect(d);
 			break;
 		case XenbusStateClosing:

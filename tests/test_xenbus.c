@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,7 @@ struct fx {
 	unsigned int devid;
 	char be[128], fe_dir[128];
 	int last_ret;             /* last xb_dev_process result */
+	bool daemon_killed;       /* by the test: stop reports it */
 };
 
 static int setup(void **state)
@@ -159,13 +161,17 @@ static int teardown(void **state)
 	xb_dev_close(f->dev);
 	if (f->fe)
 		xs_close(f->fe);
-	if (f->dom)
+	if (f->dom && f->daemon_killed)
+		xg_dom_release(f->dom);
+	else if (f->dom)
 		xg_dom_destroy(f->dom);
 	xb_hv_close(f->hv);
 	xs_close(f->ts);
 	xg_sim_disconnect(f->sim);
 	/* Fails if the daemon crashed or a sanitizer failed it at exit. */
 	ret = sim_harness_stop(&f->h);
+	if (f->daemon_killed)
+		ret = 0;
 	free(f);
 	return ret;
 }
@@ -175,8 +181,8 @@ static domid_t fx_domid(struct fx *f)
 	return xg_dom_id(f->dom);
 }
 
-/* Create the device as libxl does and open the backend on it. */
-static void fx_create(struct fx *f, const char *const *fe_kv)
+/* Create the device as libxl does (both trees, state 1). */
+static void fx_device_create(struct fx *f, const char *const *fe_kv)
 {
 	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/%s/%u/%u",
 		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
@@ -184,6 +190,12 @@ static void fx_create(struct fx *f, const char *const *fe_kv)
 		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
 	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
 					  FE_KIND, f->devid, NULL, fe_kv), 0);
+}
+
+/* Create the device and open the backend on it. */
+static void fx_create(struct fx *f, const char *const *fe_kv)
+{
+	fx_device_create(f, fe_kv);
 	memset(&f->rec, 0, sizeof(f->rec));
 	assert_int_equal(xb_dev_open(f->hv, f->be, &rec_ops, &f->rec,
 				     &f->dev), 0);
@@ -403,12 +415,7 @@ static void test_frontend_initialised_before_open(void **state)
 	static const char *const fe_kv[] = { "ring-ref", "9", NULL };
 	char path[192];
 
-	snprintf(f->fe_dir, sizeof(f->fe_dir), "/local/domain/%u/device/%s/%u",
-		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
-	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/%s/%u/%u",
-		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
-	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
-					  FE_KIND, f->devid, NULL, fe_kv), 0);
+	fx_device_create(f, fe_kv);
 	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
 	assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, "3"), 0);
 	assert_int_equal(xb_dev_open(f->hv, f->be, &rec_ops, &f->rec,
@@ -576,6 +583,26 @@ static void test_online0_never_connected(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* online=0 before a frontend finished connecting: no connect; the
+ * backend asks it to close, and its Closed removes the device. */
+static void test_online0_frontend_connecting(void **state)
+{
+	struct fx *f = *state;
+
+	fx_create(f, NULL);
+	pump_until(f, XenbusStateInitWait);
+	/* Both before the backend runs again. */
+	fe_write(f, "ring-ref", "8");
+	fe_switch(f, XenbusStateInitialised);
+	ts_offline(f, false);
+	pump_until(f, XenbusStateClosing);
+	assert_string_equal(f->rec.calls, "P");
+	fe_switch(f, XenbusStateClosed);
+	pump_until(f, -2);
+	assert_int_equal(be_state(f), XenbusStateClosed);
+	assert_string_equal(f->rec.calls, "PR");
+}
+
 static void test_backend_dir_removed_while_connected(void **state)
 {
 	struct fx *f = *state;
@@ -644,6 +671,34 @@ static void test_switch_state_rereads(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* xenstored (the simulator) dies under a connected device: process
+ * reports the failure at once instead of spinning on a readable fd. */
+static void test_xenstore_dies(void **state)
+{
+	struct fx *f = *state;
+	int i, ret = 0;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	assert_int_equal(kill(f->h.pid, SIGKILL), 0);
+	f->daemon_killed = true;
+	for (i = 0; i < WAIT_MS / 100; i++) {
+		struct pollfd p = { .fd = xb_dev_fd(f->dev), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		ret = xb_dev_process(f->dev);
+		if (ret < 0)
+			break;
+		assert_int_equal(ret, 0);
+	}
+	assert_true(ret < 0);
+	/* Closing still releases everything, once. */
+	xb_dev_close(f->dev);
+	f->dev = NULL;
+	assert_string_equal(f->rec.calls, "PCDR");
+	assert_int_equal(f->rec.violations, 0);
+}
+
 /* Hostile state values, before and after connecting. */
 static void run_malformed_state(struct fx *f, const char *value,
 				bool connect_first)
@@ -697,6 +752,33 @@ static void test_malformed_frontend_state(void **state)
 		run_malformed_state(f, bad[i], false);
 		run_malformed_state(f, bad[i], true);
 	}
+}
+
+/* A frontend hammering its state node: every event is consumed, the
+ * backend settles in Closing, nothing loops once the guest stops. */
+static void test_frontend_state_flood(void **state)
+{
+	struct fx *f = *state;
+	struct xb_dev_stats st;
+	char path[192], v[16];
+	int i;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
+	for (i = 0; i < 2000; i++) {
+		snprintf(v, sizeof(v), "x%d", i);
+		assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, v), 0);
+		if (i % 100 == 0)
+			assert_int_equal(xb_dev_process(f->dev), 0);
+	}
+	pump_until(f, XenbusStateClosing);
+	assert_quiescent(f);
+	xb_dev_get_stats(f->dev, &st);
+	assert_true(st.fe_bad_states >= 1);
+	assert_true(st.watch_events <= 2100);
+	assert_string_equal(f->rec.calls, "PCD");
+	assert_int_equal(f->rec.violations, 0);
 }
 
 static void test_malformed_frontend_state_huge(void **state)
@@ -787,13 +869,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_online0_never_connected,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
+			test_online0_frontend_connecting, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 			test_backend_dir_removed_while_connected, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_dir_removed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xenstore_dies, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_switch_state_rereads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frontend_state,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frontend_state_flood,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_malformed_frontend_state_huge, setup, teardown),
