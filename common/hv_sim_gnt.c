@@ -21,6 +21,7 @@
 #define MAP_MAX_PAGES 4096u      /* pages in one gnt_map call */
 #define MAP_POOL_CHUNK 64u
 #define PIN_CMPXCHG_TRIES 64
+#define MAP_INLINE_REFS 16u       /* a 16-page ring maps without malloc */
 
 struct sim_map {
 	char *addr;
@@ -29,8 +30,8 @@ struct sim_map {
 	bool own_area;              /* addr..count pages is our own mmap */
 	uint32_t users;             /* identical single-page maps */
 	struct sim_gdom *dom;
-	grant_ref_t ref1;
-	grant_ref_t *refs;          /* count > 1: malloc'd copy */
+	grant_ref_t *refs;          /* inl, or malloc'd beyond MAP_INLINE_REFS */
+	grant_ref_t inl[MAP_INLINE_REFS];
 	struct sim_map *next;
 };
 
@@ -274,7 +275,7 @@ static int map_single(struct sim_gnt *g, struct sim_gdom *d, grant_ref_t ref,
 	struct sim_map *m = map_find(g, a);
 
 	if (m) {
-		if (m->ref1 != ref || m->count != 1 || m->own_area)
+		if (m->refs[0] != ref || m->count != 1 || m->own_area)
 			return -EEXIST;   /* another ref on this frame */
 		m->users++;
 		sim_gdom_put(to_sim_hv(g->base.hv), d);  /* m holds one */
@@ -289,7 +290,8 @@ static int map_single(struct sim_gnt *g, struct sim_gdom *d, grant_ref_t ref,
 	m->readonly = readonly;
 	m->users = 1;
 	m->dom = d;
-	m->ref1 = ref;
+	m->inl[0] = ref;
+	m->refs = m->inl;
 	map_insert(g, m);
 	*addr = a;
 	return 0;
@@ -301,7 +303,8 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 	struct sim_gnt *g = to_sim_gnt(base);
 	struct sim_hv *hv = to_sim_hv(base->hv);
 	int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	struct sim_map *m = NULL;
+	grant_ref_t stack[MAP_INLINE_REFS], *r = stack, ref1;
+	struct sim_map *m;
 	struct sim_gdom *d;
 	char *area = NULL;
 	uint32_t i = 0, frame;
@@ -310,18 +313,27 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 
 	if (count == 0 || count > MAP_MAX_PAGES)
 		return -EINVAL;
+	/* Read the caller's refs once: they may live in memory a guest can
+	 * still write, and we must unpin exactly what we pinned. */
+	if (count > MAP_INLINE_REFS) {
+		r = malloc(count * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+	}
+	memcpy(r, refs, count * sizeof(*r));
+	ref1 = r[0];
 	err = sim_gdom_get(hv, domid, &d);
 	if (err)
-		return err;
+		goto err_free;
 
 	if (count == 1) {
-		st = gnt_pin(d, hv->self, refs[0], readonly, &frame);
+		st = gnt_pin(d, hv->self, ref1, readonly, &frame);
 		if (st != GNTST_okay) {
 			err = pin_errno(st);
 			goto err_put;
 		}
 		i = 1;
-		err = map_single(g, d, refs[0], frame, readonly, addr);
+		err = map_single(g, d, ref1, frame, readonly, addr);
 		if (err == 0)
 			return 0;
 		if (err != -EEXIST)
@@ -346,7 +358,7 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 		for (i = 0; i < count;) {
 			void *p;
 
-			st = gnt_pin(d, hv->self, refs[i], readonly, &frame);
+			st = gnt_pin(d, hv->self, r[i], readonly, &frame);
 			if (st != GNTST_okay) {
 				err = pin_errno(st);
 				goto err_unpin;
@@ -373,27 +385,25 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 	m->own_area = true;
 	m->users = 1;
 	m->dom = d;
-	m->ref1 = refs[0];
-	if (count > 1) {
-		m->refs = malloc(count * sizeof(*refs));
-		if (!m->refs) {
-			m->next = g->pool;
-			g->pool = m;
-			err = -ENOMEM;
-			goto err_unpin;
-		}
-		memcpy(m->refs, refs, count * sizeof(*refs));
+	if (r == stack) {
+		memcpy(m->inl, r, count * sizeof(*r));
+		m->refs = m->inl;
+	} else {
+		m->refs = r;
 	}
 	map_insert(g, m);
 	*addr = area;
 	return 0;
 
 err_unpin:
-	unpin_all(d, refs, i, readonly);
+	unpin_all(d, r, i, readonly);
 	if (area)
 		munmap(area, (size_t)count * SIM_PAGE_SIZE);
 err_put:
 	sim_gdom_put(hv, d);
+err_free:
+	if (r != stack)
+		free(r);
 	return err;
 }
 
@@ -404,17 +414,14 @@ int sim_gnt_unmap(struct xb_gnt *base, void *addr, uint32_t count)
 
 	if (!m || m->count != count)
 		return -EINVAL;
-	if (count == 1)
-		gnt_unpin(m->dom, m->ref1, m->readonly);
-	else
-		unpin_all(m->dom, m->refs, count, m->readonly);
+	unpin_all(m->dom, m->refs, count, m->readonly);
 	if (--m->users)
 		return 0;
 	if (m->own_area)
 		munmap(m->addr, (size_t)count * SIM_PAGE_SIZE);
 	sim_gdom_put(to_sim_hv(base->hv), m->dom);
-	free(m->refs);
-	m->refs = NULL;
+	if (m->refs != m->inl)
+		free(m->refs);
 	map_remove(g, m);
 	return 0;
 }

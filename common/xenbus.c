@@ -21,6 +21,7 @@
 #include "uback/log.h"
 #include "uback/xenbus.h"
 #include "uback/xs.h"
+#include "xenbus_priv.h"
 
 #define TOKEN_BE  "xb-be"
 #define TOKEN_FE  "xb-fe"
@@ -34,244 +35,6 @@
  * the backend once more; more than this means something keeps changing. */
 #define MAX_STEPS 8
 
-struct xb_devi {
-	struct xb_dev pub;
-	domid_t self;
-	bool online;
-	bool be_gone;          /* backend dir removed by the toolstack */
-	bool fe_node_missing;  /* <frontend>/state absent */
-	bool fe_dead;          /* domain released (sticky) */
-	bool fe_bad;           /* last frontend state value was malformed */
-	bool be_dirty, fe_dirty, rel_dirty;
-	bool watch_be, watch_fe, watch_rel;
-	bool in_op;            /* inside an op: xb_dev_fatal is deferred */
-	int deferred_err;
-	char deferred_msg[160];
-	struct xb_dev_stats stats;
-};
-
-static struct xb_devi *devi(struct xb_dev *dev)
-{
-	return (struct xb_devi *)dev;
-}
-
-const char *xb_xenbus_state_name(enum xenbus_state state)
-{
-	static const char *const names[] = {
-		[XenbusStateUnknown] = "Unknown",
-		[XenbusStateInitialising] = "Initialising",
-		[XenbusStateInitWait] = "InitWait",
-		[XenbusStateInitialised] = "Initialised",
-		[XenbusStateConnected] = "Connected",
-		[XenbusStateClosing] = "Closing",
-		[XenbusStateClosed] = "Closed",
-		[XenbusStateReconfiguring] = "Reconfiguring",
-		[XenbusStateReconfigured] = "Reconfigured",
-	};
-
-	if ((unsigned int)state >= sizeof(names) / sizeof(names[0]))
-		return "Invalid";
-	return names[state];
-}
-
-static int join_path(char *buf, size_t size, const char *dir, const char *key)
-{
-	int n = snprintf(buf, size, "%s/%s", dir, key);
-
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-/* ---- parsing of toolstack-written paths -------------------------------- */
-
-/* Parse a canonical decimal (no sign, no leading zero unless "0") of at
- * most @max from [*s, first '/' or NUL); advance *s past it. */
-static int take_uint(const char **s, unsigned long max, unsigned long *out)
-{
-	const char *p = *s;
-	unsigned long v = 0;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	if (*p == '0' && p[1] >= '0' && p[1] <= '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (unsigned long)(*p - '0');
-		if (v > max)
-			return -EINVAL;
-	}
-	*s = p;
-	*out = v;
-	return 0;
-}
-
-static bool skip_prefix(const char **s, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (strncmp(*s, prefix, n) != 0)
-		return false;
-	*s += n;
-	return true;
-}
-
-/* Characters libxl uses in a device path component. */
-static bool safe_component(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-/* /local/domain/<self>/backend/<kind>/<domid>/<devid> */
-static int parse_backend_path(const char *path, const char *kind,
-			      domid_t *self, domid_t *domid,
-			      unsigned int *devid)
-{
-	const char *p = path;
-	unsigned long v_self, v_dom, v_dev;
-
-	if (!skip_prefix(&p, "/local/domain/") ||
-	    take_uint(&p, DOMID_FIRST_RESERVED - 1, &v_self) ||
-	    !skip_prefix(&p, "/backend/") || !skip_prefix(&p, kind) ||
-	    !skip_prefix(&p, "/") ||
-	    take_uint(&p, DOMID_FIRST_RESERVED - 1, &v_dom) ||
-	    !skip_prefix(&p, "/") || take_uint(&p, UINT_MAX, &v_dev) ||
-	    *p != '\0')
-		return -EINVAL;
-	*self = (domid_t)v_self;
-	*domid = (domid_t)v_dom;
-	*devid = (unsigned int)v_dev;
-	return 0;
-}
-
-/* /local/domain/<feid>/device/<type>/<n>: two safe components. */
-static int check_frontend_path(const char *path, domid_t feid)
-{
-	const char *p = path, *slash;
-	unsigned long v;
-
-	if (!skip_prefix(&p, "/local/domain/") ||
-	    take_uint(&p, DOMID_FIRST_RESERVED - 1, &v) || v != feid ||
-	    !skip_prefix(&p, "/device/"))
-		return -EINVAL;
-	slash = strchr(p, '/');
-	if (!slash || !safe_component(p, (size_t)(slash - p)) ||
-	    !safe_component(slash + 1, strlen(slash + 1)))
-		return -EINVAL;
-	return 0;
-}
-
-/* ---- xenstore helpers ---------------------------------------------------- */
-
-/* A transaction that writes under the backend dir only if the dir still
- * exists: a plain write would recreate a device the toolstack removed. */
-struct be_write {
-	struct xb_devi *d;
-	const struct xb_dev_kv *kv;
-	size_t count;
-};
-
-static int be_write_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
-{
-	struct be_write *w = arg;
-	char path[192];
-	char *v;
-	size_t i;
-	int ret;
-
-	ret = xb_xs_read(xs, t, w->d->pub.backend_path, &v);
-	if (ret)
-		return ret;
-	free(v);
-	for (i = 0; i < w->count; i++) {
-		ret = join_path(path, sizeof(path), w->d->pub.backend_path,
-				w->kv[i].key);
-		if (ret)
-			return ret;
-		ret = xb_xs_write(xs, t, path, w->kv[i].value);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-int xb_dev_write_be_kv(struct xb_dev *dev, const struct xb_dev_kv *kv,
-		       size_t count)
-{
-	struct be_write w = { .d = devi(dev), .kv = kv, .count = count };
-
-	return xb_xs_transact(dev->xs, be_write_fn, &w, 0);
-}
-
-int xb_dev_printf_be(struct xb_dev *dev, const char *key, const char *fmt, ...)
-{
-	struct xb_dev_kv kv = { .key = key };
-	va_list ap;
-	char *value;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vasprintf(&value, fmt, ap);
-	va_end(ap);
-	if (ret < 0)
-		return -ENOMEM;
-	kv.value = value;
-	ret = xb_dev_write_be_kv(dev, &kv, 1);
-	free(value);
-	return ret;
-}
-
-int xb_dev_read_fe_u64(struct xb_dev *dev, const char *key, uint64_t max,
-		       uint64_t *out)
-{
-	char path[192];
-	int ret = join_path(path, sizeof(path), dev->frontend_path, key);
-
-	return ret ? ret : xb_xs_read_u64(dev->xs, XBT_NULL, path, max, out);
-}
-
-int xb_dev_read_fe_str(struct xb_dev *dev, const char *key, char *buf,
-		       size_t size)
-{
-	char path[192];
-	int ret = join_path(path, sizeof(path), dev->frontend_path, key);
-
-	return ret ? ret : xb_xs_read_buf(dev->xs, XBT_NULL, path, buf, size);
-}
-
-int xb_dev_read_be_str(struct xb_dev *dev, const char *key, char *buf,
-		       size_t size)
-{
-	char path[192];
-	int ret = join_path(path, sizeof(path), dev->backend_path, key);
-
-	return ret ? ret : xb_xs_read_buf(dev->xs, XBT_NULL, path, buf, size);
-}
-
-int xb_dev_read_be_u64(struct xb_dev *dev, const char *key, uint64_t max,
-		       uint64_t *out)
-{
-	char path[192];
-	int ret = join_path(path, sizeof(path), dev->backend_path, key);
-
-	return ret ? ret : xb_xs_read_u64(dev->xs, XBT_NULL, path, max, out);
-}
-
-void xb_dev_get_stats(const struct xb_dev *dev, struct xb_dev_stats *out)
-{
-	*out = ((const struct xb_devi *)dev)->stats;
-}
 
 /* ---- state writes ------------------------------------------------------- */
 
@@ -284,12 +47,12 @@ struct state_write {
 static int state_write_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	struct state_write *w = arg;
-	char path[192];
+	char path[XB_DEV_PATH_MAX];
 	uint64_t cur;
 	int ret;
 
 	w->changed = false;
-	ret = join_path(path, sizeof(path), w->d->pub.backend_path, "state");
+	ret = xb_join_path(path, sizeof(path), w->d->pub.backend_path, "state");
 	if (ret)
 		return ret;
 	/* As Linux's xenbus_switch_state: re-read inside the transaction, so
@@ -349,7 +112,7 @@ static int dev_switch(struct xb_devi *d, enum xenbus_state state)
 	return ret;
 }
 
-/* ---- ops ------------------------------------------------------------------ */
+/* ---- ops ----------------------------------------------------------------- */
 
 static void dev_disconnect(struct xb_devi *d)
 {
@@ -387,7 +150,7 @@ static int error_write_fn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	struct xb_dev_kv kv = { .key = "error", .value = w->value };
 	struct be_write bw = { .d = w->d, .kv = &kv, .count = 1 };
 
-	return be_write_fn(xs, t, &bw);
+	return xb_dev_be_write_fn(xs, t, &bw);
 }
 
 static void dev_fatal_apply(struct xb_devi *d, int err, const char *msg)
@@ -415,7 +178,8 @@ void xb_dev_fatal(struct xb_dev *dev, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	xb_err("%s: %s (%s)", dev->backend_path, msg, strerror(err < 0 ? -err : err));
+	xb_err("%s: %s (%s)", dev->backend_path, msg,
+	       strerror(err < 0 ? -err : err));
 	if (err > 0)
 		err = -err;
 	if (d->in_op) {
@@ -476,7 +240,7 @@ static int dev_connect(struct xb_devi *d)
 
 static int refresh_backend(struct xb_devi *d)
 {
-	char path[192];
+	char path[XB_DEV_PATH_MAX];
 	uint64_t v;
 	char *dir;
 	int ret;
@@ -492,7 +256,7 @@ static int refresh_backend(struct xb_devi *d)
 
 	/* online: written by the toolstack; missing or malformed reads as 0,
 	 * as Linux's xenbus_dev_is_online. */
-	ret = join_path(path, sizeof(path), d->pub.backend_path, "online");
+	ret = xb_join_path(path, sizeof(path), d->pub.backend_path, "online");
 	if (ret)
 		return ret;
 	ret = xb_xs_read_u64(d->pub.xs, XBT_NULL, path, 1, &v);
@@ -502,7 +266,7 @@ static int refresh_backend(struct xb_devi *d)
 
 	/* state: someone else (libxl's device remove) may have written
 	 * Closing/Closed; adopt that, ignore anything else. */
-	ret = join_path(path, sizeof(path), d->pub.backend_path, "state");
+	ret = xb_join_path(path, sizeof(path), d->pub.backend_path, "state");
 	if (ret)
 		return ret;
 	ret = xb_xs_read_u64(d->pub.xs, XBT_NULL, path, XenbusStateReconfigured,
@@ -528,10 +292,10 @@ static void printable(char *s)
 
 static int refresh_frontend(struct xb_devi *d)
 {
-	char path[192], buf[16];
+	char path[XB_DEV_PATH_MAX], buf[16];
 	int ret;
 
-	ret = join_path(path, sizeof(path), d->pub.frontend_path, "state");
+	ret = xb_join_path(path, sizeof(path), d->pub.frontend_path, "state");
 	if (ret)
 		return ret;
 	ret = xb_xs_read_buf(d->pub.xs, XBT_NULL, path, buf, sizeof(buf));
@@ -618,8 +382,19 @@ static int dev_step(struct xb_devi *d)
 			/* Only from InitWait: after a failure (Closing) the
 			 * frontend must restart first, or a broken frontend
 			 * would make us retry on every event. */
-			if (dev->state == XenbusStateInitWait &&
-			    !dev->connected && d->online)
+			if (dev->state != XenbusStateInitWait ||
+			    dev->connected)
+				break;
+			/* Connecting is costly and its watch event may not
+			 * be here yet: re-read online and the dir first. */
+			ret = refresh_backend(d);
+			if (ret)
+				return ret;
+			if (d->be_gone) {
+				dev_remove(d);
+				return 1;
+			}
+			if (d->online && dev->state == XenbusStateInitWait)
 				ret = dev_connect(d);
 			break;
 		case XenbusStateClosing:
@@ -712,7 +487,7 @@ int xb_dev_process(struct xb_dev *dev)
 					dev->backend_path,
 					(unsigned int)dev->frontend_id);
 				d->fe_dead = true;
-				d->stats.fe_vanished++;
+				d->stats.fe_domain_gone++;
 			}
 		}
 		if (d->fe_dirty) {
@@ -742,16 +517,16 @@ int xb_dev_fd(const struct xb_dev *dev)
 	return xb_xs_watch_fd(dev->xs);
 }
 
-/* ---- open / close ---------------------------------------------------------- */
+/* ---- open / close -------------------------------------------------------- */
 
 static void dev_unwatch(struct xb_devi *d)
 {
-	char path[192];
+	char path[XB_DEV_PATH_MAX];
 
 	if (d->watch_rel)
 		xb_xs_unwatch(d->pub.xs, "@releaseDomain", TOKEN_REL);
 	if (d->watch_fe &&
-	    !join_path(path, sizeof(path), d->pub.frontend_path, "state"))
+	    !xb_join_path(path, sizeof(path), d->pub.frontend_path, "state"))
 		xb_xs_unwatch(d->pub.xs, path, TOKEN_FE);
 	if (d->watch_be)
 		xb_xs_unwatch(d->pub.xs, d->pub.backend_path, TOKEN_BE);
@@ -766,8 +541,8 @@ static int dev_read_keys(struct xb_devi *d)
 	char *dir;
 	int ret;
 
-	ret = parse_backend_path(dev->backend_path, dev->ops->kind, &d->self,
-				 &path_domid, &dev->devid);
+	ret = xb_dev_parse_backend_path(dev->backend_path, dev->ops->kind,
+					&d->self, &path_domid, &dev->devid);
 	if (ret) {
 		xb_err("%s: not a %s backend path", dev->backend_path,
 		       dev->ops->kind);
@@ -793,7 +568,8 @@ static int dev_read_keys(struct xb_devi *d)
 	ret = xb_dev_read_be_str(dev, "frontend", dev->frontend_path,
 				 sizeof(dev->frontend_path) - 32);
 	if (ret == 0)
-		ret = check_frontend_path(dev->frontend_path, dev->frontend_id);
+		ret = xb_dev_check_frontend_path(dev->frontend_path,
+						 dev->frontend_id);
 	if (ret) {
 		xb_err("%s: bad frontend path: %s", dev->backend_path,
 		       strerror(-ret));
@@ -811,14 +587,14 @@ static int dev_read_keys(struct xb_devi *d)
 
 static int dev_watch(struct xb_devi *d)
 {
-	char path[192];
+	char path[XB_DEV_PATH_MAX];
 	int ret;
 
 	ret = xb_xs_watch(d->pub.xs, d->pub.backend_path, TOKEN_BE);
 	if (ret)
 		return ret;
 	d->watch_be = true;
-	ret = join_path(path, sizeof(path), d->pub.frontend_path, "state");
+	ret = xb_join_path(path, sizeof(path), d->pub.frontend_path, "state");
 	if (ret)
 		return ret;
 	ret = xb_xs_watch(d->pub.xs, path, TOKEN_FE);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,9 +80,16 @@ int sim_harness_start(struct sim_harness *h)
 	}
 	if (pid == 0) {
 		/* The write end must survive exec: dup it without CLOEXEC. */
-		int wfd = dup(pipefd[1]);
+		int wfd = dup(pipefd[1]), nullfd;
 
+		/* A test that crashes takes its daemon with it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
+			_exit(127);
 		if (wfd < 0)
+			_exit(127);
+		/* Keep the test's stdout for the test ("xensim: ready"). */
+		nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (nullfd < 0 || dup2(nullfd, STDOUT_FILENO) < 0)
 			_exit(127);
 		snprintf(fdarg, sizeof(fdarg), "%d", wfd);
 		execl(bin, bin, "--dir", h->dir, "--ready-fd", fdarg,

@@ -14,7 +14,10 @@
  * up to 10 s for it to be ready. stop returns 0 only if the daemon exited
  * by itself with status 0 after SIGTERM (so a daemon that crashed, or that
  * a sanitizer made fail at exit, fails the test); it always cleans up.
- * Not thread-safe; one harness per daemon; several may run at once.
+ * The daemon gets SIGTERM if the thread that started it exits (so a
+ * crashed test leaves no daemon behind): start it from a thread that
+ * outlives it, normally the main thread. Not thread-safe; one harness per
+ * daemon; several may run at once.
  */
 #ifndef UBACK_TESTS_SIM_HARNESS_H
 #define UBACK_TESTS_SIM_HARNESS_H

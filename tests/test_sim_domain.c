@@ -11,11 +11,14 @@
 
 #include <cmocka.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <xenstore.h>
 
 #include "uback/hv.h"
 #include "xensim/guest.h"
 #include "sim_harness.h"
+#include "ctl_proto.h"
 
 struct fx {
 	struct sim_harness h;
@@ -281,8 +284,7 @@ static void test_xenstore_lifecycle(void **state)
 	xs_close(xs0);
 }
 
-static void __attribute__((unused))
-test_device_create_remove(void **state)
+static void test_device_create_remove(void **state)
 {
 	struct fx *fx = *state;
 	struct xg_dom_config cfg = { .mem_pages = 4 };
@@ -355,6 +357,54 @@ test_device_create_remove(void **state)
 	assert_int_equal(xg_dom_destroy(a), 0);
 }
 
+/* The daemon answers malformed control messages with errors and keeps
+ * serving. */
+static void test_control_malformed(void **state)
+{
+	struct fx *fx = *state;
+	struct ctl_req req;
+	struct ctl_rep rep;
+	int fd, fds[CTL_MAX_FDS];
+	char junk[3] = { 1, 2, 3 };
+	ssize_t n;
+
+	assert_int_equal(ctl_connect(fx->h.dir, &fd), 0);
+	assert_int_equal(send(fd, junk, sizeof(junk), 0), 3);
+	n = recv(fd, &rep, sizeof(rep), 0);
+	assert_int_equal(n, sizeof(rep));
+	assert_int_equal(rep.err, -EINVAL);
+
+	memset(&req, 0, sizeof(req));
+	req.op = 999;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), -EOPNOTSUPP);
+	req.op = CTL_DOM_OPEN;
+	req.domid = 0xffff;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), -EINVAL);
+	req.domid = 0;              /* dom0 has no memory to open */
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), -ESRCH);
+	req.op = CTL_DOM_DESTROY;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), -EPERM);
+	req.domid = 4000;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), -ESRCH);
+	req.op = CTL_EVTCHN_CLOSE;
+	req.domid = 0;
+	req.port = 5000;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), -EINVAL);
+	req.op = CTL_DOM_CREATE;
+	memset(req.name, 'x', sizeof(req.name));   /* no NUL: truncated */
+	req.domid = 0;
+	req.mem_pages = 1;
+	req.nr_grants = 8;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), 0);
+	assert_int_equal(rep.nfds, 2);
+	close(fds[0]);
+	close(fds[1]);
+	req.op = CTL_DOM_DESTROY;
+	req.domid = rep.domid;
+	assert_int_equal(ctl_call(fd, &req, &rep, fds), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,9 +417,8 @@ int main(void)
 		cmocka_unit_test(test_reuse_id),
 		cmocka_unit_test(test_provider_open_errors),
 		cmocka_unit_test(test_xenstore_lifecycle),
-		/* Enabled once xs-server accepts set_perms on a node made in
-		 * the same transaction (commit now reports EAGAIN). */
-		/* cmocka_unit_test(test_device_create_remove), */
+		cmocka_unit_test(test_control_malformed),
+		cmocka_unit_test(test_device_create_remove),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

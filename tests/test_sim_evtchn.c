@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -325,6 +328,42 @@ static void test_many_ports(void **state)
 	assert_int_equal(n, 14);
 }
 
+/* A backend process that dies without unbinding: its ports are closed
+ * with its connection, so the guest's port can be bound again. */
+static void test_backend_crash_frees_ports(void **state)
+{
+	struct fx *fx = *state;
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	evtchn_port_t g, b, p;
+	int status, i, err = -EINVAL;
+	pid_t pid;
+
+	assert_int_equal(xg_evtchn_alloc_unbound(fx->dom, 0, &g), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct xb_hv_config cfg = { .provider = "sim" };
+		struct xb_hv *hv;
+		struct xb_evtchn *e;
+
+		if (xb_hv_open(&cfg, &hv) || xb_evtchn_open(hv, &e) ||
+		    xb_evtchn_bind(e, xg_dom_id(fx->dom), g, &b))
+			_exit(1);
+		_exit(0);               /* no unbind, no close */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The daemon notices the hang-up asynchronously: retry, bounded. */
+	for (i = 0; i < 1000 && err == -EINVAL; i++) {
+		err = xb_evtchn_bind(fx->e, xg_dom_id(fx->dom), g, &b);
+		if (err == -EINVAL)
+			nanosleep(&tick, NULL);
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(xb_evtchn_pending(fx->e, &p), 0);
+	assert_int_equal(p, b);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -342,6 +381,7 @@ int main(void)
 		T(test_two_handles),
 		T(test_domain_destroyed),
 		T(test_many_ports),
+		T(test_backend_crash_frees_ports),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

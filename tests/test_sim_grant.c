@@ -4,6 +4,8 @@
  * the guest library, checking Xen's rules one by one.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -538,6 +540,100 @@ static void test_hostile_rewrite_while_mapped(void **state)
 	assert_int_equal(flags_of(fx->dom, ref), 0);
 }
 
+/* A mapper thread and a revoking guest race: a successful map must always
+ * find the entry still granted and marked in use, and after the guest's
+ * grant_end succeeds no map may succeed. */
+struct race {
+	struct fx *fx;
+	grant_ref_t ref;
+	domid_t id;
+	bool revoked;               /* set by the guest after grant_end */
+	int maps_ok, maps_after_revoke, bad_flags;
+};
+
+static void *race_mapper(void *arg)
+{
+	struct race *r = arg;
+	struct xb_gnt *g;
+	int i;
+
+	if (xb_gnt_open(r->fx->hv, &g))
+		return NULL;
+	for (i = 0; i < 20000; i++) {
+		bool revoked = __atomic_load_n(&r->revoked, __ATOMIC_ACQUIRE);
+		void *a;
+		uint16_t flags;
+
+		if (xb_gnt_map(g, r->id, 1, &r->ref, i & 1, &a))
+			continue;
+		__atomic_fetch_add(&r->maps_ok, 1, __ATOMIC_RELEASE);
+		if (revoked)
+			__atomic_fetch_add(&r->maps_after_revoke, 1,
+					   __ATOMIC_RELAXED);
+		xg_grant_get_raw(r->fx->dom, r->ref, &flags, NULL, NULL);
+		if (!(flags & GTF_permit_access) || !(flags & GTF_reading))
+			__atomic_fetch_add(&r->bad_flags, 1, __ATOMIC_RELAXED);
+		xb_gnt_unmap(g, a, 1);
+	}
+	xb_gnt_close(g);
+	return NULL;
+}
+
+static void test_race_map_vs_end(void **state)
+{
+	struct fx *fx = *state;
+	struct race r = { .fx = fx, .id = xg_dom_id(fx->dom) };
+	pthread_t t[2];
+	int i, ended = -1;
+
+	r.ref = grant_page(fx->dom, 33, false, NULL);
+	assert_int_equal(pthread_create(&t[0], NULL, race_mapper, &r), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, race_mapper, &r), 0);
+	/* Let the mappers get going, then try to revoke (bounded). */
+	for (i = 0; i < 1000000 &&
+	     __atomic_load_n(&r.maps_ok, __ATOMIC_ACQUIRE) < 100; i++)
+		sched_yield();
+	for (i = 0; i < 2000000 && ended; i++) {
+		ended = xg_grant_end(fx->dom, r.ref);
+		assert_true(ended == 0 || ended == -EBUSY);
+	}
+	if (ended == 0)
+		__atomic_store_n(&r.revoked, true, __ATOMIC_RELEASE);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	assert_int_equal(r.bad_flags, 0);
+	assert_int_equal(r.maps_after_revoke, 0);
+	assert_true(r.maps_ok > 0);
+	/* Whatever happened, nothing is left pinned. */
+	assert_int_equal(flags_of(fx->dom, r.ref) &
+			 (GTF_reading | GTF_writing), 0);
+	if (ended)
+		assert_int_equal(xg_grant_end(fx->dom, r.ref), 0);
+}
+
+static void test_map_many_pages(void **state)
+{
+	struct fx *fx = *state;
+	domid_t id = xg_dom_id(fx->dom);
+	grant_ref_t refs[20];
+	uint8_t *p;
+	void *addr;
+	unsigned int i;
+
+	for (i = 0; i < 20; i++)
+		refs[i] = grant_page(fx->dom, (uint8_t)(100 + i), true, NULL);
+	assert_int_equal(xb_gnt_map(fx->gnt, id, 20, refs, true, &addr), 0);
+	/* The caller's array is not needed after the call. */
+	memset(refs, 0xff, sizeof(refs));
+	p = addr;
+	for (i = 0; i < 20; i++)
+		check_pattern(p + i * XB_PAGE_SIZE, (uint8_t)(100 + i));
+	assert_int_equal(xb_gnt_unmap(fx->gnt, addr, 20), 0);
+	for (i = 8; i < 28; i++)
+		assert_int_equal(flags_of(fx->dom, i),
+				 GTF_permit_access | GTF_readonly);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -551,6 +647,7 @@ int main(void)
 		T(test_revoked),
 		T(test_map_all_or_nothing),
 		T(test_map_multi),
+		T(test_map_many_pages),
 		T(test_end_while_mapped),
 		T(test_copy),
 		T(test_bad_frame),
@@ -559,6 +656,7 @@ int main(void)
 		T(test_destroy_while_mapped),
 		T(test_two_guests_isolated),
 		T(test_hostile_rewrite_while_mapped),
+		T(test_race_map_vs_end),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -7,7 +7,9 @@
  * the backend state node.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,7 +120,7 @@ static const struct xb_dev_ops rec_ops = {
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
-	struct sim_harness *h;
+	struct sim_harness h;
 	struct xg_sim *sim;
 	struct xs_handle *ts;     /* toolstack (dom0) */
 	struct xb_hv *hv;         /* the backend's provider */
@@ -129,6 +131,7 @@ struct fx {
 	unsigned int devid;
 	char be[128], fe_dir[128];
 	int last_ret;             /* last xb_dev_process result */
+	bool daemon_killed;       /* by the test: stop reports it */
 };
 
 static int setup(void **state)
@@ -139,9 +142,9 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(sim_harness_start(&f->h), 0);
-	assert_int_equal(xg_sim_connect(sim_harness_dir(f->h), &f->sim), 0);
+	assert_int_equal(xg_sim_connect(f->h.dir, &f->sim), 0);
 	assert_int_equal(xg_sim_xs_open(f->sim, &f->ts), 0);
-	cfg.sim_dir = sim_harness_dir(f->h);
+	cfg.sim_dir = f->h.dir;
 	assert_int_equal(xb_hv_open(&cfg, &f->hv), 0);
 	assert_int_equal(xg_dom_create(f->sim, &dc, &f->dom), 0);
 	assert_int_equal(xg_dom_xs_open(f->dom, &f->fe), 0);
@@ -153,18 +156,24 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	int ret;
 
 	xb_dev_close(f->dev);
 	if (f->fe)
 		xs_close(f->fe);
-	if (f->dom)
+	if (f->dom && f->daemon_killed)
+		xg_dom_release(f->dom);
+	else if (f->dom)
 		xg_dom_destroy(f->dom);
 	xb_hv_close(f->hv);
 	xs_close(f->ts);
 	xg_sim_disconnect(f->sim);
-	sim_harness_stop(f->h);
+	/* Fails if the daemon crashed or a sanitizer failed it at exit. */
+	ret = sim_harness_stop(&f->h);
+	if (f->daemon_killed)
+		ret = 0;
 	free(f);
-	return 0;
+	return ret;
 }
 
 static domid_t fx_domid(struct fx *f)
@@ -172,8 +181,8 @@ static domid_t fx_domid(struct fx *f)
 	return xg_dom_id(f->dom);
 }
 
-/* Create the device as libxl does and open the backend on it. */
-static void fx_create(struct fx *f, const char *const *fe_kv)
+/* Create the device as libxl does (both trees, state 1). */
+static void fx_device_create(struct fx *f, const char *const *fe_kv)
 {
 	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/%s/%u/%u",
 		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
@@ -181,6 +190,12 @@ static void fx_create(struct fx *f, const char *const *fe_kv)
 		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
 	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
 					  FE_KIND, f->devid, NULL, fe_kv), 0);
+}
+
+/* Create the device and open the backend on it. */
+static void fx_create(struct fx *f, const char *const *fe_kv)
+{
+	fx_device_create(f, fe_kv);
 	memset(&f->rec, 0, sizeof(f->rec));
 	assert_int_equal(xb_dev_open(f->hv, f->be, &rec_ops, &f->rec,
 				     &f->dev), 0);
@@ -251,6 +266,32 @@ static void pump_until(struct fx *f, int want)
 			waited += 100;
 	}
 }
+
+/* Run the backend until the counter at @off of its stats reaches @min. */
+static void pump_stat(struct fx *f, size_t off, uint64_t min)
+{
+	int waited = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = xb_dev_fd(f->dev), .events = POLLIN };
+		struct xb_dev_stats st;
+		uint64_t v;
+
+		f->last_ret = xb_dev_process(f->dev);
+		assert_true(f->last_ret == 0 || f->last_ret == 1);
+		xb_dev_get_stats(f->dev, &st);
+		memcpy(&v, (const char *)&st + off, sizeof(v));
+		if (v >= min)
+			return;
+		if (waited >= WAIT_MS)
+			fail_msg("timed out waiting for a counter to reach %"
+				 PRIu64 " (now %" PRIu64 ")", min, v);
+		if (poll(&p, 1, 100) == 0)
+			waited += 100;
+	}
+}
+#define PUMP_STAT(f, field, min) \
+	pump_stat((f), offsetof(struct xb_dev_stats, field), (min))
 
 /* No event storm: once settled, processing produces no new events. */
 static void assert_quiescent(struct fx *f)
@@ -374,12 +415,7 @@ static void test_frontend_initialised_before_open(void **state)
 	static const char *const fe_kv[] = { "ring-ref", "9", NULL };
 	char path[192];
 
-	snprintf(f->fe_dir, sizeof(f->fe_dir), "/local/domain/%u/device/%s/%u",
-		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
-	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/%s/%u/%u",
-		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
-	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
-					  FE_KIND, f->devid, NULL, fe_kv), 0);
+	fx_device_create(f, fe_kv);
 	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
 	assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, "3"), 0);
 	assert_int_equal(xb_dev_open(f->hv, f->be, &rec_ops, &f->rec,
@@ -494,8 +530,13 @@ static void test_frontend_crash(void **state)
 	assert_quiescent(f);
 	assert_int_equal(f->last_ret, 0);
 	assert_string_equal(f->rec.calls, "PCD");
+	/* Both signs of a dead frontend were seen. */
+	PUMP_STAT(f, fe_domain_gone, 1);
+	PUMP_STAT(f, fe_vanished, 1);
+	assert_quiescent(f);
 	xb_dev_get_stats(f->dev, &st);
-	assert_true(st.fe_vanished >= 1);
+	assert_int_equal(st.fe_domain_gone, 1);
+	assert_int_equal(st.fe_vanished, 1);
 
 	/* The toolstack cleans up: removal, no second disconnect. */
 	ts_rm_backend(f);
@@ -542,6 +583,26 @@ static void test_online0_never_connected(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* online=0 before a frontend finished connecting: no connect; the
+ * backend asks it to close, and its Closed removes the device. */
+static void test_online0_frontend_connecting(void **state)
+{
+	struct fx *f = *state;
+
+	fx_create(f, NULL);
+	pump_until(f, XenbusStateInitWait);
+	/* Both before the backend runs again. */
+	fe_write(f, "ring-ref", "8");
+	fe_switch(f, XenbusStateInitialised);
+	ts_offline(f, false);
+	pump_until(f, XenbusStateClosing);
+	assert_string_equal(f->rec.calls, "P");
+	fe_switch(f, XenbusStateClosed);
+	pump_until(f, -2);
+	assert_int_equal(be_state(f), XenbusStateClosed);
+	assert_string_equal(f->rec.calls, "PR");
+}
+
 static void test_backend_dir_removed_while_connected(void **state)
 {
 	struct fx *f = *state;
@@ -562,6 +623,7 @@ static void test_backend_dir_removed_while_connected(void **state)
 static void test_frontend_dir_removed(void **state)
 {
 	struct fx *f = *state;
+	struct xb_dev_stats st;
 
 	fx_create(f, NULL);
 	fx_connect(f);
@@ -570,6 +632,9 @@ static void test_frontend_dir_removed(void **state)
 	assert_quiescent(f);
 	assert_int_equal(f->last_ret, 0);
 	assert_string_equal(f->rec.calls, "PCD");
+	xb_dev_get_stats(f->dev, &st);
+	assert_int_equal(st.fe_vanished, 1);
+	assert_int_equal(st.fe_domain_gone, 0);   /* the domain lives on */
 	ts_offline(f, false);
 	pump_until(f, -2);
 	assert_string_equal(f->rec.calls, "PCDR");
@@ -606,6 +671,34 @@ static void test_switch_state_rereads(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* xenstored (the simulator) dies under a connected device: process
+ * reports the failure at once instead of spinning on a readable fd. */
+static void test_xenstore_dies(void **state)
+{
+	struct fx *f = *state;
+	int i, ret = 0;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	assert_int_equal(kill(f->h.pid, SIGKILL), 0);
+	f->daemon_killed = true;
+	for (i = 0; i < WAIT_MS / 100; i++) {
+		struct pollfd p = { .fd = xb_dev_fd(f->dev), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		ret = xb_dev_process(f->dev);
+		if (ret < 0)
+			break;
+		assert_int_equal(ret, 0);
+	}
+	assert_true(ret < 0);
+	/* Closing still releases everything, once. */
+	xb_dev_close(f->dev);
+	f->dev = NULL;
+	assert_string_equal(f->rec.calls, "PCDR");
+	assert_int_equal(f->rec.violations, 0);
+}
+
 /* Hostile state values, before and after connecting. */
 static void run_malformed_state(struct fx *f, const char *value,
 				bool connect_first)
@@ -629,9 +722,8 @@ static void run_malformed_state(struct fx *f, const char *value,
 
 	/* A second bad value is counted but changes nothing. */
 	assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, "77"), 0);
+	PUMP_STAT(f, fe_bad_states, st.fe_bad_states + 1);
 	assert_quiescent(f);
-	xb_dev_get_stats(f->dev, &st);
-	assert_true(st.fe_bad_states >= 2);
 	assert_int_equal(be_state(f), XenbusStateClosing);
 
 	/* A valid Closed then closes it normally; online=0 removes. */
@@ -660,6 +752,33 @@ static void test_malformed_frontend_state(void **state)
 		run_malformed_state(f, bad[i], false);
 		run_malformed_state(f, bad[i], true);
 	}
+}
+
+/* A frontend hammering its state node: every event is consumed, the
+ * backend settles in Closing, nothing loops once the guest stops. */
+static void test_frontend_state_flood(void **state)
+{
+	struct fx *f = *state;
+	struct xb_dev_stats st;
+	char path[192], v[16];
+	int i;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
+	for (i = 0; i < 2000; i++) {
+		snprintf(v, sizeof(v), "x%d", i);
+		assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, v), 0);
+		if (i % 100 == 0)
+			assert_int_equal(xb_dev_process(f->dev), 0);
+	}
+	pump_until(f, XenbusStateClosing);
+	assert_quiescent(f);
+	xb_dev_get_stats(f->dev, &st);
+	assert_true(st.fe_bad_states >= 1);
+	assert_true(st.watch_events <= 2100);
+	assert_string_equal(f->rec.calls, "PCD");
+	assert_int_equal(f->rec.violations, 0);
 }
 
 static void test_malformed_frontend_state_huge(void **state)
@@ -737,7 +856,8 @@ int main(void)
 			test_connect_fails_on_malformed_ring_ref, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_connect_fails_on_missing_ring_ref, setup, teardown),
+			test_connect_fails_on_missing_ring_ref, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_cycle, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_skipped_states,
@@ -749,13 +869,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_online0_never_connected,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
+			test_online0_frontend_connecting, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 			test_backend_dir_removed_while_connected, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_dir_removed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xenstore_dies, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_switch_state_rereads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frontend_state,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frontend_state_flood,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_malformed_frontend_state_huge, setup, teardown),

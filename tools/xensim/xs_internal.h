@@ -58,6 +58,7 @@ struct xs_tx {
 	struct xs_tx *next;
 	uint32_t id;
 	struct xs_tree tree;         /* whole-database copy taken at start */
+	uint64_t start_gen;          /* generation counter at start */
 	struct xs_access *accessed;
 	struct xs_op *ops, **ops_tail;
 	unsigned int nops;

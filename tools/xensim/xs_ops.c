@@ -98,6 +98,10 @@ static void tx_record_access(void *arg, const char *path, size_t len,
 	struct xs_tx *tx = arg;
 	struct xs_access *a;
 
+	/* Newer than the snapshot: this transaction created or changed it,
+	 * and recorded it (or the ancestor it was created under) before. */
+	if (node->gen > tx->start_gen)
+		return;
 	for (a = tx->accessed; a; a = a->next)
 		if (strlen(a->path) == len && memcmp(a->path, path, len) == 0)
 			return;       /* first access decides */
@@ -206,6 +210,7 @@ static int do_transaction_start(struct xs_req *req)
 		free(tx);
 		return err;
 	}
+	tx->start_gen = conn->srv->gen;
 	tx->tree.hooks.access = tx_record_access;
 	tx->tree.hooks.arg = tx;
 	tx->ops_tail = &tx->ops;
