@@ -337,6 +337,45 @@ static int write_keys(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	return 0;
 }
 
+/*
+ * Once the backend is connected, take the ring references and event
+ * channels out of xenstore (unless cfg.keep_keys). A backend reads them
+ * only to connect; a restarted backend that found them would attach to
+ * rings whose indices it does not know and could replay old requests
+ * over newer data. Without them its connect fails and the recovery cycle
+ * hands it fresh rings.
+ */
+static int hide_keys(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	struct blkfront *bf = arg;
+	char path[200];
+	unsigned int qi, i;
+	int ret;
+
+	(void)xs;
+	for (qi = 0; qi <= bf->nr_queues; qi++) {
+		char dir[160];
+
+		if (qi == bf->nr_queues)
+			snprintf(dir, sizeof(dir), "%s", bf->fe_path);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", bf->fe_path,
+				 qi);
+		snprintf(path, sizeof(path), "%s/ring-ref", dir);
+		ret = xb_xs_rm(bf->xs, t, path);
+		for (i = 0; !ret && i < BF_MAX_RING_PAGES; i++) {
+			snprintf(path, sizeof(path), "%s/ring-ref%u", dir, i);
+			ret = xb_xs_rm(bf->xs, t, path);
+		}
+		snprintf(path, sizeof(path), "%s/event-channel", dir);
+		if (!ret)
+			ret = xb_xs_rm(bf->xs, t, path);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* Backend Connected: device properties and the features we will use. */
 static int read_connected(struct blkfront *bf)
 {
@@ -471,6 +510,11 @@ static int handshake(struct blkfront *bf, bool first)
 	ret = read_connected(bf);
 	if (ret)
 		goto err_rings;
+	if (!bf->cfg.keep_keys) {
+		ret = xb_xs_transact(bf->xs, hide_keys, bf, 0);
+		if (ret)
+			goto err_rings;
+	}
 	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateConnected);
 	if (ret)
 		goto err_rings;
@@ -690,27 +734,36 @@ static void resubmit(struct blkfront *bf)
 
 int bf_do_recover(struct blkfront *bf)
 {
+	uint32_t off_line = ST(XenbusStateInitialising) |
+			    ST(XenbusStateInitWait) | ST(XenbusStateClosed);
 	unsigned int qi;
 	int ret, t = timeout_of(bf);
 
 	bf->connected = false;
-	/* Answers the old backend published are real completions. */
-	for (qi = 0; qi < bf->nr_queues; qi++) {
-		struct bf_queue *q = &bf->queues[qi];
-		unsigned int room = bf->pool_queues * bf->depth -
-				    bf->nr_deferred;
-
-		bf->nr_deferred += bf_harvest(bf, q,
-					      bf->deferred + bf->nr_deferred,
-					      room);
-	}
+	/* Close our side so that any backend instance on the path lets go
+	 * of the rings (a restarted one may have connected to them). */
 	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosing);
 	if (ret)
 		goto err;
-	ret = wait_be(bf, ST(XenbusStateInitialising) | ST(XenbusStateInitWait) |
-			  ST(XenbusStateClosed), 0, t, NULL);
+	ret = wait_be(bf, off_line | ST(XenbusStateClosing), 0, t, NULL);
 	if (ret)
 		goto err;
+	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosed);
+	if (ret)
+		goto err;
+	ret = wait_be(bf, off_line, 0, t, NULL);
+	if (ret)
+		goto err;
+	/* No backend serves the rings now: the answers on them are final
+	 * and real completions; the rest is resubmitted. */
+	for (qi = 0; qi < bf->nr_queues; qi++) {
+		unsigned int room = bf->pool_queues * bf->depth -
+				    bf->nr_deferred;
+
+		bf->nr_deferred += bf_harvest(bf, &bf->queues[qi],
+					      bf->deferred + bf->nr_deferred,
+					      room);
+	}
 	for (qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
 		ring_teardown(bf, &bf->queues[qi]);
 	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateInitialising);

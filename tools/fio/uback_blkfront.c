@@ -27,12 +27,13 @@
 
 #include "fio.h"
 #include "optgroup.h"
+#include "verify.h"
 
 #include <blkfront.h>
 #include <xensim/guest.h>
 
 #define UBF_DEVID_XVDA 51712u
-#define UBF_DEFAULT_CMD "%u --hv sim %b"
+#define UBF_DEFAULT_CMD "%u --hv sim --log warn %b"
 
 struct ubf_options {
 	void *pad;              /* fio: off1 must not be 0 */
@@ -50,6 +51,7 @@ struct ubf_options {
 	unsigned int discard;
 	unsigned int guest_mem_mb;
 	unsigned int devid;
+	unsigned int domid;
 	unsigned int timeout_s;
 };
 
@@ -135,6 +137,11 @@ static struct fio_option options[] = {
 	{ .name = "devid", .lname = "virtual device",
 	  .type = FIO_OPT_INT, .off1 = OFF(devid), .def = "51712",
 	  .help = "vbd device id (51712: xvda)",
+	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
+	{ .name = "domid", .lname = "guest domain id",
+	  .type = FIO_OPT_INT, .off1 = OFF(domid), .def = "0",
+	  .minval = 0, .maxval = DOMID_FIRST_RESERVED - 1,
+	  .help = "guest domain id (0: the simulator picks one)",
 	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
 	{ .name = "timeout_s", .lname = "handshake timeout",
 	  .type = FIO_OPT_INT, .off1 = OFF(timeout_s), .def = "30",
@@ -355,6 +362,7 @@ static int ubf_init(struct thread_data *td)
 	snprintf(name, sizeof(name), "fio-%s-%d", td->o.name ? td->o.name
 			: "job", td->thread_number);
 	dc.mem_pages = o->guest_mem_mb * 256u;
+	dc.domid = (domid_t)o->domid;
 	dc.name = name;
 	ret = xg_dom_create(d->sim, &dc, &d->dom);
 	if (ret) {
@@ -414,13 +422,18 @@ static int ubf_init(struct thread_data *td)
 		goto err;
 	}
 	blkfront_get_info(d->bf, &d->info);
-	if (td->o.max_bs[DDIR_READ] > d->info.max_segs * 4096ull ||
-	    td->o.max_bs[DDIR_WRITE] > d->info.max_segs * 4096ull) {
-		log_err("uback-blkfront: bs above %u KiB needs indirect=%u\n",
-			d->info.max_segs * 4, (unsigned int)((td->o.max_bs[
-			DDIR_WRITE] > td->o.max_bs[DDIR_READ] ? td->o.max_bs[
-			DDIR_WRITE] : td->o.max_bs[DDIR_READ]) / 4096));
-		goto err;
+	{
+		unsigned long long lim = d->info.max_segs * 4096ull, bs = 0;
+
+		if (td_read(td) || td->o.verify != VERIFY_NONE)
+			bs = td->o.max_bs[DDIR_READ];
+		if (td_write(td) && td->o.max_bs[DDIR_WRITE] > bs)
+			bs = td->o.max_bs[DDIR_WRITE];
+		if (bs > lim) {
+			log_err("uback-blkfront: bs=%llu above %llu needs "
+				"indirect=%llu\n", bs, lim, bs / 4096);
+			goto err;
+		}
 	}
 	return 0;
 err:

@@ -19,12 +19,15 @@
  * answered.
  *
  * Recovery: when the backend's state changes after the connection is up
- * (a restarted backend on the same path writes Initialising/InitWait, or
- * the backend goes Closing/Closed), blkfront_poll runs the reconnect cycle
- * (Closing -> Initialising -> new rings, new event channels -> Initialised
- * -> Connected) and resubmits, in submission order, every request that was
- * in flight and not answered. A backend writing `state` again while
- * Connected is taken as a restart too.
+ * (a restarted backend on the same path writes InitWait, or the backend
+ * goes Closing/Closed), blkfront_poll runs the reconnect cycle (Closing ->
+ * Closed, answers left on the old rings harvested, -> Initialising -> new
+ * rings, new event channels -> Initialised -> Connected) and resubmits,
+ * in submission order, every request that was in flight and not answered.
+ * A backend writing `state` again while Connected is taken as a restart
+ * too. Unlike Linux blkfront, the ring references are removed from
+ * xenstore once connected (cfg.keep_keys keeps them), so a restarted
+ * backend cannot attach to live rings with indices it does not know.
  *
  * Conventions: 0 or -errno; out-parameters untouched on failure; nothing
  * logs. A struct blkfront is owned by one thread (no locking inside).
@@ -84,6 +87,12 @@ struct blkfront_config {
 	unsigned int queue_depth;       /* requests in flight per queue
 	                                 * (0: min(ring slots, 32)) */
 	int timeout_ms;                 /* each XenBus wait (0: 30000) */
+	/*
+	 * Leave ring-ref* / event-channel in xenstore once connected. By
+	 * default they are removed then (see the recovery note above): a
+	 * backend only reads them to connect.
+	 */
+	bool keep_keys;
 	/*
 	 * Hostile-guest tests: key, value, ... (NULL-terminated) written
 	 * under the frontend directory in the same transaction as the
