@@ -249,6 +249,7 @@ void fx_start(struct fx *x, const struct opts *o)
 	cfg.persist_max = o->persist_max;
 	cfg.poll_us = o->poll_us;
 	cfg.copy_pool_kib = o->copy_kib;
+	cfg.fixed_buffers = o->fixed;
 	cfg.engine = o->engine;
 	assert_int_equal(blk_queue_start(&cfg, &x->q), 0);
 	assert_int_equal(fake_ports_bound(x->f), 1);

@@ -63,6 +63,7 @@ struct opts {
 	uint32_t max_indirect;
 	uint32_t persist_max;
 	uint32_t copy_kib;         /* grant copy pool (non-persistent) */
+	bool fixed;                /* register the pool (fixed buffers) */
 	bool no_flush;
 	const struct blk_engine_ops *engine;
 };

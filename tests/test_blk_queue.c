@@ -110,6 +110,7 @@ static void test_roundtrip_matrix(void **state)
 					.order = orders[oi],
 					.persistent = p == 1,
 					.copy_kib = p == 2 ? 8192 : 0,
+					.fixed = p == 2 && a,
 				};
 				roundtrip(&o);
 			}
