@@ -186,7 +186,12 @@ static void *queue_thread(void *arg)
 		if (progress)
 			continue;
 
-		if (q->cfg.poll_us && !q->stopping && spin_for_work(q))
+		/* Spin only for new requests: with I/O in flight, sleep in
+		 * the engine, so that the kernel's worker (io-wq, e.g. for
+		 * tmpfs, which cannot do non-blocking reads) gets the CPU
+		 * instead of our spinning. */
+		if (q->cfg.poll_us && !q->stopping && !q->io_inflight &&
+		    spin_for_work(q))
 			continue;
 		/* Re-arm req_event and look once more (lost wake-up race). */
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
