@@ -124,6 +124,10 @@ struct blk_queue_config {
 	/* Register the bounce pool with the engine (fixed buffers): pins
 	 * it, saves pinning pages per I/O. Pays with O_DIRECT on devices. */
 	bool fixed_buffers;
+	/* Pin the queue thread and its engine workers to @cpu (else leave
+	 * them to the scheduler). */
+	bool pin_cpu;
+	unsigned int cpu;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 

@@ -35,6 +35,9 @@ struct blk_engine_config {
 	 * the pages on every O_DIRECT I/O); NULL: none. */
 	void *fixed_buf;
 	size_t fixed_len;
+	/* Run the engine's kernel workers (io-wq) on @cpu. */
+	bool pin_cpu;
+	unsigned int cpu;
 	bool sqpoll;            /* reserved; engines may ignore */
 };
 

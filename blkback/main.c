@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ static void usage(FILE *f)
 "                          bounce pool of KIB per queue (16384; 0: map)\n"
 "  --fixed-buffers auto|on|off  register the bounce pool with io_uring\n"
 "                          (auto: block devices with O_DIRECT)\n"
+"  --cpus A,B,...          run queue i and its io_uring workers on CPU\n"
+"                          list[i %% n] (default: not pinned)\n"
 "  --no-direct             buffered I/O instead of O_DIRECT\n"
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
@@ -102,6 +105,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "copy-pool", required_argument, NULL, 'C' },
 		{ "fixed-buffers", required_argument, NULL, 'F' },
+		{ "cpus", required_argument, NULL, 'c' },
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ "no-discard", no_argument, NULL, 'X' },
 		{ "stats", required_argument, NULL, 't' },
@@ -181,6 +185,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				goto bad;
 			o->vbd.copy_pool_kib = (uint32_t)v;
 			break;
+		case 'c': {
+			char *tok, *save = NULL, *list = optarg;
+
+			o->vbd.nr_cpus = 0;
+			for (tok = strtok_r(list, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (parse_uint(tok, CPU_SETSIZE - 1, &v) ||
+				    o->vbd.nr_cpus == BLK_MAX_QUEUES)
+					goto bad;
+				o->vbd.cpus[o->vbd.nr_cpus++] = (unsigned int)v;
+			}
+			if (!o->vbd.nr_cpus)
+				goto bad;
+			break;
+		}
 		case 'F':
 			if (!strcmp(optarg, "on"))
 				o->vbd.fixed_buffers = 1;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,15 @@ static void *queue_thread(void *arg)
 
 	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
 	q->last_purge_ns = q->now_ns;
+	if (q->cfg.pin_cpu && q->cfg.cpu < CPU_SETSIZE) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(q->cfg.cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+			xb_warn("queue %u: cannot run on CPU %d", q->cfg.index,
+				q->cfg.cpu);
+	}
 	if (ops->start && ops->start(q->eng)) {
 		/* Cannot do I/O: answer nothing, wait to be stopped. */
 		xb_err("dom%u queue %u: engine start failed", q->cfg.domid,
@@ -373,6 +383,8 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		.depth = q->nslots,
 		.fixed_buf = cfg->fixed_buffers ? q->pool : NULL,
 		.fixed_len = cfg->fixed_buffers && q->pool ? q->pool_bytes : 0,
+		.pin_cpu = cfg->pin_cpu,
+		.cpu = cfg->cpu,
 	};
 	ret = q->cfg.engine->create(&ecfg, &q->eng);
 	if (ret)

@@ -41,6 +41,8 @@ struct blk_vbd_config {
 	                               * grants; 0: map per request */
 	int fixed_buffers;            /* register the pool: 1 on, 0 off,
 	                               * -1 auto (block devices, O_DIRECT) */
+	unsigned int nr_cpus;         /* queue i runs on cpus[i % nr_cpus] */
+	unsigned int cpus[BLK_MAX_QUEUES]; /* (and its io-wq workers) */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 

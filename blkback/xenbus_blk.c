@@ -312,6 +312,10 @@ static int blk_connect(struct xb_dev *dev)
 				     1000000000ull;
 		qc.poll_us = vbd->cfg.poll_us;
 		qc.copy_pool_kib = vbd->cfg.copy_pool_kib;
+		if (vbd->cfg.nr_cpus) {
+			qc.pin_cpu = true;
+			qc.cpu = vbd->cfg.cpus[q % vbd->cfg.nr_cpus];
+		}
 		qc.fixed_buffers = vbd->cfg.fixed_buffers > 0 ||
 				   (vbd->cfg.fixed_buffers < 0 &&
 				    vbd->disk.blockdev && vbd->disk.direct);

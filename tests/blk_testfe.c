@@ -250,6 +250,8 @@ void fx_start(struct fx *x, const struct opts *o)
 	cfg.poll_us = o->poll_us;
 	cfg.copy_pool_kib = o->copy_kib;
 	cfg.fixed_buffers = o->fixed;
+	cfg.pin_cpu = o->cpu > 0;
+	cfg.cpu = o->cpu > 0 ? (unsigned int)(o->cpu - 1) : 0;
 	cfg.engine = o->engine;
 	assert_int_equal(blk_queue_start(&cfg, &x->q), 0);
 	assert_int_equal(fake_ports_bound(x->f), 1);

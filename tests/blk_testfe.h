@@ -64,6 +64,7 @@ struct opts {
 	uint32_t persist_max;
 	uint32_t copy_kib;         /* grant copy pool (non-persistent) */
 	bool fixed;                /* register the pool (fixed buffers) */
+	int cpu;                   /* > 0: pin the queue to CPU cpu - 1 */
 	bool no_flush;
 	const struct blk_engine_ops *engine;
 };

@@ -10,6 +10,7 @@
  * Every test ends by checking that stop unmapped every page and unbound
  * every port. The hostile guest: test_blk_hostile.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -294,6 +295,72 @@ static void test_copy_pool_exhausted(void **state)
 	fx_destroy(x);
 }
 
+/* The CPUs the queue thread (named blk<domid>.<queue>) may run on. */
+static bool queue_thread_cpus(char *out, size_t size)
+{
+	char path[300], line[256];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir = opendir("/proc/self/task");
+
+	assert_non_null(dir);
+	while (!found && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f) && !strcmp(line, "blk7.0\n"))
+			found = true;
+		fclose(f);
+		if (!found)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 d->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+				size_t n = strlen(line + 18);
+
+				if (n >= size)
+					n = size - 1;
+				memcpy(out, line + 18, n);
+				out[n] = '\0';
+			}
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* --cpus: the queue thread runs where it is told, and still works. */
+static void test_cpu_pinning(void **state)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct opts o = { .abi = BLK_ABI_X86_64 };
+	char cpus[64] = "", want[16];
+	struct fx *x;
+	struct rsp r;
+
+	o.cpu = ncpu > 1 ? 2 : 1;      /* CPU 1, or 0 on one CPU */
+	snprintf(want, sizeof(want), "\t%d\n", o.cpu - 1);
+	fx_create(&x);
+	fx_start(x, &o);
+	fill(data_page(x, 0), 4096, 9);
+	fe_rw(&x->fe, BLKIF_OP_WRITE, 1, 0, 1, x->data_ref, 0, 7);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	assert_true(queue_thread_cpus(cpus, sizeof(cpus)));
+	assert_string_equal(cpus, want);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_persist_cache_bounded),
 		cmocka_unit_test(test_copy_pool_exhausted),
+		cmocka_unit_test(test_cpu_pinning),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
