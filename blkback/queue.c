@@ -222,8 +222,9 @@ static void *queue_thread(void *arg)
 		} else if (n < 0) {
 			/* Never spin on a broken engine. */
 			blk_stat_add(&q->stats, BLK_ST_ENGINE_ERRORS, 1);
-			XB_LOG_RATELIMITED(XB_LOG_ERR, "queue %u: engine wait:"
-					   " %s", q->cfg.index, strerror(-n));
+			if (xb_ratelimit_ok(&q->rl))
+				xb_err("queue %u: engine wait: %s",
+				       q->cfg.index, strerror(-n));
 			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 		}
 		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);

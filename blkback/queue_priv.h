@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/uio.h>
 
+#include "uback/log.h"
 #include "uback/ring.h"
 #include "blkback.h"
 #include "persist.h"
@@ -81,6 +82,7 @@ struct blk_queue {
 	bool rsp_dirty;          /* responses written, not yet pushed */
 	bool prepped;            /* engine work not yet submitted */
 	uint64_t now_ns;
+	struct xb_ratelimit rl;   /* guest-caused messages */
 	uint64_t last_purge_ns;
 
 	/* Grant copy: nchunks bounce chunks of max_segs pages each. */

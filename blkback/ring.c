@@ -38,10 +38,12 @@ static void reject(struct blk_queue *q, uint64_t id, uint8_t operation,
 		   enum blk_reject why)
 {
 	blk_stat_add(&q->stats, (enum blk_stat)(BLK_ST_REJ_FIRST + why), 1);
-	XB_LOG_RATELIMITED(XB_LOG_WARN,
-			   "dom%u queue %u: request op %u refused: %s",
-			   q->cfg.domid, q->cfg.index, operation,
-			   blk_reject_name(why));
+	/* Rate limited per queue: one noisy guest cannot hide another's
+	 * messages, and the state is never shared between threads. */
+	if (xb_ratelimit_ok(&q->rl))
+		xb_warn("dom%u queue %u: request op %u refused: %s",
+			q->cfg.domid, q->cfg.index, operation,
+			blk_reject_name(why));
 	respond(q, id, operation, blk_reject_status(why));
 }
 
@@ -516,16 +518,18 @@ uint32_t blk_ring_consume(struct blk_queue *q)
 	RING_IDX prod;
 
 	if (xb_ring_get_req_prod(&q->ring, &prod)) {
+		RING_IDX prod_seen = __atomic_load_n(&q->ring.sring->req_prod,
+						     __ATOMIC_RELAXED);
+
 		/* More requests than slots: the frontend is broken or
 		 * hostile. Stop here for good; no retry, no busy loop. */
 		q->halted = true;
 		blk_stat_add(&q->stats, BLK_ST_RING_HALTED, 1);
-		XB_LOG_RATELIMITED(XB_LOG_ERR,
-				   "dom%u queue %u: impossible request producer"
-				   " %u (consumer %u, ring %u): ring halted",
-				   q->cfg.domid, q->cfg.index,
-				   q->ring.sring->req_prod, q->ring.req_cons,
-				   q->ring.nr_ents);
+		/* Once per queue: a halted ring is never looked at again. */
+		xb_err("dom%u queue %u: impossible request producer %u "
+		       "(consumer %u, ring %u): ring halted", q->cfg.domid,
+		       q->cfg.index, prod_seen, q->ring.req_cons,
+		       q->ring.nr_ents);
 		return 0;
 	}
 	n = xb_ring_reqs_avail(&q->ring, prod);
