@@ -644,6 +644,84 @@ static void test_many_clients(void **state)
 		xs_close(h[i]);
 }
 
+struct worker {
+	struct fx *fx;
+	unsigned int id;
+	struct xs_handle *h;
+	unsigned int fails;
+	unsigned int commits;
+};
+
+/* Each worker bumps its own counter 100 times, half in transactions that
+ * also read a shared node (retrying on EAGAIN), and a shared node. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	char path[32], val[32], *v;
+	unsigned int i, tries;
+
+	snprintf(path, sizeof(path), "/conc/%u", w->id);
+	for (i = 1; i <= 100; i++) {
+		snprintf(val, sizeof(val), "%u", i);
+		if (i % 2) {
+			if (!wr(w->h, XBT_NULL, path, val))
+				w->fails++;
+			continue;
+		}
+		for (tries = 0; tries < 1000; tries++) {
+			xs_transaction_t t = xs_transaction_start(w->h);
+
+			if (t == XBT_NULL) {
+				w->fails++;
+				break;
+			}
+			v = rd(w->h, t, "/conc/shared");
+			free(v);
+			if (!wr(w->h, t, path, val) ||
+			    !wr(w->h, t, "/conc/shared", val)) {
+				w->fails++;
+				xs_transaction_end(w->h, t, true);
+				break;
+			}
+			if (xs_transaction_end(w->h, t, false)) {
+				w->commits++;
+				break;
+			}
+			if (errno != EAGAIN) {
+				w->fails++;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_clients(void **state)
+{
+	struct fx *fx = *state;
+	struct worker w[8];
+	pthread_t th[8];
+	struct xs_handle *h = xs_as(fx, 0);
+	char path[32];
+	unsigned int i;
+
+	assert_true(wr(h, XBT_NULL, "/conc/shared", "0"));
+	for (i = 0; i < 8; i++) {
+		w[i] = (struct worker){ .fx = fx, .id = i, .h = xs_as(fx, 0) };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_run,
+						&w[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].fails, 0);
+		assert_int_equal(w[i].commits, 50);
+		snprintf(path, sizeof(path), "/conc/%u", i);
+		assert_value(h, path, "100");
+		xs_close(w[i].h);
+	}
+	xs_close(h);
+}
+
 /* A client that pipelines without reading is paused (its input is not
  * read while its replies are queued), not dropped: every reply arrives, in
  * order, as it reads. */
@@ -1511,6 +1589,7 @@ int main(void)
 		T(test_wire_partial_and_pipelined),
 		T(test_wire_malformed),
 		T(test_many_clients),
+		T(test_concurrent_clients),
 		T(test_output_backpressure),
 		T(test_stuck_watcher_dropped),
 		T(test_paths),
