@@ -621,6 +621,59 @@ static void test_wire_malformed(void **state)
 	xs_close(h);
 }
 
+/* Random requests of every type, as dom0 and as a guest: each gets
+ * exactly one reply (skipping watch events), nothing crashes (ASan). */
+static void test_wire_random(void **state)
+{
+	static const char alphabet[] = "/\0ab0129@-_rwbnTF.\xff/local/domain/5";
+	struct fx *fx = *state;
+	struct xs_handle *h;
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	int fds[2];
+	unsigned int i;
+
+	assert_int_equal(introduce(fx, 5), 0);
+	fds[0] = raw_connect(fx, 0);
+	fds[1] = raw_connect(fx, 5);
+	for (i = 0; i < 20000; i++) {
+		char payload[256], buf[XENSTORE_PAYLOAD_MAX + 1];
+		struct xsd_sockmsg hdr;
+		uint32_t type, len, tx, j;
+		int fd = fds[i & 1];
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		type = (uint32_t)(rng % (XS_TYPE_COUNT + 2));
+		if (type == XS_CONTROL && fd == fds[0])
+			type = XS_READ;      /* keeps "print" out of the log */
+		len = (uint32_t)((rng >> 8) % sizeof(payload));
+		tx = (uint32_t)((rng >> 20) % 4);
+		for (j = 0; j < len; j++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			payload[j] = alphabet[rng % (sizeof(alphabet) - 1)];
+		}
+		raw_send(fd, type, i, tx, payload, len);
+		for (j = 0; j < 10000; j++) {
+			assert_true(raw_recv(fd, &hdr, buf, sizeof(buf)) >= 0);
+			if (hdr.type != XS_WATCH_EVENT)
+				break;
+		}
+		assert_int_equal(hdr.req_id, i);
+		assert_int_equal(hdr.tx_id, tx);
+		assert_true(hdr.type == type || hdr.type == XS_ERROR);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	/* Still serving. */
+	h = xs_as(fx, 0);
+	assert_true(wr(h, XBT_NULL, "/alive", "yes"));
+	assert_value(h, "/alive", "yes");
+	xs_close(h);
+}
+
 static void test_many_clients(void **state)
 {
 	struct fx *fx = *state;
@@ -1588,6 +1641,7 @@ int main(void)
 		T(test_wire_reply_header),
 		T(test_wire_partial_and_pipelined),
 		T(test_wire_malformed),
+		T(test_wire_random),
 		T(test_many_clients),
 		T(test_concurrent_clients),
 		T(test_output_backpressure),
