@@ -1145,12 +1145,44 @@ static void test_watch_perm_filter(void **state)
 	expect_no_event(g);
 	assert_true(wr(h, XBT_NULL, "/local/domain/0/pub/x", "1"));
 	expect_event(g, "/local/domain/0/pub/x", "t");
-	/* @releaseDomain is for dom0: registering fires, releases do not. */
+	/* Made unreadable: the watcher still hears it (old permissions),
+	 * and later changes too, since the parent is readable (4.17). */
+	set_perms2(h, "/local/domain/0/pub/x", 0, XS_PERM_NONE, 0,
+		   XS_PERM_NONE);
+	expect_event(g, "/local/domain/0/pub/x", "t");
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/pub/x", "2"));
+	expect_event(g, "/local/domain/0/pub/x", "t");
+	/* Parent unreadable: only the old permissions let it through. */
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/top", ""));
+	set_perms2(h, "/local/domain/0/top", 0, XS_PERM_NONE, 5,
+		   XS_PERM_READ);
+	expect_event(g, "/local/domain/0/top", "t");
+	set_perms2(h, "/local/domain/0/top", 0, XS_PERM_NONE, 0,
+		   XS_PERM_NONE);
+	expect_event(g, "/local/domain/0/top", "t");
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/top", "1"));
+	expect_no_event(g);
+	/* Below it, neither node nor parent is readable. */
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/pub/x/y", "2"));
+	expect_no_event(g);
+
+	/* @releaseDomain is dom0's by default: registering fires, releases
+	 * do not, until dom0 grants read on it. */
 	assert_true(xs_watch(g, "@releaseDomain", "r"));
 	expect_event(g, "@releaseDomain", "r");
 	assert_int_equal(introduce(fx, 6), 0);
 	assert_int_equal(release(fx, 6), 0);
 	expect_no_event(g);
+	assert_errno(xs_set_permissions(g, XBT_NULL, "@releaseDomain",
+					(struct xs_permissions[]){ { 5, 0 } },
+					1), EACCES);
+	assert_errno(xs_set_permissions(h, XBT_NULL, "@bogus",
+					(struct xs_permissions[]){ { 0, 0 } },
+					1), EINVAL);
+	set_perms2(h, "@releaseDomain", 0, XS_PERM_NONE, 5, XS_PERM_READ);
+	assert_int_equal(introduce(fx, 6), 0);
+	assert_int_equal(release(fx, 6), 0);
+	expect_event(g, "@releaseDomain", "r");
 	xs_close(g);
 	xs_close(h);
 }

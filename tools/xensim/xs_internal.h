@@ -105,6 +105,16 @@ struct xs_dom {
 	struct xs_listener lst;
 };
 
+/* @introduceDomain / @releaseDomain: not nodes, but with permissions that
+ * decide who gets their events (xenstored 4.17); default dom0 only. */
+struct xs_special {
+	const char *name;
+	struct xs_perm *perms;
+	unsigned int nperms;
+};
+
+#define XS_NR_SPECIAL 2
+
 struct xs_srv {
 	struct sim_loop *loop;
 	char *dir;
@@ -115,6 +125,7 @@ struct xs_srv {
 	struct xs_tree tree;
 	uint64_t gen;
 	uint32_t next_txid;
+	struct xs_special special[XS_NR_SPECIAL];
 };
 
 /* xs_server.c */
@@ -131,9 +142,11 @@ void xs_conn_send_ok(struct xs_conn *conn, const struct xsd_sockmsg *req);
 void xs_watch_send(struct xs_conn *conn, const struct xs_watch *watch,
 		   const char *path);
 void xs_fire_special(struct xs_srv *srv, const char *name);
+struct xs_special *xs_special_find(struct xs_srv *srv, const char *name);
 /* Main tree change hook (watch firing). */
 void xs_srv_on_change(void *arg, const char *path, const struct xs_node *node,
-		      enum xs_change what);
+		      enum xs_change what, const struct xs_perm *old,
+		      unsigned int nold);
 
 /* xs_ops.c */
 void xs_handle_msg(struct xs_conn *conn);

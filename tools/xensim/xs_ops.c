@@ -476,6 +476,32 @@ static int do_get_perms(struct xs_req *req)
 	return 0;
 }
 
+/* Who hears @introduceDomain/@releaseDomain: the owner (dom0 unless it
+ * gave them away) may change it, outside any transaction (as xenstored). */
+static int set_perms_special(struct xs_req *req, const char *name,
+			     const struct xs_perm *perms, unsigned int nperms)
+{
+	struct xs_special *sp = xs_special_find(req->conn->srv, name);
+	const unsigned int need = XS_PERM_WRITE | XS_PERM_OWNER;
+	struct xs_perm *copy;
+
+	if (!sp)
+		return -EINVAL;
+	if ((xs_perm_for(&req->who, sp->perms, sp->nperms) & need) != need)
+		return -EACCES;
+	if (!req->who.priv && nperms > XS_QUOTA_PERMS)
+		return -ENOSPC;
+	copy = malloc(nperms * sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, perms, nperms * sizeof(*copy));
+	free(sp->perms);
+	sp->perms = copy;
+	sp->nperms = nperms;
+	xs_conn_send_ok(req->conn, &req->hdr);
+	return 0;
+}
+
 static int do_set_perms(struct xs_req *req)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
@@ -494,6 +520,8 @@ static int do_set_perms(struct xs_req *req)
 	for (i = 1; i < n; i++)
 		if (xs_perm_parse(v[i], &perms[i - 1]) < 0)
 			return -EINVAL;
+	if (v[0][0] == '@')
+		return set_perms_special(req, v[0], perms, n - 1);
 	err = req_path(req, v[0], path);
 	if (!err)
 		err = tx_check_ops(req);
