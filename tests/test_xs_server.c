@@ -867,13 +867,21 @@ static void test_paths(void **state)
 	d = xs_directory(h, XBT_NULL, "/", &n);
 	assert_non_null(d);
 	free(d);
-	/* Absolute paths up to 3072 bytes. */
-	memset(longp, 'x', 3072);
+	/* As xenstored 4.17: 2048 bytes, not counting a leading
+	 * /local/domain/<id>/ (so at most 3072 in all). */
+	memset(longp, 'x', 3000);
 	longp[0] = '/';
-	longp[3072] = '\0';
+	longp[2048] = '\0';
 	assert_true(wr(h, XBT_NULL, longp, "1"));
-	longp[3072] = 'x';
-	longp[3073] = '\0';
+	longp[2048] = 'x';
+	longp[2049] = '\0';
+	assert_errno(wr(h, XBT_NULL, longp, "1"), EINVAL);
+	memset(longp, 'x', 3000);
+	memcpy(longp, "/local/domain/7/", 16);
+	longp[16 + 2048] = '\0';
+	assert_true(wr(h, XBT_NULL, longp, "1"));
+	longp[16 + 2048] = 'x';
+	longp[16 + 2049] = '\0';
 	assert_errno(wr(h, XBT_NULL, longp, "1"), EINVAL);
 	/* dom0's relative paths are below /local/domain/0. */
 	assert_true(wr(h, XBT_NULL, "rel", "1"));

@@ -20,6 +20,21 @@ static bool valid_char(char c)
 	       c == '@';
 }
 
+/* Length of a leading "/local/domain/<id>/", else 0. */
+static size_t local_prefix(const char *path)
+{
+	static const char base[] = "/local/domain/";
+	size_t n = sizeof(base) - 1, digits = 0;
+
+	if (strncmp(path, base, n) != 0)
+		return 0;
+	while (digits < 5 && isdigit((unsigned char)path[n + digits]))
+		digits++;
+	if (digits == 0 || path[n + digits] != '/')
+		return 0;
+	return n + digits + 1;
+}
+
 int xs_path_canonical(const char *in, uint32_t domid, bool allow_special,
 		      char *out)
 {
@@ -29,7 +44,7 @@ int xs_path_canonical(const char *in, uint32_t domid, bool allow_special,
 	if (len == 0)
 		return -EINVAL;
 	if (in[0] == '@') {
-		if (!allow_special || len > XENSTORE_ABS_PATH_MAX)
+		if (!allow_special || len > XENSTORE_REL_PATH_MAX)
 			return -EINVAL;
 		for (i = 1; i < len; i++)
 			if (!valid_char(in[i]))
@@ -57,6 +72,10 @@ int xs_path_canonical(const char *in, uint32_t domid, bool allow_special,
 			return -EINVAL;
 	}
 	if (len > 1 && out[len - 1] == '/')
+		return -EINVAL;
+	/* xenstored 4.17: at most 2048 bytes below /local/domain/<id>/ (or
+	 * in all, elsewhere), whoever asks. */
+	if (len > local_prefix(out) + XENSTORE_REL_PATH_MAX)
 		return -EINVAL;
 	return 0;
 }
