@@ -1531,6 +1531,57 @@ static void test_directory_part(void **state)
 		assert_string_equal(d[i], path);
 	}
 	free(d);
+	/* The wire format, as xenstored 4.17. */
+	{
+		int fd = raw_connect(fx, 0);
+		struct xsd_sockmsg hdr;
+		char buf[XENSTORE_PAYLOAD_MAX + 1], *g;
+		unsigned int off = 0, got = 0;
+		int len;
+
+		assert_true(wr(h, XBT_NULL, "/dp/a", ""));
+		assert_true(wr(h, XBT_NULL, "/dp/bb", ""));
+		raw_send(fd, XS_DIRECTORY_PART, 1, 0, "/dp\0" "0", 6);
+		len = raw_recv(fd, &hdr, buf, sizeof(buf));
+		assert_int_equal(hdr.type, XS_DIRECTORY_PART);
+		g = strdup(buf);      /* generation */
+		assert_int_equal(len, (int)strlen(g) + 1 + 6);
+		assert_memory_equal(buf + strlen(g) + 1, "a\0bb\0\0", 6);
+		raw_send(fd, XS_DIRECTORY_PART, 2, 0, "/dp\0" "2", 6);
+		len = raw_recv(fd, &hdr, buf, sizeof(buf));
+		assert_string_equal(buf, g);
+		assert_int_equal(len, (int)strlen(g) + 1 + 4);
+		assert_memory_equal(buf + strlen(g) + 1, "bb\0\0", 4);
+		raw_send(fd, XS_DIRECTORY_PART, 3, 0, "/dp\0" "99", 7);
+		len = raw_recv(fd, &hdr, buf, sizeof(buf));
+		assert_int_equal(len, (int)strlen(g) + 2);
+		free(g);
+		/* Big list: whole names per chunk, the last one terminated. */
+		for (;;) {
+			char q[32];
+			int ql = snprintf(q, sizeof(q), "/big%c%u", 0, off) + 1;
+			size_t glen;
+
+			raw_send(fd, XS_DIRECTORY_PART, 4, 0, q, (uint32_t)ql);
+			len = raw_recv(fd, &hdr, buf, sizeof(buf));
+			assert_int_equal(hdr.type, XS_DIRECTORY_PART);
+			glen = strlen(buf) + 1;
+			assert_true((size_t)len > glen);
+			assert_int_equal(buf[len - 1], '\0');
+			if (len >= 2 && buf[len - 2] == '\0' &&
+			    (size_t)len - glen >= 1) {
+				off += (unsigned int)((size_t)len - glen - 1);
+				break;
+			}
+			off += (unsigned int)((size_t)len - glen);
+			assert_true(++got < 100);
+		}
+		assert_true(got >= 1);      /* more than one chunk */
+		assert_int_equal(off, 300 * (strlen("child-with-long-name-0000")
+					     + 1));
+		close(fd);
+	}
+
 	t = xs_transaction_start(h);
 	d = xs_directory(h, t, "/big", &n);
 	assert_non_null(d);

@@ -414,8 +414,10 @@ static int do_directory(struct xs_req *req)
 	return err;
 }
 
-/* Reply: "<gen>\0" then the children list from byte @offset; the list as a
- * whole ends with an extra NUL, which tells the client it is complete. */
+/* Reply: "<gen>\0" then whole child names from byte @offset of the list, as
+ * many as fit; the chunk that reaches the end carries an extra NUL, which
+ * tells the client the list is complete (an offset past the end gets just
+ * that NUL), as xenstored 4.17. */
 static int do_directory_part(struct xs_req *req)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1], gen[24];
@@ -423,7 +425,7 @@ static int do_directory_part(struct xs_req *req)
 	const char *v[2];
 	unsigned long off;
 	char *names, *end;
-	size_t len, glen, chunk;
+	size_t total, glen, len = 0, max;
 	int err;
 
 	if (get_strings(req, v, 2) != 2)
@@ -436,20 +438,26 @@ static int do_directory_part(struct xs_req *req)
 	if (!err)
 		err = xs_tree_get(req->tree, &req->who, path, &node);
 	if (!err)
-		err = list_children(node, &names, &len);
+		err = list_children(node, &names, &total);
 	if (err)
 		return err;
-	names[len++] = '\0';
-	if (off > len) {
-		free(names);
-		return -EINVAL;
-	}
 	glen = (size_t)snprintf(gen, sizeof(gen), "%" PRIu64, node->gen) + 1;
-	chunk = len - off;
-	if (chunk > XENSTORE_PAYLOAD_MAX - glen)
-		chunk = XENSTORE_PAYLOAD_MAX - glen;
+	if (off >= total) {
+		off = total;
+	} else {
+		max = XENSTORE_PAYLOAD_MAX - glen - 1;
+		while (off + len < total) {
+			size_t l = strlen(names + off + len) + 1;
+
+			if (len + l > max)
+				break;
+			len += l;
+		}
+	}
+	if (off + len == total)
+		names[off + len++] = '\0';     /* list_children left room */
 	xs_conn_send(req->conn, &req->hdr, XS_DIRECTORY_PART, gen, glen,
-		     names + off, chunk);
+		     names + off, len);
 	free(names);
 	return 0;
 }
