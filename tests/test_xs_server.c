@@ -1198,7 +1198,7 @@ static void test_watch_perm_filter(void **state)
 static void test_watch_quota(void **state)
 {
 	struct fx *fx = *state;
-	struct xs_handle *h = xs_as(fx, 0), *g;
+	struct xs_handle *h = xs_as(fx, 0), *g, *g2;
 	char tok[16];
 	unsigned int i;
 
@@ -1209,6 +1209,12 @@ static void test_watch_quota(void **state)
 		assert_true(xs_watch(g, "data", tok));
 	}
 	assert_errno(xs_watch(g, "data", "one-more"), E2BIG);
+	/* Per domain, not per connection. */
+	g2 = xs_as(fx, 5);
+	assert_errno(xs_watch(g2, "data", "one-more"), E2BIG);
+	assert_true(xs_unwatch(g, "data", "0"));
+	assert_true(xs_watch(g2, "data", "one-more"));
+	xs_close(g2);
 	for (i = 0; i < 129; i++) {
 		snprintf(tok, sizeof(tok), "%u", i);
 		assert_true(xs_watch(h, "/x", tok));

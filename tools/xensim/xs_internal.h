@@ -17,7 +17,7 @@
 #include "xs_tree.h"
 
 /* Bounds against hostile clients (xenstored defaults where it has one). */
-#define XS_MAX_WATCHES_GUEST   128     /* quota_nb_watch_per_domain */
+#define XS_MAX_WATCHES_GUEST   128     /* per domain: quota_nb_watch_per_domain */
 #define XS_MAX_WATCHES_DOM0    4096
 #define XS_MAX_TX_GUEST        10      /* quota_max_transaction */
 #define XS_MAX_TX_DOM0         256

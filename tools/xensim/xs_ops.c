@@ -566,6 +566,21 @@ static struct xs_watch **watch_find(struct xs_conn *conn, const char *path,
 	return NULL;
 }
 
+/* Guests' watches count per domain, over all its connections (as
+ * xenstored); dom0's per connection. */
+static unsigned int domain_watches(const struct xs_conn *conn)
+{
+	const struct xs_conn *c;
+	unsigned int n = 0;
+
+	if (conn->priv)
+		return conn->nwatches;
+	for (c = conn->srv->conns; c; c = c->next)
+		if (!c->dead && !c->priv && c->domid == conn->domid)
+			n += c->nwatches;
+	return n;
+}
+
 static int do_watch(struct xs_req *req, bool add)
 {
 	struct xs_conn *conn = req->conn;
@@ -594,7 +609,7 @@ static int do_watch(struct xs_req *req, bool add)
 	}
 	if (pp)
 		return -EEXIST;
-	if (conn->nwatches >= max)
+	if (domain_watches(conn) >= max)
 		return -E2BIG;
 	w = calloc(1, sizeof(*w));
 	if (!w)
