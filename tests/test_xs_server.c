@@ -1385,7 +1385,7 @@ static void test_tx_watch_at_commit(void **state)
 static void test_tx_limits(void **state)
 {
 	struct fx *fx = *state;
-	struct xs_handle *h = xs_as(fx, 0), *g;
+	struct xs_handle *h = xs_as(fx, 0), *g, *g2;
 	xs_transaction_t t[11];
 	unsigned int i;
 	int fd;
@@ -1398,6 +1398,11 @@ static void test_tx_limits(void **state)
 	}
 	assert_int_equal(xs_transaction_start(g), XBT_NULL);
 	assert_int_equal(errno, ENOSPC);
+	/* Per domain, not per connection (each holds a database copy). */
+	g2 = xs_as(fx, 5);
+	assert_int_equal(xs_transaction_start(g2), XBT_NULL);
+	assert_int_equal(errno, ENOSPC);
+	xs_close(g2);
 	assert_true(xs_transaction_end(g, t[0], true));
 	t[10] = xs_transaction_start(g);
 	assert_int_not_equal(t[10], XBT_NULL);

@@ -19,7 +19,7 @@
 /* Bounds against hostile clients (xenstored defaults where it has one). */
 #define XS_MAX_WATCHES_GUEST   128     /* per domain: quota_nb_watch_per_domain */
 #define XS_MAX_WATCHES_DOM0    4096
-#define XS_MAX_TX_GUEST        10      /* quota_max_transaction */
+#define XS_MAX_TX_GUEST        10      /* per domain: quota_max_transaction */
 #define XS_MAX_TX_DOM0         256
 #define XS_MAX_TX_OPS_GUEST    1024    /* changes inside one transaction */
 #define XS_MAX_TX_OPS_DOM0     65536

@@ -190,6 +190,22 @@ static int tx_check_ops(const struct xs_req *req)
 	return 0;
 }
 
+/* Each transaction holds a copy of the database: a guest's are bounded
+ * over all its connections (xenstored: per connection, but a real guest
+ * has only one); dom0's per connection. */
+static unsigned int domain_txs(const struct xs_conn *conn)
+{
+	const struct xs_conn *c;
+	unsigned int n = 0;
+
+	if (conn->priv)
+		return conn->ntxs;
+	for (c = conn->srv->conns; c; c = c->next)
+		if (!c->dead && !c->priv && c->domid == conn->domid)
+			n += c->ntxs;
+	return n;
+}
+
 static int do_transaction_start(struct xs_req *req)
 {
 	struct xs_conn *conn = req->conn;
@@ -200,7 +216,7 @@ static int do_transaction_start(struct xs_req *req)
 
 	if (req->hdr.tx_id)
 		return -EBUSY;
-	if (conn->ntxs >= max)
+	if (domain_txs(conn) >= max)
 		return -ENOSPC;
 	tx = calloc(1, sizeof(*tx));
 	if (!tx)
