@@ -128,6 +128,16 @@ struct xs_srv {
 	struct xs_special special[XS_NR_SPECIAL];
 };
 
+/* One request being handled. */
+struct xs_req {
+	struct xs_conn *conn;
+	struct xsd_sockmsg hdr;
+	char *payload;               /* hdr.len bytes, plus a NUL */
+	struct xs_who who;
+	struct xs_tx *tx;            /* hdr.tx_id's transaction, or NULL */
+	struct xs_tree *tree;        /* the main tree or tx->tree */
+};
+
 /* xs_server.c */
 struct xs_who xs_conn_who(const struct xs_conn *conn);
 struct xs_dom *xs_dom_find(const struct xs_srv *srv, uint32_t domid);
@@ -151,7 +161,20 @@ void xs_srv_on_change(void *arg, const char *path, const struct xs_node *node,
 /* xs_ops.c */
 void xs_handle_msg(struct xs_conn *conn);
 void xs_watch_free(struct xs_watch *watch);
-void xs_tx_free(struct xs_tx *tx);
 void xs_conn_reset(struct xs_conn *conn);
+/* The payload if it is exactly one NUL-terminated string, else NULL. */
+const char *xs_req_one_arg(const struct xs_req *req);
+
+/* xs_tx.c */
+struct xs_tx *xs_tx_find(const struct xs_conn *conn, uint32_t id);
+void xs_tx_free(struct xs_tx *tx);
+/* -ENOSPC if @req's transaction may not make another change. */
+int xs_tx_check_ops(const struct xs_req *req);
+/* Remember a change for replay at commit (on -ENOMEM the commit fails). */
+void xs_tx_record_op(struct xs_tx *tx, uint32_t type, const char *path,
+		     const void *data, unsigned int len,
+		     const struct xs_perm *perms, unsigned int nperms);
+int xs_do_transaction_start(struct xs_req *req);
+int xs_do_transaction_end(struct xs_req *req);
 
 #endif
