@@ -1354,12 +1354,35 @@ static void run_conflict(struct fx *fx, enum conflict kind, bool expect_eagain)
 	xs_close(h);
 }
 
-static void test_tx_conflict_read(void **s) { run_conflict(*s, C_READ, true); }
-static void test_tx_conflict_write(void **s) { run_conflict(*s, C_WRITE, true); }
-static void test_tx_conflict_dir(void **s) { run_conflict(*s, C_DIR, true); }
-static void test_tx_conflict_absent(void **s) { run_conflict(*s, C_ABSENT, true); }
-static void test_tx_conflict_perms(void **s) { run_conflict(*s, C_PERMS, true); }
-static void test_tx_no_conflict(void **s) { run_conflict(*s, C_UNRELATED, false); }
+static void test_tx_conflict_read(void **s)
+{
+	run_conflict(*s, C_READ, true);
+}
+
+static void test_tx_conflict_write(void **s)
+{
+	run_conflict(*s, C_WRITE, true);
+}
+
+static void test_tx_conflict_dir(void **s)
+{
+	run_conflict(*s, C_DIR, true);
+}
+
+static void test_tx_conflict_absent(void **s)
+{
+	run_conflict(*s, C_ABSENT, true);
+}
+
+static void test_tx_conflict_perms(void **s)
+{
+	run_conflict(*s, C_PERMS, true);
+}
+
+static void test_tx_no_conflict(void **s)
+{
+	run_conflict(*s, C_UNRELATED, false);
+}
 
 static void test_tx_watch_at_commit(void **state)
 {

@@ -17,7 +17,7 @@
 #include "xs_tree.h"
 
 /* Bounds against hostile clients (xenstored defaults where it has one). */
-#define XS_MAX_WATCHES_GUEST   128     /* per domain: quota_nb_watch_per_domain */
+#define XS_MAX_WATCHES_GUEST   128     /* per domain: quota_nb_watch_... */
 #define XS_MAX_WATCHES_DOM0    4096
 #define XS_MAX_TX_GUEST        10      /* per domain: quota_max_transaction */
 #define XS_MAX_TX_DOM0         256
@@ -46,7 +46,7 @@ struct xs_access {
 /* A change made in a transaction, replayed on the main tree at commit. */
 struct xs_op {
 	struct xs_op *next;
-	uint32_t type;               /* XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS */
+	uint32_t type;               /* XS_WRITE, MKDIR, RM, SET_PERMS */
 	char *path;
 	char *data;
 	unsigned int len;

@@ -114,7 +114,8 @@ static int do_write(struct xs_req *req, bool mkdir)
 	if (err)
 		return err;
 	if (req->tx)
-		xs_tx_record_op(req->tx, req->hdr.type, path, data, len, NULL, 0);
+		xs_tx_record_op(req->tx, req->hdr.type, path, data, len, NULL,
+				0);
 	xs_conn_send_ok(req->conn, &req->hdr);
 	return 0;
 }

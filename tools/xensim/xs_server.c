@@ -143,7 +143,7 @@ void xs_conn_send(struct xs_conn *conn, const struct xsd_sockmsg *req,
 		/* A client that never reads its events would make us buffer
 		 * without bound: drop it, as xenstored drops stuck domains. */
 		XB_LOG_RATELIMITED(XB_LOG_WARN,
-				   "xensim xs: dom%u connection not reading, closed",
+				   "xensim xs: dom%u not reading, closed",
 				   conn->domid);
 		conn_kill(conn);
 		return;
@@ -319,7 +319,7 @@ static void listener_accept(void *arg, int lfd, uint32_t events)
 			break;
 		if (listener_conns(lst) >= max) {
 			XB_LOG_RATELIMITED(XB_LOG_WARN,
-					   "xensim xs: dom%u: too many connections",
+					   "xensim xs: dom%u: too many conns",
 					   lst->domid);
 			close(fd);
 			continue;
@@ -445,7 +445,8 @@ static const struct xs_node *subtree_lookup(const struct xs_node *node,
 
 /* As xenstored 4.17: a watcher hears of a change if it may read the node
  * or its parent, or could read the node before its permissions changed. */
-static bool watch_permitted(const struct xs_who *who, const struct xs_node *node,
+static bool watch_permitted(const struct xs_who *who,
+			    const struct xs_node *node,
 			    const struct xs_perm *old, unsigned int nold)
 {
 	if (old && (xs_perm_for(who, old, nold) & XS_PERM_READ))

@@ -34,8 +34,8 @@ struct xs_perm {
 struct xs_who {
 	uint32_t domid;
 	bool priv;                   /* dom0: bypasses permissions and quotas */
-	int32_t target;              /* SET_TARGET: acts as owner of its nodes; -1 */
-	bool replay;                 /* transaction commit: checks already done */
+	int32_t target;              /* SET_TARGET: owns its nodes too; -1 */
+	bool replay;                 /* tx commit: checks already done */
 };
 
 struct xs_node {
@@ -75,7 +75,7 @@ struct xs_owner_count {
 
 struct xs_tree {
 	struct xs_node *root;
-	uint64_t *gen;               /* counter shared by a tree and its clones */
+	uint64_t *gen;               /* shared by a tree and its clones */
 	struct xs_owner_count *owners;
 	unsigned int nowners, owners_cap;
 	unsigned int nodes;          /* all nodes, root included */
