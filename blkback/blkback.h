@@ -121,6 +121,9 @@ struct blk_queue_config {
 	 * request (0: always map). Requests that find the pool empty map.
 	 */
 	uint32_t copy_pool_kib;
+	/* Register the bounce pool with the engine (fixed buffers): pins
+	 * it, saves pinning pages per I/O. Pays with O_DIRECT on devices. */
+	bool fixed_buffers;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 

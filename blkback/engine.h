@@ -31,6 +31,10 @@ struct blk_engine_config {
 	int fd;                 /* backing file or block device */
 	bool blockdev;          /* discard via BLKDISCARD/BLKSECDISCARD */
 	uint32_t depth;         /* max I/Os in flight (submission entries) */
+	/* Optional memory to register for BLK_IO_FIXED I/O (saves pinning
+	 * the pages on every O_DIRECT I/O); NULL: none. */
+	void *fixed_buf;
+	size_t fixed_len;
 	bool sqpoll;            /* reserved; engines may ignore */
 };
 
@@ -41,6 +45,7 @@ struct blk_cqe {
 
 /* Flags for prep_*. */
 #define BLK_IO_LINK 1u          /* the next prepared I/O waits for this one */
+#define BLK_IO_FIXED 2u         /* one iovec inside cfg.fixed_buf */
 
 struct blk_engine_ops {
 	const char *name;

@@ -29,6 +29,7 @@ struct uring_engine {
 	bool blockdev;
 	bool fixed;              /* fd registered as file index 0 */
 	bool disabled;           /* created disabled: start() enables */
+	bool fixed_buf;          /* cfg.fixed_buf registered as buffer 0 */
 	/* Completions made without the kernel ring (device discard). */
 	struct blk_cqe *local;
 	uint32_t local_n, local_cap;
@@ -99,6 +100,18 @@ static int uring_create(const struct blk_engine_config *cfg,
 		ret = io_uring_register_files(&ue->ring, &cfg->fd, 1);
 		ue->fixed = ret == 0;
 	}
+	/* Before the ring is enabled: a single-issuer ring takes
+	 * registrations only from its issuer afterwards. */
+	if (cfg->fixed_buf && cfg->fixed_len) {
+		struct iovec iov = { cfg->fixed_buf, cfg->fixed_len };
+
+		ret = io_uring_register_buffers(&ue->ring, &iov, 1);
+		if (ret)
+			xb_warn("io_uring: cannot register %zu KiB of buffers "
+				"(%s): unregistered I/O", cfg->fixed_len >> 10,
+				strerror(-ret));
+		ue->fixed_buf = ret == 0;
+	}
 	*out = &ue->base;
 	return 0;
 
@@ -159,7 +172,16 @@ static int uring_prep_rw(struct blk_engine *e, bool write,
 
 	if (!sqe)
 		return -EBUSY;
-	if (iovcnt == 1) {
+	if (iovcnt == 1 && (flags & BLK_IO_FIXED) && ue->fixed_buf) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, ue->fd, iov[0].iov_base,
+						  (unsigned int)iov[0].iov_len,
+						  offset, 0);
+		else
+			io_uring_prep_read_fixed(sqe, ue->fd, iov[0].iov_base,
+						 (unsigned int)iov[0].iov_len,
+						 offset, 0);
+	} else if (iovcnt == 1) {
 		if (write)
 			io_uring_prep_write(sqe, ue->fd, iov[0].iov_base,
 					    (unsigned int)iov[0].iov_len, offset);

@@ -57,6 +57,8 @@ static void usage(FILE *f)
 "  --poll-us N             spin N us on the ring before sleeping (0: off)\n"
 "  --copy-pool KIB         without persistent grants, grant-copy through a\n"
 "                          bounce pool of KIB per queue (16384; 0: map)\n"
+"  --fixed-buffers auto|on|off  register the bounce pool with io_uring\n"
+"                          (auto: block devices with O_DIRECT)\n"
 "  --no-direct             buffered I/O instead of O_DIRECT\n"
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
@@ -99,6 +101,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "persist-idle", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "copy-pool", required_argument, NULL, 'C' },
+		{ "fixed-buffers", required_argument, NULL, 'F' },
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ "no-discard", no_argument, NULL, 'X' },
 		{ "stats", required_argument, NULL, 't' },
@@ -177,6 +180,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 1u << 22, &v))
 				goto bad;
 			o->vbd.copy_pool_kib = (uint32_t)v;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "on"))
+				o->vbd.fixed_buffers = 1;
+			else if (!strcmp(optarg, "off"))
+				o->vbd.fixed_buffers = 0;
+			else if (!strcmp(optarg, "auto"))
+				o->vbd.fixed_buffers = -1;
+			else
+				goto bad;
 			break;
 		case 'T':
 			if (parse_uint(optarg, 3600000, &v) || v < 10)

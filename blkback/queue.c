@@ -6,6 +6,8 @@
  * (one-shot polls queued on the engine).
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,6 +19,17 @@
 #include "queue_priv.h"
 
 #define CQE_BATCH 64
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
 
 static uint64_t clock_ns(clockid_t clk)
 {
@@ -49,7 +62,19 @@ static bool handle_cqes(struct blk_queue *q, const struct blk_cqe *c,
 	for (i = 0; i < n; i++) {
 		if (c[i].tag == BLK_TAG_EVTCHN) {
 			q->evtchn_armed = false;
-			drain_evtchn(q);
+			if (c[i].res < 0 ||
+			    (c[i].res & (POLLERR | POLLHUP | POLLNVAL))) {
+				/* Never re-arm a broken fd (it would fire
+				 * at once, forever): look at the ring on a
+				 * timer instead until we are stopped. */
+				if (!q->evtchn_dead)
+					xb_err("dom%u queue %u: event channel"
+					       " fd failed; polling the ring",
+					       q->cfg.domid, q->cfg.index);
+				q->evtchn_dead = true;
+			} else {
+				drain_evtchn(q);
+			}
 			progress = true;
 		} else if (c[i].tag == BLK_TAG_STOP) {
 			q->stopping = true;
@@ -88,7 +113,7 @@ static bool spin_for_work(struct blk_queue *q)
 			blk_stat_add(&q->stats, BLK_ST_POLL_HITS, 1);
 			return true;
 		}
-		__builtin_ia32_pause();
+		cpu_relax();
 		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
 			return false;
 	}
@@ -168,7 +193,7 @@ static void *queue_thread(void *arg)
 		    q->ring.req_cons - q->ring.rsp_prod_pvt < q->ring.nr_ents &&
 		    xb_ring_final_check(&q->ring))
 			continue;
-		if (!q->evtchn_armed && !q->stopping) {
+		if (!q->evtchn_armed && !q->stopping && !q->evtchn_dead) {
 			if (!ops->prep_poll(q->eng, q->evtchn_fd,
 					    BLK_TAG_EVTCHN))
 				q->evtchn_armed = true;
@@ -176,7 +201,7 @@ static void *queue_thread(void *arg)
 		persist_tick(q);
 		blk_stat_add(&q->stats, BLK_ST_SLEEPS, 1);
 		n = ops->reap(q->eng, cqes, CQE_BATCH, true,
-			      q->persist ? 1000 : -1);
+			      q->evtchn_dead ? 100 : q->persist ? 1000 : -1);
 		if (n > 0) {
 			handle_cqes(q, cqes, n);
 		} else if (n < 0) {
@@ -341,6 +366,8 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		.fd = cfg->fd,
 		.blockdev = cfg->blockdev,
 		.depth = q->nslots,
+		.fixed_buf = cfg->fixed_buffers ? q->pool : NULL,
+		.fixed_len = cfg->fixed_buffers && q->pool ? q->pool_bytes : 0,
 	};
 	ret = q->cfg.engine->create(&ecfg, &q->eng);
 	if (ret)
@@ -352,6 +379,13 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		goto err_engine;
 	}
 	q->thread_started = true;
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "blk%u.%u", cfg->domid,
+			 cfg->index);
+		pthread_setname_np(q->thread, name);
+	}
 	*out = q;
 	return 0;
 

@@ -77,6 +77,7 @@ struct blk_queue {
 	bool halted;
 	bool stopping;
 	bool evtchn_armed;
+	bool evtchn_dead;        /* its fd failed: poll the ring on a timer */
 	bool rsp_dirty;          /* responses written, not yet pushed */
 	bool prepped;            /* engine work not yet submitted */
 	uint64_t now_ns;

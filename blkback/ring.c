@@ -327,6 +327,9 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 	uint64_t tag_rw = idx | (BLK_TAG_RW << BLK_TAG_KIND_SHIFT);
 	uint64_t tag_fl = idx | (BLK_TAG_FLUSH << BLK_TAG_KIND_SHIFT);
 	uint64_t tag_dc = idx | (BLK_TAG_DISCARD << BLK_TAG_KIND_SHIFT);
+	/* A bounced request in one piece can use the registered pool. */
+	unsigned int fixed = s->chunk != BLK_NIL && s->niov == 1 ?
+			     BLK_IO_FIXED : 0;
 	int ret, tries;
 
 	s->pending = 0;
@@ -339,7 +342,8 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 	case BLKIF_OP_WRITE:
 		for (tries = 0; tries < 2; tries++) {
 			ret = ops->prep_rw(q->eng, s->op == BLKIF_OP_WRITE,
-					   s->iov, s->niov, off, tag_rw, 0);
+					   s->iov, s->niov, off, tag_rw,
+					   fixed);
 			if (prep_retry(q, ret) <= 0)
 				break;
 		}
@@ -363,7 +367,7 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 			for (tries = 0; tries < 2; tries++) {
 				ret = ops->prep_rw(q->eng, true, s->iov,
 						   s->niov, off, tag_rw,
-						   BLK_IO_LINK);
+						   BLK_IO_LINK | fixed);
 				if (prep_retry(q, ret) <= 0)
 					break;
 			}

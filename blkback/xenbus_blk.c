@@ -35,6 +35,7 @@ void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
 	cfg->max_ring_order = BLK_MAX_RING_ORDER;
 	cfg->max_indirect_segs = BLK_DEFAULT_INDIRECT_SEGS;
 	cfg->copy_pool_kib = BLK_DEFAULT_COPY_POOL_KIB;
+	cfg->fixed_buffers = -1;
 }
 
 int blk_vbd_create(const struct blk_vbd_config *cfg, struct blk_vbd **out)
@@ -311,6 +312,9 @@ static int blk_connect(struct xb_dev *dev)
 				     1000000000ull;
 		qc.poll_us = vbd->cfg.poll_us;
 		qc.copy_pool_kib = vbd->cfg.copy_pool_kib;
+		qc.fixed_buffers = vbd->cfg.fixed_buffers > 0 ||
+				   (vbd->cfg.fixed_buffers < 0 &&
+				    vbd->disk.blockdev && vbd->disk.direct);
 		qc.engine = vbd->cfg.engine;
 		ret = blk_queue_start(&qc, &vbd->queues[q]);
 		if (ret)

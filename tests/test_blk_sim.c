@@ -81,34 +81,6 @@ static int group_teardown(void **state)
 }
 
 /*
- * Work around a xensim bug (being fixed on the sim branches): a
- * transaction that creates a directory and writes under it always
- * conflicts, so xg_device_create fails with -EAGAIN unless the device
- * directories exist already. Create them first, with libxl's owners.
- */
-static void precreate_dirs(domid_t domid)
-{
-	struct xs_permissions fe_perms[2] = {
-		{ .id = domid, .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = domid, .perms = XS_PERM_READ },
-	};
-	char fe[128], be[128];
-
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid,
-		 DEVID);
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", domid,
-		 DEVID);
-	assert_int_equal(xb_xs_mkdir(xs0, XBT_NULL, fe), 0);
-	assert_int_equal(xb_xs_set_perms(xs0, XBT_NULL, fe, fe_perms, 2), 0);
-	assert_int_equal(xb_xs_mkdir(xs0, XBT_NULL, be), 0);
-	assert_int_equal(xb_xs_set_perms(xs0, XBT_NULL, be, be_perms, 2), 0);
-}
-
-/*
  * A guest, its vbd (backend keys as libxl writes them, plus @be_extra),
  * an image file, and a uback-blk process serving it with @args.
  */
@@ -142,7 +114,6 @@ static void guest_up(struct gfx *g, const char *const *be_extra,
 		be_kv[n++] = "w";
 	}
 	be_kv[n] = NULL;
-	precreate_dirs(g->domid);
 	assert_int_equal(xg_device_create(sim, g->domid, "vbd", "vbd", DEVID,
 					  be_kv, NULL), 0);
 	snprintf(g->be_path, sizeof(g->be_path),
@@ -222,19 +193,12 @@ static void guest_down(struct gfx *g, bool dom_gone)
 static void fe_reinit(struct gfx *g)
 {
 	struct xs_handle *xs;
-	char fe[128], dir[160];
-	unsigned int q;
+	char fe[128];
 
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", g->domid,
 		 DEVID);
 	assert_int_equal(xg_dom_xs_open(g->dom, &xs), 0);
 	assert_int_equal(xg_xenbus_switch(xs, fe, XenbusStateInitialising), 0);
-	/* The xensim transaction bug again (see precreate_dirs): blkfront
-	 * writes queue-N/ keys in a transaction. */
-	for (q = 0; q < 2; q++) {
-		snprintf(dir, sizeof(dir), "%s/queue-%u", fe, q);
-		assert_int_equal(xb_xs_mkdir(xs, XBT_NULL, dir), 0);
-	}
 	xs_close(xs);
 }
 
