@@ -363,6 +363,25 @@ static int ubf_init(struct thread_data *td)
 			: "job", td->thread_number);
 	dc.mem_pages = o->guest_mem_mb * 256u;
 	dc.domid = (domid_t)o->domid;
+	{
+		/* Room for blkfront's bounce pools (depth x segments per
+		 * queue, granted once with persistent grants), fio's
+		 * buffers and the rings, whatever the options ask for. */
+		uint64_t segs = o->indirect > 11 ? o->indirect : 11;
+		uint64_t per_q = (uint64_t)d->max_events *
+				 (segs + (segs > 11 ? (segs + 511) / 512 : 0));
+		uint64_t pool = per_q * o->queues;
+		uint64_t bs = td->o.max_bs[DDIR_READ] > td->o.max_bs[DDIR_WRITE]
+			      ? td->o.max_bs[DDIR_READ]
+			      : td->o.max_bs[DDIR_WRITE];
+		uint64_t bufs = (uint64_t)d->max_events * ((bs + 4095) / 4096);
+		uint64_t mem = pool + bufs + 4096, grants = 2 * pool + 4096;
+
+		if (mem > dc.mem_pages)
+			dc.mem_pages = mem > (1u << 22) ? 1u << 22 : (uint32_t)mem;
+		dc.nr_grants = grants > (1u << 20) ? 1u << 20
+						   : (uint32_t)grants;
+	}
 	dc.name = name;
 	ret = xg_dom_create(d->sim, &dc, &d->dom);
 	if (ret) {
