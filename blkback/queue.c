@@ -238,7 +238,8 @@ static void queue_free(struct blk_queue *q)
 {
 	if (q->pool)
 		munmap(q->pool, q->pool_bytes);
-	free(q->chunk_free);
+	free(q->small_free);
+	free(q->large_free);
 	free(q->gcopy);
 	free(q->slots);
 	free(q->refs);
@@ -275,33 +276,40 @@ static int alloc_slots(struct blk_queue *q)
 	return 0;
 }
 
-/* Bounce chunks for grant copy: one request's worth of pages each, as
- * many as the pool allows (at least one, at most one per slot). Reserved
- * only: pages are touched as requests use them. */
+/* The grant copy bounce pool (see queue_priv.h). Reserved only: pages
+ * are touched as requests use them. */
 static int alloc_pool(struct blk_queue *q, uint32_t kib)
 {
-	size_t chunk = (size_t)q->max_segs * XB_PAGE_SIZE;
+	size_t small = (size_t)BLKIF_MAX_SEGMENTS_PER_REQUEST * XB_PAGE_SIZE;
+	size_t large = (size_t)q->max_segs * XB_PAGE_SIZE;
 	uint32_t i;
 
-	q->nchunks = (uint32_t)(((size_t)kib * 1024) / chunk);
-	if (!q->nchunks)
-		q->nchunks = 1;
-	if (q->nchunks > q->nslots)
-		q->nchunks = q->nslots;
-	q->pool_bytes = (size_t)q->nchunks * chunk;
+	q->nsmall = q->nslots;
+	if (q->max_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		q->nlarge = (uint32_t)(((size_t)kib * 1024) / large);
+		if (!q->nlarge)
+			q->nlarge = 1;
+		if (q->nlarge > q->nslots)
+			q->nlarge = q->nslots;
+	}
+	q->pool_bytes = (size_t)q->nsmall * small + (size_t)q->nlarge * large;
 	q->pool = mmap(NULL, q->pool_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (q->pool == MAP_FAILED) {
 		q->pool = NULL;
 		return -ENOMEM;
 	}
-	q->chunk_free = calloc(q->nchunks, sizeof(*q->chunk_free));
+	q->small_free = calloc(q->nsmall, sizeof(*q->small_free));
+	q->large_free = calloc(q->nlarge + 1, sizeof(*q->large_free));
 	q->gcopy = calloc(q->max_segs, sizeof(*q->gcopy));
-	if (!q->chunk_free || !q->gcopy)
+	if (!q->small_free || !q->large_free || !q->gcopy)
 		return -ENOMEM;
-	for (i = 0; i < q->nchunks; i++)
-		q->chunk_free[i] = q->nchunks - 1 - i;
-	q->chunk_top = q->nchunks;
+	for (i = 0; i < q->nsmall; i++)
+		q->small_free[i] = q->nsmall - 1 - i;
+	for (i = 0; i < q->nlarge; i++)
+		q->large_free[i] = q->nsmall + q->nlarge - 1 - i;
+	q->small_top = q->nsmall;
+	q->large_top = q->nlarge;
 	return 0;
 }
 
@@ -366,9 +374,16 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 	q->evtchn_fd = xb_evtchn_fd(q->evtchn);
 
 	if (cfg->persistent) {
-		ret = blk_persist_create(q->gnt, cfg->domid,
-					 cfg->persist_max ? cfg->persist_max
-						: BLK_DEFAULT_PERSIST_MAX,
+		uint64_t pmax = cfg->persist_max;
+
+		if (!pmax) {
+			pmax = (uint64_t)q->nslots * q->max_segs;
+			if (pmax > BLK_PERSIST_MAX_CAP)
+				pmax = BLK_PERSIST_MAX_CAP;
+			if (pmax < BLK_PERSIST_MAX_MIN)
+				pmax = BLK_PERSIST_MAX_MIN;
+		}
+		ret = blk_persist_create(q->gnt, cfg->domid, (uint32_t)pmax,
 					 &q->persist);
 		if (ret)
 			goto err_bind;

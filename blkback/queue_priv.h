@@ -85,12 +85,17 @@ struct blk_queue {
 	struct xb_ratelimit rl;   /* guest-caused messages */
 	uint64_t last_purge_ns;
 
-	/* Grant copy: nchunks bounce chunks of max_segs pages each. */
+	/*
+	 * Grant copy bounce pool, two tiers in one mapping: one small chunk
+	 * (11 pages: any direct request) per ring slot, then nlarge chunks
+	 * of max_segs pages for indirect requests. Chunk indices below
+	 * nsmall are small ones.
+	 */
 	uint8_t *pool;
 	size_t pool_bytes;
-	uint32_t nchunks;
-	uint32_t *chunk_free;    /* stack of free chunk indices */
-	uint32_t chunk_top;
+	uint32_t nsmall, nlarge;
+	uint32_t *small_free, *large_free;   /* stacks of free indices */
+	uint32_t small_top, large_top;
 	struct xb_gcopy_seg *gcopy;   /* [max_segs] */
 
 	/* Scratch, [max_segs] each. */

@@ -93,7 +93,10 @@ static void slot_unmap(struct blk_queue *q, struct blk_slot *s)
 		s->batch = NULL;
 	}
 	if (s->chunk != BLK_NIL) {
-		q->chunk_free[q->chunk_top++] = s->chunk;
+		if (s->chunk < q->nsmall)
+			q->small_free[q->small_top++] = s->chunk;
+		else
+			q->large_free[q->large_top++] = s->chunk;
 		s->chunk = BLK_NIL;
 	}
 	for (i = 0; i < s->nsegs; i++) {
@@ -195,13 +198,21 @@ static int map_data(struct blk_queue *q, struct blk_slot *s)
 
 	if (!s->nsegs)
 		return 0;
-	if (!q->persist && q->nchunks) {
-		if (q->chunk_top) {
-			uint8_t *base;
+	if (q->pool) {
+		uint8_t *base = NULL;
 
-			s->chunk = q->chunk_free[--q->chunk_top];
-			base = q->pool + (size_t)s->chunk * q->max_segs *
-					 XB_PAGE_SIZE;
+		if (s->nsegs <= BLKIF_MAX_SEGMENTS_PER_REQUEST && q->small_top) {
+			s->chunk = q->small_free[--q->small_top];
+			base = q->pool + (size_t)s->chunk *
+				BLKIF_MAX_SEGMENTS_PER_REQUEST * XB_PAGE_SIZE;
+		} else if (q->large_top) {
+			s->chunk = q->large_free[--q->large_top];
+			base = q->pool + (size_t)q->nsmall *
+				BLKIF_MAX_SEGMENTS_PER_REQUEST * XB_PAGE_SIZE +
+				(size_t)(s->chunk - q->nsmall) * q->max_segs *
+				XB_PAGE_SIZE;
+		}
+		if (base) {
 			for (i = 0; i < s->nsegs; i++)
 				s->maps[i].page = base + (size_t)i * XB_PAGE_SIZE;
 			blk_stat_add(&q->stats, BLK_ST_COPY_REQS, 1);

@@ -256,41 +256,61 @@ static void test_persist_cache_bounded(void **state)
 	fx_destroy(x);
 }
 
-/* A one-chunk bounce pool with several requests in flight: the others
- * map their pages, every request completes, data is right. */
+/* A bounce pool with one large chunk and several indirect requests in
+ * flight: the others map their pages; direct requests always find a
+ * small chunk; every request completes with the right data. */
 static void test_copy_pool_exhausted(void **state)
 {
 	struct opts o = { .abi = BLK_ABI_X86_64, .copy_kib = 4,
 			  .engine = &gate_ops };
+	static uint8_t buf[16 * 4096];
 	struct rsp r[8];
-	uint8_t buf[4096];
 	struct fx *x;
-	unsigned int i;
+	unsigned int i, k;
 
 	fx_create(&x);
 	fx_start(x, &o);
-	for (i = 0; i < 8; i++) {
-		fill(data_page(x, i), 4096, 50 + i);
-		fe_rw(&x->fe, BLKIF_OP_WRITE, i, 8 * i, 1, &x->data_ref[i], 0, 7);
+	/* 4 indirect writes of 16 pages (one indirect page each)... */
+	for (i = 0; i < 4; i++) {
+		for (k = 0; k < 16; k++)
+			fill(data_page(x, 16 * i + k), 4096, 50 + 16 * i + k);
+		write_indirect_page(x, i, 16, 16 * i, true);
+		fe_indirect(&x->fe, BLKIF_OP_WRITE, i, 128 * i, 16,
+			    &x->ind_ref[i], 1);
+	}
+	/* ...and 4 direct ones. */
+	for (i = 0; i < 4; i++) {
+		fill(data_page(x, 100 + i), 4096, 7 * i);
+		fe_rw(&x->fe, BLKIF_OP_WRITE, 4 + i, 1024 + 8 * i, 1,
+		      &x->data_ref[100 + i], 0, 7);
 	}
 	fe_push(&x->fe, false);
 	wait_stat(x->q, BLK_ST_IN_FLIGHT, 8);
 	gate_open();
 	fe_wait(&x->fe, 8, r);
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++)
 		assert_int_equal(r[i].status, BLKIF_RSP_OKAY);
-		assert_int_equal(pread(x->disk.fd, buf, 4096, 8 * i * 512), 4096);
-		assert_memory_equal(buf, data_page(x, i), 4096);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pread(x->disk.fd, buf, sizeof(buf),
+				       128 * i * 512), sizeof(buf));
+		for (k = 0; k < 16; k++)
+			assert_memory_equal(buf + 4096 * k,
+					    data_page(x, 16 * i + k), 4096);
+		assert_int_equal(pread(x->disk.fd, buf, 4096,
+				       (1024 + 8 * i) * 512), 4096);
+		assert_memory_equal(buf, data_page(x, 100 + i), 4096);
 	}
-	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 1);
-	assert_int_equal(stat_of(x->q, BLK_ST_COPY_POOL_EMPTY), 7);
-	assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 7);
-	/* The chunk came back: the next request copies again. */
-	fe_rw(&x->fe, BLKIF_OP_READ, 9, 0, 1, &x->data_ref[20], 0, 7);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 5);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_POOL_EMPTY), 3);
+	assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 3);
+	/* The large chunk came back: the next indirect request copies. */
+	write_indirect_page(x, 5, 16, 200, false);
+	fe_indirect(&x->fe, BLKIF_OP_READ, 9, 0, 16, &x->ind_ref[5], 1);
 	r[0] = fe_one(&x->fe);
 	assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
-	assert_memory_equal(data_page(x, 20), data_page(x, 0), 4096);
-	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 2);
+	for (k = 0; k < 16; k++)
+		assert_memory_equal(data_page(x, 200 + k), data_page(x, k), 4096);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 6);
 	fx_stop(x);
 	fx_destroy(x);
 }
