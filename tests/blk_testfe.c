@@ -247,6 +247,7 @@ void fx_start(struct fx *x, const struct opts *o)
 	};
 	cfg.persistent = o->persistent;
 	cfg.persist_max = o->persist_max;
+	cfg.persist_idle_ns = o->idle_ns;
 	cfg.poll_us = o->poll_us;
 	cfg.copy_pool_kib = o->copy_kib;
 	cfg.fixed_buffers = o->fixed;

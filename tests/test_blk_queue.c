@@ -315,6 +315,32 @@ static void test_copy_pool_exhausted(void **state)
 	fx_destroy(x);
 }
 
+/* Idle persistent grants are unmapped by the queue thread on its own
+ * (it wakes up once a second while it holds any). */
+static void test_persist_idle_purge(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .persistent = true,
+			  .idle_ns = 1000000 };
+	struct fx *x;
+	struct rsp r;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	fe_rw(&x->fe, BLKIF_OP_READ, 1, 0, 4, x->data_ref, 0, 7);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	wait_stat(x->q, BLK_ST_PERSIST_PURGED, 4);
+	assert_int_equal(fake_pages_mapped(x->f), 1);   /* the ring only */
+	assert_int_equal(stat_of(x->q, BLK_ST_PERSIST_ENTRIES), 0);
+	/* And they come back on use (mapped again: misses). */
+	fe_rw(&x->fe, BLKIF_OP_READ, 2, 0, 4, x->data_ref, 0, 7);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	wait_stat(x->q, BLK_ST_PERSIST_MISSES, 8);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
 /* The CPUs the queue thread (named blk<domid>.<queue>) may run on. */
 static bool queue_thread_cpus(char *out, size_t size)
 {
@@ -391,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_persist_cache_bounded),
 		cmocka_unit_test(test_copy_pool_exhausted),
 		cmocka_unit_test(test_cpu_pinning),
+		cmocka_unit_test(test_persist_idle_purge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
