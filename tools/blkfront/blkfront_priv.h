@@ -95,6 +95,7 @@ struct blkfront {
 	uint64_t seq;
 	struct blkfront_completion *deferred;  /* made by a recovery */
 	unsigned int nr_deferred;
+	unsigned int deferred_cap;
 	struct bf_queue queues[BLKFRONT_MAX_QUEUES];
 	struct blkfront_info info;
 };

@@ -18,7 +18,10 @@ static void defer(struct blkfront *bf, struct bf_queue *q, uint16_t id,
 	struct blkfront_completion c;
 
 	bf_complete_shadow(bf, q, id, status, &c);
-	bf->deferred[bf->nr_deferred++] = c;
+	if (bf->nr_deferred < bf->deferred_cap)
+		bf->deferred[bf->nr_deferred++] = c;
+	else
+		bf->info.bad_responses++;   /* cannot happen: see cap */
 }
 
 static void fail_inflight(struct blkfront *bf)
@@ -107,8 +110,7 @@ int bf_do_recover(struct blkfront *bf)
 	/* No backend serves the rings now: the answers on them are final
 	 * and real completions; the rest is resubmitted. */
 	for (qi = 0; qi < bf->nr_queues; qi++) {
-		unsigned int room = bf->pool_queues * bf->depth -
-				    bf->nr_deferred;
+		unsigned int room = bf->deferred_cap - bf->nr_deferred;
 
 		bf->nr_deferred += bf_harvest(bf, &bf->queues[qi],
 					      bf->deferred + bf->nr_deferred,

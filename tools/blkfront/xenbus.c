@@ -481,7 +481,11 @@ int bf_handshake(struct blkfront *bf, bool first)
 				return ret;
 			bf->pool_queues = qi + 1;
 		}
-		bf->deferred = calloc((size_t)nq * bf->depth,
+		/* Completions made by recoveries wait here until polled;
+		 * their slots are free meanwhile, so a second recovery
+		 * before the caller polls can add as many again. */
+		bf->deferred_cap = 2u * nq * bf->depth;
+		bf->deferred = calloc(bf->deferred_cap,
 				      sizeof(*bf->deferred));
 		if (!bf->deferred)
 			return -ENOMEM;
