@@ -36,7 +36,7 @@ struct blk_slot {
 	uint64_t sector;
 	uint64_t nr_sectors;     /* data sectors, or discard length */
 	uint64_t expect;         /* bytes the read/write must move */
-	uint8_t operation;       /* wire operation, echoed */
+	uint8_t operation;       /* echoed: see rsp_operation() */
 	uint8_t op;              /* effective op */
 	uint8_t pending;         /* engine completions outstanding */
 	bool failed;

@@ -410,6 +410,17 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 	}
 }
 
+/*
+ * The operation a response carries: the request's, and for INDIRECT the
+ * inner one (indirect_op), as Linux blkback answers. Linux blkfront
+ * checks it and disables the disk on a mismatch ("response has wrong
+ * operation (6 instead of 1)"), found running under real Xen.
+ */
+static uint8_t rsp_operation(const struct blk_req *req)
+{
+	return req->indirect ? req->op : req->operation;
+}
+
 /* Take one request off the ring (already copied into @req). */
 static void start_request(struct blk_queue *q, const struct blk_req *req)
 {
@@ -439,17 +450,17 @@ static void start_request(struct blk_queue *q, const struct blk_req *req)
 
 	why = blk_req_check(req, lim);
 	if (why) {
-		reject(q, req->id, req->operation, why);
+		reject(q, req->id, rsp_operation(req), why);
 		return;
 	}
 	idx = slot_alloc(q);
 	if (idx == BLK_NIL) {   /* bounded by xb_ring_reqs_avail: never */
-		reject(q, req->id, req->operation, BLK_REJ_IO);
+		reject(q, req->id, rsp_operation(req), BLK_REJ_IO);
 		return;
 	}
 	s = &q->slots[idx];
 	s->id = req->id;
-	s->operation = req->operation;
+	s->operation = rsp_operation(req);
 	s->op = req->op;
 	s->sector = req->sector;
 	s->failed = false;

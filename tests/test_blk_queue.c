@@ -143,7 +143,7 @@ static void indirect_case(enum blk_abi abi, bool persistent)
 	fe_indirect(&x->fe, BLKIF_OP_WRITE, 7, 1024, 256, x->ind_ref, 1);
 	r = fe_one(&x->fe);
 	assert_int_equal(r.status, BLKIF_RSP_OKAY);
-	assert_int_equal(r.op, BLKIF_OP_INDIRECT);
+	assert_int_equal(r.op, BLKIF_OP_WRITE);   /* the inner operation */
 	assert_int_equal(pread(x->disk.fd, file, sizeof(file), 1024 * 512),
 			 sizeof(file));
 	for (i = 0; i < 256; i++)
@@ -164,6 +164,62 @@ static void test_indirect(void **state)
 {
 	indirect_case(BLK_ABI_X86_64, false);
 	indirect_case(BLK_ABI_X86_32, true);
+}
+
+/*
+ * Regression, found with Linux 6.1 blkfront under real Xen: a response to
+ * an INDIRECT request must carry the inner operation (indirect_op), not 6:
+ * blkfront checks it and disables the disk on "response has wrong
+ * operation (6 instead of 1)". Also for refused indirect requests.
+ */
+static void test_indirect_response_operation(void **state)
+{
+	static const enum blk_abi abis[] = { BLK_ABI_X86_32, BLK_ABI_X86_64 };
+	unsigned int a, p;
+
+	for (a = 0; a < 2; a++) {
+		for (p = 0; p < 2; p++) {
+			struct opts o = { .abi = abis[a], .persistent = p };
+			struct fx *x;
+			struct rsp r;
+
+			fx_create(&x);
+			fx_start(x, &o);
+			write_indirect_page(x, 0, 12, 0, false);
+			fe_indirect(&x->fe, BLKIF_OP_READ, 1, 0, 12, x->ind_ref,
+				    1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_OKAY);
+			assert_int_equal(r.op, BLKIF_OP_READ);
+			write_indirect_page(x, 1, 12, 0, true);
+			fe_indirect(&x->fe, BLKIF_OP_WRITE, 2, 0, 12,
+				    &x->ind_ref[1], 1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_OKAY);
+			assert_int_equal(r.op, BLKIF_OP_WRITE);
+			/* Refused after the slot was taken (bad segment)... */
+			((struct blk_wire_seg *)fake_page(x->f, IND_GFN + 1))[5]
+				.first_sect = 7;
+			((struct blk_wire_seg *)fake_page(x->f, IND_GFN + 1))[5]
+				.last_sect = 6;
+			fe_indirect(&x->fe, BLKIF_OP_WRITE, 3, 0, 12,
+				    &x->ind_ref[1], 1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_ERROR);
+			assert_int_equal(r.op, BLKIF_OP_WRITE);
+			/* ...and before (0 segments). */
+			fe_indirect(&x->fe, BLKIF_OP_READ, 4, 0, 0, x->ind_ref, 1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_ERROR);
+			assert_int_equal(r.op, BLKIF_OP_READ);
+			/* Direct requests echo their own operation. */
+			fe_rw(&x->fe, BLKIF_OP_READ, 5, 0, 1, x->data_ref, 0, 7);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.op, BLKIF_OP_READ);
+			fx_stop(x);
+			fx_destroy(x);
+		}
+	}
 }
 
 static void test_flush_barrier_discard(void **state)
@@ -413,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_matrix),
 		cmocka_unit_test(test_polling_mode),
 		cmocka_unit_test(test_indirect),
+		cmocka_unit_test(test_indirect_response_operation),
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_persist_cache_bounded),
 		cmocka_unit_test(test_copy_pool_exhausted),
