@@ -556,9 +556,70 @@ static void test_guest_destroyed_in_flight(void **state)
 	}
 }
 
+/* Exit status of uback-blk run with @args (stderr silenced). */
+static int run_cli(const char *const *args)
+{
+	const char *argv[24];
+	unsigned int n = 0;
+	int status;
+	pid_t pid;
+
+	argv[n++] = UBACK_BLK_BIN;
+	while (*args && n < 23)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Command line: bad values are refused (2) before anything starts; a
+ * device that does not exist fails (1); --help succeeds. */
+static void test_cli(void **state)
+{
+	static const char *const bad[][8] = {
+		{ "--queues", "0", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--queues", "17", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--ring-order", "5", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--indirect-segs", "5", "/local/domain/0/backend/vbd/1/1",
+		  NULL },
+		{ "--poll-us", "-1", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--cpus", "1,,x", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--fixed-buffers", "maybe", "/local/domain/0/backend/vbd/1/1",
+		  NULL },
+		{ "--domid", "1", NULL },                   /* no --devid */
+		{ "--domid", "1", "--devid", "2", "/local/x", NULL },
+		{ "--kind", "vif", "--domid", "1", "--devid", "2" },
+		{ NULL },                                   /* nothing */
+	};
+	const char *const help[] = { "--help", NULL };
+	const char *const missing[] = { "--hv", "sim", "--domid", "999",
+					"--devid", "5", NULL };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (run_cli(bad[i]) != 2)
+			fail_msg("case %u (%s %s) not refused", i,
+				 bad[i][0] ? bad[i][0] : "-",
+				 bad[i][0] && bad[i][1] ? bad[i][1] : "-");
+	assert_int_equal(run_cli(help), 0);
+	assert_int_equal(run_cli(missing), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_readonly_and_options),
 		cmocka_unit_test(test_hostile_keys),
