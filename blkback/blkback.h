@@ -85,6 +85,10 @@ struct blk_stats {
 	uint64_t v[BLK_ST_COUNT];
 };
 
+/* Add @s's counters into @sum (a private, unshared struct), leaving out
+ * the gauges that only describe a live queue (in-flight, cache entries). */
+void blk_stats_add_totals(struct blk_stats *sum, const struct blk_stats *s);
+
 static inline void blk_stat_add(struct blk_stats *s, enum blk_stat k,
 				 uint64_t n)
 {
@@ -150,9 +154,10 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 /*
  * Stop the thread: stop consuming, wait for every in-flight I/O to
  * complete (their responses are still written), then unmap every grant,
- * unbind the port, free. Safe when the frontend is gone.
+ * unbind the port, free. Safe when the frontend is gone. With @totals,
+ * the queue's final counters are added to it (blk_stats_add_totals).
  */
-void blk_queue_stop(struct blk_queue *q);
+void blk_queue_stop(struct blk_queue *q, struct blk_stats *totals);
 /* The queue's live counters (read them with blk_stats_snapshot). */
 const struct blk_stats *blk_queue_stats(const struct blk_queue *q);
 

@@ -441,7 +441,7 @@ err_free:
 	return ret;
 }
 
-void blk_queue_stop(struct blk_queue *q)
+void blk_queue_stop(struct blk_queue *q, struct blk_stats *totals)
 {
 	uint64_t one = 1;
 
@@ -463,6 +463,8 @@ void blk_queue_stop(struct blk_queue *q)
 	xb_evtchn_close(q->evtchn);
 	xb_gnt_unmap(q->gnt, q->ring_addr, q->ring_pages);
 	xb_gnt_close(q->gnt);
+	if (totals)
+		blk_stats_add_totals(totals, &q->stats);
 	queue_free(q);
 }
 

@@ -260,7 +260,7 @@ void fx_start(struct fx *x, const struct opts *o)
 
 void fx_stop(struct fx *x)
 {
-	blk_queue_stop(x->q);
+	blk_queue_stop(x->q, NULL);
 	x->q = NULL;
 	assert_int_equal(fake_pages_mapped(x->f), 0);
 	assert_int_equal(fake_ports_bound(x->f), 0);
