@@ -81,34 +81,6 @@ static int group_teardown(void **state)
 }
 
 /*
- * Work around a xensim bug (being fixed on the sim branches): a
- * transaction that creates a directory and writes under it always
- * conflicts, so xg_device_create fails with -EAGAIN unless the device
- * directories exist already. Create them first, with libxl's owners.
- */
-static void precreate_dirs(domid_t domid)
-{
-	struct xs_permissions fe_perms[2] = {
-		{ .id = domid, .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = domid, .perms = XS_PERM_READ },
-	};
-	char fe[128], be[128];
-
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid,
-		 DEVID);
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", domid,
-		 DEVID);
-	assert_int_equal(xb_xs_mkdir(xs0, XBT_NULL, fe), 0);
-	assert_int_equal(xb_xs_set_perms(xs0, XBT_NULL, fe, fe_perms, 2), 0);
-	assert_int_equal(xb_xs_mkdir(xs0, XBT_NULL, be), 0);
-	assert_int_equal(xb_xs_set_perms(xs0, XBT_NULL, be, be_perms, 2), 0);
-}
-
-/*
  * A guest, its vbd (backend keys as libxl writes them, plus @be_extra),
  * an image file, and a uback-blk process serving it with @args.
  */
@@ -142,7 +114,6 @@ static void guest_up(struct gfx *g, const char *const *be_extra,
 		be_kv[n++] = "w";
 	}
 	be_kv[n] = NULL;
-	precreate_dirs(g->domid);
 	assert_int_equal(xg_device_create(sim, g->domid, "vbd", "vbd", DEVID,
 					  be_kv, NULL), 0);
 	snprintf(g->be_path, sizeof(g->be_path),
@@ -222,19 +193,12 @@ static void guest_down(struct gfx *g, bool dom_gone)
 static void fe_reinit(struct gfx *g)
 {
 	struct xs_handle *xs;
-	char fe[128], dir[160];
-	unsigned int q;
+	char fe[128];
 
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", g->domid,
 		 DEVID);
 	assert_int_equal(xg_dom_xs_open(g->dom, &xs), 0);
 	assert_int_equal(xg_xenbus_switch(xs, fe, XenbusStateInitialising), 0);
-	/* The xensim transaction bug again (see precreate_dirs): blkfront
-	 * writes queue-N/ keys in a transaction. */
-	for (q = 0; q < 2; q++) {
-		snprintf(dir, sizeof(dir), "%s/queue-%u", fe, q);
-		assert_int_equal(xb_xs_mkdir(xs, XBT_NULL, dir), 0);
-	}
 	xs_close(xs);
 }
 
@@ -335,6 +299,22 @@ static void exercise(struct gfx *g, struct blkfront *bf, uint32_t seed)
 	free(f);
 }
 
+/* One counter from the backend's --stats file; -1 if absent. */
+static long long stat_value(struct gfx *g, const char *key)
+{
+	char line[160];
+	size_t n = strlen(key);
+	long long v = -1;
+	FILE *f = fopen(g->stats, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == '=')
+			v = strtoll(line + n + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static void test_matrix(void **state)
 {
 	static const enum blkfront_abi abis[] = {
@@ -342,6 +322,7 @@ static void test_matrix(void **state)
 	};
 	static const unsigned int orders[] = { 0, 2, 4 };
 	const char *const args[] = { "--queues", "2", NULL };
+	struct blkfront *last = NULL;
 	struct gfx g;
 	unsigned int a, o, p, k = 0;
 
@@ -373,9 +354,34 @@ static void test_matrix(void **state)
 				assert_true(info.flush && info.discard);
 				assert_int_equal(info.vdisk_info, 0);
 				exercise(&g, bf, k);
-				blkfront_close(bf);
+				if (k + 1 < 18)
+					blkfront_close(bf);
+				else
+					last = bf;
 				k++;
 			}
+	/* Regression: the device totals outlive each connection's queues
+	 * (they were lost at every disconnect). The last connection is still
+	 * up: the totals must exceed what its live queues count. */
+	{
+		long long total = -1, live = 0;
+		unsigned int tries;
+
+		for (tries = 0; tries < 400; tries++) {
+			total = stat_value(&g, "total.req_write");
+			live = stat_value(&g, "q0.req_write") +
+			       (stat_value(&g, "q1.req_write") > 0 ?
+				stat_value(&g, "q1.req_write") : 0);
+			if (total >= 18 && live > 0 && total > live)
+				break;
+			msleep(10);
+		}
+		assert_true(total >= 18);
+		assert_true(live > 0);
+		assert_true(total > live);
+		assert_int_equal(stat_value(&g, "total.rsp_error"), 0);
+	}
+	blkfront_close(last);
 	guest_down(&g, false);
 }
 
@@ -592,9 +598,70 @@ static void test_guest_destroyed_in_flight(void **state)
 	}
 }
 
+/* Exit status of uback-blk run with @args (stderr silenced). */
+static int run_cli(const char *const *args)
+{
+	const char *argv[24];
+	unsigned int n = 0;
+	int status;
+	pid_t pid;
+
+	argv[n++] = UBACK_BLK_BIN;
+	while (*args && n < 23)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Command line: bad values are refused (2) before anything starts; a
+ * device that does not exist fails (1); --help succeeds. */
+static void test_cli(void **state)
+{
+	static const char *const bad[][8] = {
+		{ "--queues", "0", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--queues", "17", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--ring-order", "5", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--indirect-segs", "5", "/local/domain/0/backend/vbd/1/1",
+		  NULL },
+		{ "--poll-us", "-1", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--cpus", "1,,x", "/local/domain/0/backend/vbd/1/1", NULL },
+		{ "--fixed-buffers", "maybe", "/local/domain/0/backend/vbd/1/1",
+		  NULL },
+		{ "--domid", "1", NULL },                   /* no --devid */
+		{ "--domid", "1", "--devid", "2", "/local/x", NULL },
+		{ "--kind", "vif", "--domid", "1", "--devid", "2" },
+		{ NULL },                                   /* nothing */
+	};
+	const char *const help[] = { "--help", NULL };
+	const char *const missing[] = { "--hv", "sim", "--domid", "999",
+					"--devid", "5", NULL };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (run_cli(bad[i]) != 2)
+			fail_msg("case %u (%s %s) not refused", i,
+				 bad[i][0] ? bad[i][0] : "-",
+				 bad[i][0] && bad[i][1] ? bad[i][1] : "-");
+	assert_int_equal(run_cli(help), 0);
+	assert_int_equal(run_cli(missing), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_readonly_and_options),
 		cmocka_unit_test(test_hostile_keys),

@@ -284,8 +284,7 @@ static void test_xenstore_lifecycle(void **state)
 	xs_close(xs0);
 }
 
-static void __attribute__((unused))
-test_device_create_remove(void **state)
+static void test_device_create_remove(void **state)
 {
 	struct fx *fx = *state;
 	struct xg_dom_config cfg = { .mem_pages = 4 };
@@ -419,9 +418,7 @@ int main(void)
 		cmocka_unit_test(test_provider_open_errors),
 		cmocka_unit_test(test_xenstore_lifecycle),
 		cmocka_unit_test(test_control_malformed),
-		/* Enabled once xs-server accepts set_perms on a node made in
-		 * the same transaction (commit now reports EAGAIN). */
-		/* cmocka_unit_test(test_device_create_remove), */
+		cmocka_unit_test(test_device_create_remove),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

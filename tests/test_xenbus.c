@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,7 @@ struct fx {
 	unsigned int devid;
 	char be[128], fe_dir[128];
 	int last_ret;             /* last xb_dev_process result */
+	bool daemon_killed;       /* by the test: stop reports it */
 };
 
 static int setup(void **state)
@@ -159,13 +161,17 @@ static int teardown(void **state)
 	xb_dev_close(f->dev);
 	if (f->fe)
 		xs_close(f->fe);
-	if (f->dom)
+	if (f->dom && f->daemon_killed)
+		xg_dom_release(f->dom);
+	else if (f->dom)
 		xg_dom_destroy(f->dom);
 	xb_hv_close(f->hv);
 	xs_close(f->ts);
 	xg_sim_disconnect(f->sim);
 	/* Fails if the daemon crashed or a sanitizer failed it at exit. */
 	ret = sim_harness_stop(&f->h);
+	if (f->daemon_killed)
+		ret = 0;
 	free(f);
 	return ret;
 }
@@ -175,32 +181,6 @@ static domid_t fx_domid(struct fx *f)
 	return xg_dom_id(f->dom);
 }
 
-/*
- * Work around a xensim bug (being fixed on the sim branches): a
- * transaction that creates a directory and then touches it again always
- * conflicts, so xg_device_create fails with -EAGAIN unless the device
- * directories exist already. Create them first, with libxl's owners.
- * Remove once the xenstore server's fix is merged.
- */
-static void precreate_dirs(struct fx *f)
-{
-	struct xs_permissions fe_perms[2] = {
-		{ .id = fx_domid(f), .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = fx_domid(f), .perms = XS_PERM_READ },
-	};
-
-	assert_int_equal(xb_xs_mkdir(f->ts, XBT_NULL, f->fe_dir), 0);
-	assert_int_equal(xb_xs_set_perms(f->ts, XBT_NULL, f->fe_dir,
-					 fe_perms, 2), 0);
-	assert_int_equal(xb_xs_mkdir(f->ts, XBT_NULL, f->be), 0);
-	assert_int_equal(xb_xs_set_perms(f->ts, XBT_NULL, f->be, be_perms, 2),
-			 0);
-}
-
 /* Create the device as libxl does (both trees, state 1). */
 static void fx_device_create(struct fx *f, const char *const *fe_kv)
 {
@@ -208,7 +188,6 @@ static void fx_device_create(struct fx *f, const char *const *fe_kv)
 		 BE_KIND, (unsigned int)fx_domid(f), f->devid);
 	snprintf(f->fe_dir, sizeof(f->fe_dir), "/local/domain/%u/device/%s/%u",
 		 (unsigned int)fx_domid(f), FE_KIND, f->devid);
-	precreate_dirs(f);
 	assert_int_equal(xg_device_create(f->sim, fx_domid(f), BE_KIND,
 					  FE_KIND, f->devid, NULL, fe_kv), 0);
 }
@@ -692,6 +671,34 @@ static void test_switch_state_rereads(void **state)
 	assert_string_equal(f->rec.calls, "PR");
 }
 
+/* xenstored (the simulator) dies under a connected device: process
+ * reports the failure at once instead of spinning on a readable fd. */
+static void test_xenstore_dies(void **state)
+{
+	struct fx *f = *state;
+	int i, ret = 0;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	assert_int_equal(kill(f->h.pid, SIGKILL), 0);
+	f->daemon_killed = true;
+	for (i = 0; i < WAIT_MS / 100; i++) {
+		struct pollfd p = { .fd = xb_dev_fd(f->dev), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		ret = xb_dev_process(f->dev);
+		if (ret < 0)
+			break;
+		assert_int_equal(ret, 0);
+	}
+	assert_true(ret < 0);
+	/* Closing still releases everything, once. */
+	xb_dev_close(f->dev);
+	f->dev = NULL;
+	assert_string_equal(f->rec.calls, "PCDR");
+	assert_int_equal(f->rec.violations, 0);
+}
+
 /* Hostile state values, before and after connecting. */
 static void run_malformed_state(struct fx *f, const char *value,
 				bool connect_first)
@@ -745,6 +752,33 @@ static void test_malformed_frontend_state(void **state)
 		run_malformed_state(f, bad[i], false);
 		run_malformed_state(f, bad[i], true);
 	}
+}
+
+/* A frontend hammering its state node: every event is consumed, the
+ * backend settles in Closing, nothing loops once the guest stops. */
+static void test_frontend_state_flood(void **state)
+{
+	struct fx *f = *state;
+	struct xb_dev_stats st;
+	char path[192], v[16];
+	int i;
+
+	fx_create(f, NULL);
+	fx_connect(f);
+	snprintf(path, sizeof(path), "%s/state", f->fe_dir);
+	for (i = 0; i < 2000; i++) {
+		snprintf(v, sizeof(v), "x%d", i);
+		assert_int_equal(xb_xs_write(f->fe, XBT_NULL, path, v), 0);
+		if (i % 100 == 0)
+			assert_int_equal(xb_dev_process(f->dev), 0);
+	}
+	pump_until(f, XenbusStateClosing);
+	assert_quiescent(f);
+	xb_dev_get_stats(f->dev, &st);
+	assert_true(st.fe_bad_states >= 1);
+	assert_true(st.watch_events <= 2100);
+	assert_string_equal(f->rec.calls, "PCD");
+	assert_int_equal(f->rec.violations, 0);
 }
 
 static void test_malformed_frontend_state_huge(void **state)
@@ -841,9 +875,13 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_dir_removed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xenstore_dies, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_switch_state_rereads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frontend_state,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frontend_state_flood,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_malformed_frontend_state_huge, setup, teardown),
