@@ -405,6 +405,13 @@ static void test_bad_requests(void **state)
 	r.queue = 0;
 	r.iovcnt = BLKFRONT_MAX_IOV + 1;
 	assert_int_equal(blkfront_submit(fx.bf, &r), -EINVAL);
+	/* Regression: a FLUSH with a bogus iovec count overflowed the
+	 * request slot's iovec copy. */
+	r.op = BLKFRONT_OP_FLUSH;
+	assert_int_equal(blkfront_submit(fx.bf, &r), -EINVAL);
+	r.iovcnt = 1;
+	r.iov = NULL;
+	assert_int_equal(blkfront_submit(fx.bf, &r), -EINVAL);
 	assert_int_equal(blkfront_inflight(fx.bf), 0);
 	down();
 }
