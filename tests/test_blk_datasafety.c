@@ -226,7 +226,8 @@ static void sigkill_during_writes(struct blkfront_config bc)
 			struct iovec iov;
 			struct blkfront_req r = { .op = BLKFRONT_OP_WRITE };
 
-			if (slot_busy[k] || blkfront_inflight(fx.bf) >= DEPTH - 1)
+			if (slot_busy[k] ||
+			    blkfront_inflight(fx.bf) >= DEPTH - 1)
 				continue;
 			pattern(fx.bufs + (size_t)k * BLK, block_of(nsub));
 			iov = (struct iovec){ fx.bufs + (size_t)k * BLK, BLK };

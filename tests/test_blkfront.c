@@ -459,7 +459,8 @@ static void async_workload(struct blkfront *bf, unsigned int nq, bool guest_mem,
 
 			if (busy[i])
 				continue;
-			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			rng = rng * 6364136223846793005ull +
+			      1442695040888963407ull;
 			sectors = 1 + (rng >> 33) % (max_pages * 8);
 			lens[i] = sectors * 512;
 			r.sector = region + (rng >> 20) %

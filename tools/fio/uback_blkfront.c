@@ -406,8 +406,10 @@ static int ubf_init(struct thread_data *td)
 		uint64_t bufs = (uint64_t)d->max_events * ((bs + 4095) / 4096);
 		uint64_t mem = pool + bufs + 4096, grants = 2 * pool + 4096;
 
+		if (mem > (1u << 22))
+			mem = 1u << 22;
 		if (mem > dc.mem_pages)
-			dc.mem_pages = mem > (1u << 22) ? 1u << 22 : (uint32_t)mem;
+			dc.mem_pages = (uint32_t)mem;
 		dc.nr_grants = grants > (1u << 20) ? 1u << 20
 						   : (uint32_t)grants;
 	}

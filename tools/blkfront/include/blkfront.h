@@ -74,10 +74,10 @@ enum blkfront_op {
 
 struct blkfront_config {
 	struct xg_dom *dom;             /* the guest; must outlive blkfront */
-	unsigned int devid;             /* /local/domain/<id>/device/vbd/<devid> */
+	unsigned int devid;             /* device/vbd/<devid> of the guest */
 
 	unsigned int ring_page_order;   /* wanted; min(this, backend's max) */
-	unsigned int nr_queues;         /* wanted (0: 1); min(this, backend's) */
+	unsigned int nr_queues;         /* wanted (0: 1); min(this, backend) */
 	enum blkfront_abi abi;
 	bool persistent;                /* write feature-persistent=1 */
 	unsigned int max_indirect_segs; /* 0: never use BLKIF_OP_INDIRECT */
