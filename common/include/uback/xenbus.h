@@ -37,7 +37,10 @@ struct xb_dev_ops {
 	const char *kind;   /* "vbd", "vbd3", "vif" */
 	/*
 	 * Required. Backend dir read; publish features (feature-*, max-*)
-	 * into dev->backend_path. Returning -errno fails xb_dev_open.
+	 * into dev->backend_path. Called once, from xb_dev_open (not again
+	 * on a reconnect). Returning -errno fails xb_dev_open after the core
+	 * wrote <backend>/error and Closing; probe must then have undone
+	 * itself (remove() is not called).
 	 */
 	int (*probe)(struct xb_dev *dev);
 	/*
@@ -85,7 +88,11 @@ struct xb_dev {
  */
 int xb_dev_open(struct xb_hv *hv, const char *backend_path,
 		const struct xb_dev_ops *ops, void *priv, struct xb_dev **out);
-/* Disconnect if connected, remove, unwatch, free. */
+/*
+ * Disconnect if connected (and then write Closed, so the frontend sees the
+ * data path gone; never recreating a removed dir), remove() unless done,
+ * unwatch, close the xenstore handle, free. NULL is a no-op.
+ */
 void xb_dev_close(struct xb_dev *dev);
 /* The fd to poll for xenstore events on this device. */
 int xb_dev_fd(const struct xb_dev *dev);
@@ -93,20 +100,35 @@ int xb_dev_fd(const struct xb_dev *dev);
  * Handle all queued watch events without blocking, running state
  * transitions and ops. Returns 0, or 1 once the device has been removed
  * (the caller should xb_dev_close and exit), or -errno on a xenstore
- * failure that leaves the device unusable.
+ * failure that leaves the device unusable. The ops run only inside
+ * xb_dev_open (probe), this call and xb_dev_close, on the caller's thread.
+ * The transitions are in docs/xenbus.md. Logs state changes (info) and
+ * hostile frontend values (warning, rate-limited).
  */
 int xb_dev_process(struct xb_dev *dev);
-/* Write <backend>/state (in a transaction with a re-read, as Linux). */
+/*
+ * Write <backend>/state in a transaction that re-reads it first, as
+ * Linux's xenbus_switch_state: an equal value is not rewritten; -ENOENT
+ * (nothing written) if the node is gone; -ECANCELED if someone else (the
+ * toolstack removing the device) wrote Closing/Closed and @state is an
+ * earlier one. dev->state is updated on success only.
+ */
 int xb_dev_switch_state(struct xb_dev *dev, enum xenbus_state state);
 /*
  * Something went wrong that the frontend must see: write <backend>/error
- * ("<-err> <message>"), log it, disconnect if connected, go to Closing.
+ * ("<-err> <message>", unless the dir is gone), log it, disconnect if
+ * connected, go to Closing (unless Closing/Closed already). Called from
+ * inside an op, it takes effect when the op returns (first call wins), so
+ * no op is re-entered; a connect() that calls it should still fail.
  */
 void xb_dev_fatal(struct xb_dev *dev, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Helpers for kind code: read a frontend / write a backend key relative to
- * the device dirs. Same conventions as uback/xs.h. */
+ * the device dirs. Same conventions as uback/xs.h; frontend values are
+ * hostile, the u64 read is strict. xb_dev_printf_be writes in a
+ * transaction and fails with -ENOENT, writing nothing, once the backend
+ * dir is gone. -ENAMETOOLONG if dir/key does not fit. */
 int xb_dev_read_fe_u64(struct xb_dev *dev, const char *key, uint64_t max,
 		       uint64_t *out);
 int xb_dev_read_fe_str(struct xb_dev *dev, const char *key, char *buf,
@@ -117,6 +139,32 @@ int xb_dev_read_be_u64(struct xb_dev *dev, const char *key, uint64_t max,
 		       uint64_t *out);
 int xb_dev_printf_be(struct xb_dev *dev, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Write several backend keys in one transaction: all or none. -ENOENT if
+ * the backend dir is gone (nothing is written: a removed device is never
+ * recreated by a late write). Use it to publish features in probe() and
+ * device properties in connect().
+ */
+struct xb_dev_kv {
+	const char *key;    /* relative to dev->backend_path */
+	const char *value;
+};
+int xb_dev_write_be_kv(struct xb_dev *dev, const struct xb_dev_kv *kv,
+		       size_t count);
+
+/* Counters of what the device has seen; for tests and diagnostics. */
+struct xb_dev_stats {
+	uint64_t watch_events;      /* xenstore watch events consumed */
+	uint64_t fe_bad_states;     /* malformed frontend state values */
+	uint64_t connects;          /* successful connect() calls */
+	uint64_t connect_failures;  /* connect() returned -errno */
+	uint64_t disconnects;       /* disconnect() calls */
+	uint64_t fe_vanished;       /* frontend state node seen missing */
+	uint64_t fe_domain_gone;    /* frontend domain released (@releaseDomain
+	                             * and no longer introduced) */
+};
+void xb_dev_get_stats(const struct xb_dev *dev, struct xb_dev_stats *out);
 
 const char *xb_xenbus_state_name(enum xenbus_state state);
 

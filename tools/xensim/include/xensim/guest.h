@@ -130,8 +130,10 @@ int xg_xenbus_switch(struct xs_handle *xs, const char *dir,
 /* Read <dir>/state; -ENOENT if absent, -EINVAL if malformed. */
 int xg_xenbus_read_state(struct xs_handle *xs, const char *dir,
 			 enum xenbus_state *state);
-/* Wait (watching <dir>/state) until the state is one of @mask (bit per
- * state: 1u << XenbusStateConnected ...), at most @timeout_ms.
+/* Wait until <dir>/state is one of @mask (bit per state:
+ * 1u << XenbusStateConnected ...), at most @timeout_ms. Re-reads the key
+ * every 2 ms rather than watching it, so that no watch event queued on
+ * @xs by the caller is consumed.
  * -ETIMEDOUT on time out; the last state seen is stored in @seen. */
 int xg_xenbus_wait_state(struct xs_handle *xs, const char *dir,
 			 uint32_t mask, int timeout_ms,

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* blkif ABI translation and request validation. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <xen/io/protocols.h>
+
+#include "blkif_abi.h"
+
+/* Offsets derived from xen/io/blkif.h for i386 and x86_64 compilers. */
+_Static_assert(sizeof(struct blk_wire_seg) == 8, "segment");
+_Static_assert(sizeof(struct blk_wire32_req) == 108, "x86_32 request");
+_Static_assert(offsetof(struct blk_wire32_req, id) == 4, "x86_32 id");
+_Static_assert(offsetof(struct blk_wire32_req, sector_number) == 12, "x86_32");
+_Static_assert(offsetof(struct blk_wire32_req, seg) == 20, "x86_32 seg");
+_Static_assert(offsetof(struct blk_wire32_discard, nr_sectors) == 20, "x86_32");
+_Static_assert(offsetof(struct blk_wire32_indirect, handle) == 20, "x86_32");
+_Static_assert(offsetof(struct blk_wire32_indirect, indirect_grefs) == 24,
+	       "x86_32 indirect grefs");
+_Static_assert(sizeof(struct blk_wire32_indirect) == 64, "x86_32 indirect");
+_Static_assert(sizeof(struct blk_wire32_rsp) == 12, "x86_32 response");
+_Static_assert(offsetof(struct blk_wire32_rsp, status) == 10, "x86_32");
+_Static_assert(sizeof(struct blk_wire64_req) == 112, "x86_64 request");
+_Static_assert(offsetof(struct blk_wire64_req, id) == 8, "x86_64 id");
+_Static_assert(offsetof(struct blk_wire64_req, seg) == 24, "x86_64 seg");
+_Static_assert(offsetof(struct blk_wire64_discard, nr_sectors) == 24, "x86_64");
+_Static_assert(offsetof(struct blk_wire64_indirect, handle) == 24, "x86_64");
+_Static_assert(offsetof(struct blk_wire64_indirect, indirect_grefs) == 28,
+	       "x86_64 indirect grefs");
+_Static_assert(sizeof(struct blk_wire64_indirect) == 64, "x86_64 indirect");
+_Static_assert(sizeof(struct blk_wire64_rsp) == 16, "x86_64 response");
+_Static_assert(BLK_SLOT_SIZE_X86_32 == sizeof(struct blk_wire32_req), "slot");
+_Static_assert(BLK_SLOT_SIZE_X86_64 == sizeof(struct blk_wire64_req), "slot");
+#if defined(__x86_64__)
+/* On x86_64 the public header's native layout must agree with ours. */
+_Static_assert(sizeof(struct blkif_request) == 112, "native request");
+_Static_assert(offsetof(struct blkif_request_indirect, indirect_grefs) == 28,
+	       "native indirect");
+_Static_assert(sizeof(struct blkif_response) == 16, "native response");
+#endif
+
+static const char *const reject_names[BLK_REJ_COUNT] = {
+	[BLK_OK] = "ok",
+	[BLK_REJ_BAD_OP] = "bad-op",
+	[BLK_REJ_BAD_NSEGS] = "bad-nr-segments",
+	[BLK_REJ_BAD_SEG] = "bad-segment",
+	[BLK_REJ_RANGE] = "out-of-range",
+	[BLK_REJ_READONLY] = "read-only",
+	[BLK_REJ_BAD_INDIRECT] = "bad-indirect",
+	[BLK_REJ_GRANT] = "grant",
+	[BLK_REJ_IO] = "io",
+};
+
+const char *blk_reject_name(enum blk_reject why)
+{
+	if ((unsigned int)why >= BLK_REJ_COUNT)
+		return "?";
+	return reject_names[why];
+}
+
+int16_t blk_reject_status(enum blk_reject why)
+{
+	switch (why) {
+	case BLK_OK:
+		return BLKIF_RSP_OKAY;
+	case BLK_REJ_BAD_OP:
+		return BLKIF_RSP_EOPNOTSUPP;
+	default:
+		return BLKIF_RSP_ERROR;
+	}
+}
+
+int blk_abi_from_protocol(const char *protocol, enum blk_abi *out)
+{
+	if (!protocol || !*protocol) {
+		*out = BLK_ABI_X86_64;
+		return 0;
+	}
+	if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_32)) {
+		*out = BLK_ABI_X86_32;
+		return 0;
+	}
+	if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_64)) {
+		*out = BLK_ABI_X86_64;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *blk_abi_name(enum blk_abi abi)
+{
+	return abi == BLK_ABI_X86_32 ? XEN_IO_PROTO_ABI_X86_32
+				     : XEN_IO_PROTO_ABI_X86_64;
+}
+
+size_t blk_abi_slot_size(enum blk_abi abi)
+{
+	return abi == BLK_ABI_X86_32 ? BLK_SLOT_SIZE_X86_32
+				     : BLK_SLOT_SIZE_X86_64;
+}
+
+static void copy_segs(struct blk_req *out, const struct blk_wire_seg *seg,
+		      unsigned int n)
+{
+	unsigned int i;
+
+	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		n = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+	for (i = 0; i < n; i++) {
+		out->seg[i].gref = seg[i].gref;
+		out->seg[i].first_sect = seg[i].first_sect;
+		out->seg[i].last_sect = seg[i].last_sect;
+	}
+}
+
+/*
+ * Decoding reads only the private copy @buf. Each union member is decoded
+ * from that one snapshot, so the operation that picked the layout is the
+ * operation whose fields we use.
+ */
+static void decode32(const uint8_t *buf, struct blk_req *out)
+{
+	const struct blk_wire32_req *rw = (const void *)buf;
+	const struct blk_wire32_discard *d = (const void *)buf;
+	const struct blk_wire32_indirect *in = (const void *)buf;
+
+	out->operation = rw->operation;
+	switch (rw->operation) {
+	case BLKIF_OP_DISCARD:
+		out->op = BLKIF_OP_DISCARD;
+		out->discard_flag = d->flag;
+		out->handle = d->handle;
+		out->id = d->id;
+		out->sector = d->sector_number;
+		out->nr_sectors = d->nr_sectors;
+		break;
+	case BLKIF_OP_INDIRECT:
+		out->indirect = true;
+		out->op = in->indirect_op;
+		out->nr_segments = in->nr_segments;
+		out->id = in->id;
+		out->sector = in->sector_number;
+		out->handle = in->handle;
+		memcpy(out->indirect_grefs, in->indirect_grefs,
+		       sizeof(out->indirect_grefs));
+		break;
+	default:
+		out->op = rw->operation;
+		out->nr_segments = rw->nr_segments;
+		out->handle = rw->handle;
+		out->id = rw->id;
+		out->sector = rw->sector_number;
+		copy_segs(out, rw->seg, rw->nr_segments);
+		break;
+	}
+}
+
+static void decode64(const uint8_t *buf, struct blk_req *out)
+{
+	const struct blk_wire64_req *rw = (const void *)buf;
+	const struct blk_wire64_discard *d = (const void *)buf;
+	const struct blk_wire64_indirect *in = (const void *)buf;
+
+	out->operation = rw->operation;
+	switch (rw->operation) {
+	case BLKIF_OP_DISCARD:
+		out->op = BLKIF_OP_DISCARD;
+		out->discard_flag = d->flag;
+		out->handle = d->handle;
+		out->id = d->id;
+		out->sector = d->sector_number;
+		out->nr_sectors = d->nr_sectors;
+		break;
+	case BLKIF_OP_INDIRECT:
+		out->indirect = true;
+		out->op = in->indirect_op;
+		out->nr_segments = in->nr_segments;
+		out->id = in->id;
+		out->sector = in->sector_number;
+		out->handle = in->handle;
+		memcpy(out->indirect_grefs, in->indirect_grefs,
+		       sizeof(out->indirect_grefs));
+		break;
+	default:
+		out->op = rw->operation;
+		out->nr_segments = rw->nr_segments;
+		out->handle = rw->handle;
+		out->id = rw->id;
+		out->sector = rw->sector_number;
+		copy_segs(out, rw->seg, rw->nr_segments);
+		break;
+	}
+}
+
+void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out)
+{
+	/* The one read of shared memory for this request. */
+	uint8_t buf[BLK_SLOT_SIZE_MAX] __attribute__((aligned(8)));
+
+	memcpy(buf, slot, blk_abi_slot_size(abi));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	out->nr_sectors = 0;
+	out->discard_flag = 0;
+	out->indirect = false;
+	out->nr_segments = 0;
+	if (abi == BLK_ABI_X86_32)
+		decode32(buf, out);
+	else
+		decode64(buf, out);
+}
+
+void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
+		     uint8_t operation, int16_t status)
+{
+	if (abi == BLK_ABI_X86_32) {
+		struct blk_wire32_rsp r = {
+			.id = id, .operation = operation, .status = status,
+		};
+		memcpy(slot, &r, sizeof(r));
+	} else {
+		struct blk_wire64_rsp r = {
+			.id = id, .operation = operation, .status = status,
+		};
+		memcpy(slot, &r, sizeof(r));
+	}
+}
+
+enum blk_reject blk_range_check(uint64_t sector, uint64_t count,
+				const struct blk_limits *lim)
+{
+	if (sector > lim->sectors || count > lim->sectors - sector)
+		return BLK_REJ_RANGE;
+	return BLK_OK;
+}
+
+enum blk_reject blk_seg_check(const struct blk_seg *seg, uint64_t *sectors)
+{
+	if (seg->first_sect > seg->last_sect ||
+	    seg->last_sect >= BLK_SECTORS_PER_PAGE)
+		return BLK_REJ_BAD_SEG;
+	*sectors += (uint64_t)(seg->last_sect - seg->first_sect + 1);
+	return BLK_OK;
+}
+
+enum blk_reject blk_req_check(const struct blk_req *req,
+			      const struct blk_limits *lim)
+{
+	if (req->indirect) {
+		if (!lim->max_indirect_segs)
+			return BLK_REJ_BAD_OP;
+		if (req->op != BLKIF_OP_READ && req->op != BLKIF_OP_WRITE)
+			return BLK_REJ_BAD_INDIRECT;
+		if (req->nr_segments == 0)
+			return BLK_REJ_BAD_NSEGS;
+		if (blk_indirect_pages(req->nr_segments) >
+		    BLK_MAX_INDIRECT_PAGES)
+			return BLK_REJ_BAD_INDIRECT;
+		if (req->nr_segments > lim->max_indirect_segs)
+			return BLK_REJ_BAD_NSEGS;
+		if (req->op == BLKIF_OP_WRITE && lim->readonly)
+			return BLK_REJ_READONLY;
+		return BLK_OK;
+	}
+
+	switch (req->op) {
+	case BLKIF_OP_READ:
+	case BLKIF_OP_WRITE:
+		if (req->nr_segments == 0 ||
+		    req->nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+			return BLK_REJ_BAD_NSEGS;
+		if (req->op == BLKIF_OP_WRITE && lim->readonly)
+			return BLK_REJ_READONLY;
+		return BLK_OK;
+	case BLKIF_OP_WRITE_BARRIER:
+	case BLKIF_OP_FLUSH_DISKCACHE:
+		if ((req->op == BLKIF_OP_WRITE_BARRIER && !lim->barrier) ||
+		    (req->op == BLKIF_OP_FLUSH_DISKCACHE && !lim->flush))
+			return BLK_REJ_BAD_OP;
+		/* May carry write data (Linux blkfront sends FUA writes as
+		 * flush requests with segments). */
+		if (req->nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+			return BLK_REJ_BAD_NSEGS;
+		if (lim->readonly)
+			return BLK_REJ_READONLY;
+		return BLK_OK;
+	case BLKIF_OP_DISCARD:
+		if (!lim->discard)
+			return BLK_REJ_BAD_OP;
+		if (lim->readonly)
+			return BLK_REJ_READONLY;
+		return blk_range_check(req->sector, req->nr_sectors, lim);
+	default:
+		return BLK_REJ_BAD_OP;
+	}
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uback-blk internals: the backing store (disk.c), the per-queue data path
+ * (queue.c: one thread, one io_uring, one grant and one event channel
+ * handle per queue), counters (stats.c) and the vbd XenBus glue
+ * (xenbus_blk.c).
+ *
+ * Conventions as in common/: 0 or -errno, out-parameters, nothing logs
+ * on the data path except rate-limited guest errors.
+ */
+#ifndef BLKBACK_BLKBACK_H
+#define BLKBACK_BLKBACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "uback/hv.h"
+#include "blkif_abi.h"
+#include "engine.h"
+
+/* Limits we offer. */
+#define BLK_MAX_RING_ORDER 4u                 /* max-ring-page-order */
+#define BLK_MAX_RING_PAGES (1u << BLK_MAX_RING_ORDER)
+#define BLK_MAX_QUEUES 16u
+#define BLK_DEFAULT_INDIRECT_SEGS 256u
+#define BLK_DEFAULT_PERSIST_MAX 1056u         /* grants per queue, as Linux */
+#define BLK_DEFAULT_PERSIST_IDLE_S 60u
+#define BLK_DEFAULT_COPY_POOL_KIB 16384u        /* per queue */
+
+/* ---- backing store ---- */
+
+struct blk_disk {
+	int fd;
+	bool blockdev;
+	bool readonly;
+	bool direct;                 /* opened with O_DIRECT */
+	uint64_t sectors;            /* 512-byte units */
+	uint32_t sector_size;        /* logical block size */
+	uint32_t physical_sector_size;
+	bool discard;                /* the store can deallocate */
+	bool discard_secure;         /* BLKSECDISCARD works */
+	uint32_t discard_granularity;
+	uint32_t discard_alignment;
+};
+
+/*
+ * Open @path (regular file or block device) read-only or read-write.
+ * With @direct, O_DIRECT is tried first; if the file system refuses it
+ * (EINVAL) the file is opened buffered and disk->direct says so (the
+ * documented fallback: FLUSH still makes data durable with fdatasync).
+ * Logs one line on failure or fallback.
+ */
+int blk_disk_open(const char *path, bool readonly, bool direct,
+		  struct blk_disk *out);
+void blk_disk_close(struct blk_disk *d);
+
+/* ---- counters ---- */
+
+enum blk_stat {
+	BLK_ST_READ, BLK_ST_WRITE, BLK_ST_BARRIER, BLK_ST_FLUSH,
+	BLK_ST_DISCARD, BLK_ST_INDIRECT, BLK_ST_UNKNOWN_OP,
+	BLK_ST_OK, BLK_ST_ERROR, BLK_ST_EOPNOTSUPP,
+	BLK_ST_REJ_FIRST,                              /* + enum blk_reject */
+	BLK_ST_REJ_LAST = BLK_ST_REJ_FIRST + BLK_REJ_COUNT - 1,
+	BLK_ST_BYTES_READ, BLK_ST_BYTES_WRITTEN, BLK_ST_BYTES_DISCARDED,
+	BLK_ST_IN_FLIGHT, BLK_ST_IN_FLIGHT_MAX,
+	BLK_ST_BATCHES, BLK_ST_NOTIFIES, BLK_ST_SLEEPS, BLK_ST_LOOPS,
+	BLK_ST_POLL_HITS, BLK_ST_EVENTS,
+	BLK_ST_RING_HALTED, BLK_ST_NOTIFY_ERRORS, BLK_ST_UNMAP_ERRORS,
+	BLK_ST_ENGINE_ERRORS,
+	BLK_ST_PERSIST_HITS, BLK_ST_PERSIST_MISSES, BLK_ST_PERSIST_EVICTIONS,
+	BLK_ST_PERSIST_PURGED, BLK_ST_PERSIST_FULL, BLK_ST_PERSIST_ENTRIES,
+	BLK_ST_COPY_REQS, BLK_ST_COPY_POOL_EMPTY, BLK_ST_MAP_REQS,
+	BLK_ST_COUNT
+};
+
+/* Written by one queue thread with relaxed atomic stores, read by anyone
+ * with relaxed loads (blk_stats_snapshot): no locks on the data path. */
+struct blk_stats {
+	uint64_t v[BLK_ST_COUNT];
+};
+
+static inline void blk_stat_add(struct blk_stats *s, enum blk_stat k,
+				 uint64_t n)
+{
+	__atomic_store_n(&s->v[k], __atomic_load_n(&s->v[k], __ATOMIC_RELAXED)
+			 + n, __ATOMIC_RELAXED);
+}
+static inline void blk_stat_set(struct blk_stats *s, enum blk_stat k,
+				 uint64_t n)
+{
+	__atomic_store_n(&s->v[k], n, __ATOMIC_RELAXED);
+}
+
+const char *blk_stat_name(enum blk_stat k);
+void blk_stats_snapshot(const struct blk_stats *s, struct blk_stats *out);
+/* Print "<prefix><name>=<value>\n" for every counter. */
+void blk_stats_print(FILE *f, const char *prefix, const struct blk_stats *s);
+
+/* ---- one queue ---- */
+
+struct blk_queue_config {
+	struct xb_hv *hv;
+	domid_t domid;                  /* the frontend's domain */
+	unsigned int index;             /* queue number (names, logs) */
+	enum blk_abi abi;
+	uint32_t ring_order;            /* <= BLK_MAX_RING_ORDER */
+	grant_ref_t ring_refs[BLK_MAX_RING_PAGES];
+	evtchn_port_t remote_port;
+	int fd;                         /* backing store */
+	bool blockdev;
+	struct blk_limits limits;
+	bool persistent;                /* frontend and backend agreed */
+	uint32_t persist_max;           /* 0: default */
+	uint64_t persist_idle_ns;       /* 0: default */
+	uint32_t poll_us;               /* spin before sleeping; 0: off */
+	/*
+	 * Without persistent grants: move data by grant copy through a
+	 * bounce pool of this many KiB instead of mapping the pages per
+	 * request (0: always map). Requests that find the pool empty map.
+	 */
+	uint32_t copy_pool_kib;
+	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+};
+
+struct blk_queue;
+
+/*
+ * Map the ring, bind the event channel, set up the engine and start the
+ * queue thread. On failure everything is undone and -errno returned:
+ * -EINVAL (bad order/ref count), -ESRCH/-EINVAL from the grant map,
+ * -ENOMEM. Logs one line on failure.
+ */
+int blk_queue_start(const struct blk_queue_config *cfg,
+		    struct blk_queue **out);
+/*
+ * Stop the thread: stop consuming, wait for every in-flight I/O to
+ * complete (their responses are still written), then unmap every grant,
+ * unbind the port, free. Safe when the frontend is gone.
+ */
+void blk_queue_stop(struct blk_queue *q);
+/* The queue's live counters (read them with blk_stats_snapshot). */
+const struct blk_stats *blk_queue_stats(const struct blk_queue *q);
+
+#endif /* BLKBACK_BLKBACK_H */

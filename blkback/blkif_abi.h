@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * blkif wire formats for both ring ABIs, and the private request struct
+ * the data path works on.
+ *
+ * A frontend's `protocol` key picks the layout of the ring slots: the
+ * x86_32 ABI aligns 64-bit fields to 4 bytes, the x86_64 ABI to 8. The
+ * layouts below are spelled out with explicit padding and packed, so they
+ * are the same whatever the compiler's native ABI is; static asserts in
+ * abi.c pin every offset (derived from xen/io/blkif.h).
+ *
+ * The data path never reads a request in place: blk_abi_copy_req() copies
+ * the whole slot once into private memory, then decodes the copy into a
+ * struct blk_req, which the checks below validate. The guest may rewrite
+ * the slot at any time; nothing read from it twice can disagree.
+ */
+#ifndef BLKBACK_BLKIF_ABI_H
+#define BLKBACK_BLKIF_ABI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+/* First: it defines the ring barriers xen/io/ring.h (via blkif.h) would
+ * otherwise define as the kernel's mb()/rmb()/wmb(). */
+#include "uback/ring.h"
+#include <xen/io/blkif.h>
+
+enum blk_abi {
+	BLK_ABI_X86_32 = 0,
+	BLK_ABI_X86_64 = 1,
+};
+#define BLK_ABI_COUNT 2
+
+/* Sectors in requests are always 512-byte units. */
+#define BLK_SECTOR_SHIFT 9
+#define BLK_SECTOR_SIZE  512u
+#define BLK_SECTORS_PER_PAGE 8u   /* XB_PAGE_SIZE / BLK_SECTOR_SIZE */
+
+/* Segments that fit in one indirect page (struct blkif_request_segment is
+ * 8 bytes in both ABIs). */
+#define BLK_SEGS_PER_INDIRECT_PAGE 512u
+#define BLK_MAX_INDIRECT_PAGES BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST
+/* Upper bound of feature-max-indirect-segments that we accept to offer. */
+#define BLK_MAX_INDIRECT_SEGS_LIMIT 4096u
+
+/* ---- wire layouts (packed, explicit padding) ---- */
+
+struct blk_wire_seg {
+	grant_ref_t gref;
+	uint8_t first_sect, last_sect;
+	uint16_t pad;
+} __attribute__((packed));
+
+struct blk_wire32_req {                /* x86_32: 108 bytes */
+	uint8_t operation;
+	uint8_t nr_segments;
+	uint16_t handle;
+	uint64_t id;                   /* offset 4 */
+	uint64_t sector_number;        /* offset 12 */
+	struct blk_wire_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST]; /* 20 */
+} __attribute__((packed));
+
+struct blk_wire32_discard {
+	uint8_t operation;
+	uint8_t flag;
+	uint16_t handle;
+	uint64_t id;                   /* 4 */
+	uint64_t sector_number;        /* 12 */
+	uint64_t nr_sectors;           /* 20 */
+} __attribute__((packed));
+
+struct blk_wire32_indirect {
+	uint8_t operation;
+	uint8_t indirect_op;
+	uint16_t nr_segments;
+	uint64_t id;                   /* 4 */
+	uint64_t sector_number;        /* 12 */
+	uint16_t handle;               /* 20 */
+	uint16_t pad1;
+	grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST]; /* 24 */
+	uint64_t pad2;                 /* 56: 64 bytes in all */
+} __attribute__((packed));
+
+struct blk_wire32_rsp {                /* 12 bytes */
+	uint64_t id;
+	uint8_t operation;
+	uint8_t pad;
+	int16_t status;                /* 10 */
+} __attribute__((packed));
+
+struct blk_wire64_req {                /* x86_64: 112 bytes */
+	uint8_t operation;
+	uint8_t nr_segments;
+	uint16_t handle;
+	uint32_t pad;
+	uint64_t id;                   /* 8 */
+	uint64_t sector_number;        /* 16 */
+	struct blk_wire_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST]; /* 24 */
+} __attribute__((packed));
+
+struct blk_wire64_discard {
+	uint8_t operation;
+	uint8_t flag;
+	uint16_t handle;
+	uint32_t pad;
+	uint64_t id;                   /* 8 */
+	uint64_t sector_number;        /* 16 */
+	uint64_t nr_sectors;           /* 24 */
+} __attribute__((packed));
+
+struct blk_wire64_indirect {
+	uint8_t operation;
+	uint8_t indirect_op;
+	uint16_t nr_segments;
+	uint32_t pad1;
+	uint64_t id;                   /* 8 */
+	uint64_t sector_number;        /* 16 */
+	uint16_t handle;               /* 24 */
+	uint16_t pad2;
+	grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST]; /* 28 */
+	uint32_t pad3;                 /* 60: 64 bytes in all */
+} __attribute__((packed));
+
+struct blk_wire64_rsp {                /* 16 bytes */
+	uint64_t id;
+	uint8_t operation;
+	uint8_t pad;
+	int16_t status;                /* 10 */
+	uint32_t pad2;
+} __attribute__((packed));
+
+/* Slot sizes: sizeof(union { request; response; }) in each ABI. */
+#define BLK_SLOT_SIZE_X86_32 108u
+#define BLK_SLOT_SIZE_X86_64 112u
+#define BLK_SLOT_SIZE_MAX    112u
+
+/* ---- private, ABI-neutral request ---- */
+
+struct blk_seg {
+	grant_ref_t gref;
+	uint8_t first_sect, last_sect;
+};
+
+struct blk_req {
+	uint64_t id;
+	uint64_t sector;           /* start, 512-byte units */
+	uint64_t nr_sectors;       /* DISCARD only */
+	uint8_t operation;         /* as on the wire (echoed in the response) */
+	uint8_t op;                /* effective op: READ/WRITE/BARRIER/FLUSH/
+	                            * DISCARD, indirect_op for INDIRECT, or the
+	                            * unknown wire value */
+	uint8_t discard_flag;
+	bool indirect;
+	uint16_t nr_segments;      /* direct: <= 255 as sent; indirect: <= 65535 */
+	uint16_t handle;
+	grant_ref_t indirect_grefs[BLK_MAX_INDIRECT_PAGES];
+	struct blk_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST]; /* direct only */
+};
+
+/* What the device allows; built once per connection. */
+struct blk_limits {
+	uint64_t sectors;          /* device size, 512-byte units */
+	uint32_t max_indirect_segs;/* 0: INDIRECT not offered */
+	bool readonly;
+	bool flush;                /* FLUSH_DISKCACHE offered */
+	bool barrier;              /* WRITE_BARRIER offered */
+	bool discard;              /* DISCARD offered (and enabled) */
+	bool discard_secure;
+};
+
+/* Why a request was refused; indexes the per-queue error counters. */
+enum blk_reject {
+	BLK_OK = 0,
+	BLK_REJ_BAD_OP,            /* unknown or not offered: EOPNOTSUPP */
+	BLK_REJ_BAD_NSEGS,         /* 0 or too many segments */
+	BLK_REJ_BAD_SEG,           /* first_sect > last_sect or past the page */
+	BLK_REJ_RANGE,             /* sector range past the end / overflow */
+	BLK_REJ_READONLY,          /* write/discard to a read-only device */
+	BLK_REJ_BAD_INDIRECT,      /* bad indirect_op or > 8 indirect pages */
+	BLK_REJ_GRANT,             /* grant map failed (bad/foreign/revoked) */
+	BLK_REJ_IO,                /* the backing store failed the I/O */
+	BLK_REJ_COUNT
+};
+
+/* The BLKIF_RSP_* status that goes with a rejection reason. */
+int16_t blk_reject_status(enum blk_reject why);
+const char *blk_reject_name(enum blk_reject why);
+
+/* "x86_32-abi" / "x86_64-abi"; NULL or "" means the backend's native ABI
+ * (x86_64 on every host we build for). -EINVAL for anything else. */
+int blk_abi_from_protocol(const char *protocol, enum blk_abi *out);
+const char *blk_abi_name(enum blk_abi abi);
+size_t blk_abi_slot_size(enum blk_abi abi);
+
+/*
+ * Copy the request in @slot (shared memory, may change under us) once
+ * into private memory and decode it into @out. Never fails: validation
+ * happens on @out.
+ */
+void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out);
+/* Write a response into @slot. */
+void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
+		     uint8_t operation, int16_t status);
+
+/*
+ * Validate a decoded request header against @lim (op, segment count,
+ * indirect pages, read-only, and for DISCARD the sector range). Segments
+ * are checked separately (blk_seg_check), once they are in private
+ * memory; the data range by blk_range_check once they are summed.
+ */
+enum blk_reject blk_req_check(const struct blk_req *req,
+			      const struct blk_limits *lim);
+/* Check one segment; adds its sectors to *@sectors. */
+enum blk_reject blk_seg_check(const struct blk_seg *seg, uint64_t *sectors);
+/* [sector, sector + count) within the device, without overflow. */
+enum blk_reject blk_range_check(uint64_t sector, uint64_t count,
+				const struct blk_limits *lim);
+/* Number of indirect pages a request with @nr_segments uses. */
+static inline uint32_t blk_indirect_pages(uint32_t nr_segments)
+{
+	return (nr_segments + BLK_SEGS_PER_INDIRECT_PAGE - 1) /
+	       BLK_SEGS_PER_INDIRECT_PAGE;
+}
+
+#endif /* BLKBACK_BLKIF_ABI_H */

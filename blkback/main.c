@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uback-blk: serve one vbd device (docs/blkback.md).
+ *
+ * The main thread runs the XenBus state machine and writes the counters
+ * file; each queue has its own thread. Exits 0 when the toolstack removed
+ * the device or on SIGINT/SIGTERM (after disconnecting cleanly).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uback/hv.h"
+#include "uback/log.h"
+#include "uback/xenbus.h"
+#include "vbd.h"
+
+struct opts {
+	const char *hv;
+	const char *sim_dir;
+	const char *backend;
+	const char *kind;
+	long domid, devid, self;
+	const char *stats;
+	unsigned int stats_ms;
+	struct blk_vbd_config vbd;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: uback-blk [options] (--backend PATH | --domid D --devid N | PATH)\n"
+"  --hv xen|sim            hypervisor provider (default: xen if present)\n"
+"  --sim-dir DIR           xensim directory (default $XENSIM_DIR)\n"
+"  --backend PATH          backend xenstore dir of the device\n"
+"  --domid D --devid N     ... or the guest and device number\n"
+"  --self-domid S          our domain (default 0)\n"
+"  --kind vbd|vbd3         backend kind for --domid/--devid (default vbd)\n"
+"  --image PATH            image file or block device (default: params)\n"
+"  --readonly              serve read-only whatever `mode` says\n"
+"  --queues N              multi-queue-max-queues (default 4, max 16)\n"
+"  --ring-order N          max-ring-page-order (default 4, max 4)\n"
+"  --indirect-segs N       feature-max-indirect-segments (default 256,\n"
+"                          0 disables indirect, max 4096)\n"
+"  --no-persistent         do not offer feature-persistent\n"
+"  --persist-max N         persistent grants kept per queue (default 1056)\n"
+"  --persist-idle S        unmap persistent grants idle S seconds (60)\n"
+"  --poll-us N             spin N us on the ring before sleeping (0: off)\n"
+"  --copy-pool KIB         without persistent grants, grant-copy through a\n"
+"                          bounce pool of KIB per queue (16384; 0: map)\n"
+"  --no-direct             buffered I/O instead of O_DIRECT\n"
+"  --no-discard            do not offer discard\n"
+"  --stats FILE            write counters to FILE while running\n"
+"  --stats-interval MS     how often (default 1000)\n"
+"  --log err|warn|info|debug\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "hv", required_argument, NULL, 'H' },
+		{ "sim-dir", required_argument, NULL, 'S' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "domid", required_argument, NULL, 'd' },
+		{ "devid", required_argument, NULL, 'n' },
+		{ "self-domid", required_argument, NULL, 's' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "readonly", no_argument, NULL, 'r' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "ring-order", required_argument, NULL, 'o' },
+		{ "indirect-segs", required_argument, NULL, 'I' },
+		{ "no-persistent", no_argument, NULL, 'P' },
+		{ "persist-max", required_argument, NULL, 'm' },
+		{ "persist-idle", required_argument, NULL, 'e' },
+		{ "poll-us", required_argument, NULL, 'p' },
+		{ "copy-pool", required_argument, NULL, 'C' },
+		{ "no-direct", no_argument, NULL, 'D' },
+		{ "no-discard", no_argument, NULL, 'X' },
+		{ "stats", required_argument, NULL, 't' },
+		{ "stats-interval", required_argument, NULL, 'T' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->domid = o->devid = -1;
+	o->kind = "vbd";
+	o->stats_ms = 1000;
+	blk_vbd_config_defaults(&o->vbd);
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->hv = optarg; break;
+		case 'S': o->sim_dir = optarg; break;
+		case 'b': o->backend = optarg; break;
+		case 'k': o->kind = optarg; break;
+		case 'i': o->vbd.image = optarg; break;
+		case 'r': o->vbd.force_readonly = true; break;
+		case 'P': o->vbd.persistent = false; break;
+		case 'D': o->vbd.direct = false; break;
+		case 'X': o->vbd.discard = false; break;
+		case 't': o->stats = optarg; break;
+		case 'd':
+			if (parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v))
+				goto bad;
+			o->domid = (long)v;
+			break;
+		case 's':
+			if (parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v))
+				goto bad;
+			o->self = (long)v;
+			break;
+		case 'n':
+			if (parse_uint(optarg, INT_MAX, &v))
+				goto bad;
+			o->devid = (long)v;
+			break;
+		case 'q':
+			if (parse_uint(optarg, BLK_MAX_QUEUES, &v) || !v)
+				goto bad;
+			o->vbd.max_queues = (uint32_t)v;
+			break;
+		case 'o':
+			if (parse_uint(optarg, BLK_MAX_RING_ORDER, &v))
+				goto bad;
+			o->vbd.max_ring_order = (uint32_t)v;
+			break;
+		case 'I':
+			if (parse_uint(optarg, BLK_MAX_INDIRECT_SEGS_LIMIT, &v) ||
+			    (v && v < BLKIF_MAX_SEGMENTS_PER_REQUEST))
+				goto bad;
+			o->vbd.max_indirect_segs = (uint32_t)v;
+			break;
+		case 'm':
+			if (parse_uint(optarg, 1u << 20, &v) || !v)
+				goto bad;
+			o->vbd.persist_max = (uint32_t)v;
+			break;
+		case 'e':
+			if (parse_uint(optarg, 86400, &v) || !v)
+				goto bad;
+			o->vbd.persist_idle_s = (uint32_t)v;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 1000000, &v))
+				goto bad;
+			o->vbd.poll_us = (uint32_t)v;
+			break;
+		case 'C':
+			if (parse_uint(optarg, 1u << 22, &v))
+				goto bad;
+			o->vbd.copy_pool_kib = (uint32_t)v;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 3600000, &v) || v < 10)
+				goto bad;
+			o->stats_ms = (unsigned int)v;
+			break;
+		case 'l':
+			if (!strcmp(optarg, "err"))
+				xb_log_set_level(XB_LOG_ERR);
+			else if (!strcmp(optarg, "warn"))
+				xb_log_set_level(XB_LOG_WARN);
+			else if (!strcmp(optarg, "info"))
+				xb_log_set_level(XB_LOG_INFO);
+			else if (!strcmp(optarg, "debug"))
+				xb_log_set_level(XB_LOG_DEBUG);
+			else
+				goto bad;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	/* A lone positional argument is the backend path (as the fio
+	 * engine's default command line "uback-blk --hv sim PATH"). */
+	if (!o->backend && o->domid < 0 && o->devid < 0 && optind == argc - 1)
+		o->backend = argv[optind++];
+	if (optind != argc ||
+	    (!o->backend && (o->domid < 0 || o->devid < 0)) ||
+	    (o->backend && (o->domid >= 0 || o->devid >= 0)) ||
+	    (strcmp(o->kind, "vbd") && strcmp(o->kind, "vbd3"))) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "uback-blk: bad option value '%s'\n", optarg);
+	usage(stderr);
+	return -EINVAL;
+}
+
+static void write_stats(const char *path, const struct blk_vbd *vbd)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	blk_vbd_print_stats(f, vbd);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int main(int argc, char **argv)
+{
+	struct xb_hv_config hcfg = { 0 };
+	struct blk_vbd *vbd = NULL;
+	struct xb_dev *dev = NULL;
+	struct xb_hv *hv = NULL;
+	struct pollfd pfd[2];
+	char path[128], ident[192];
+	uint64_t next_stats = 0;
+	sigset_t mask;
+	struct opts o;
+	int ret, sfd, rc = 1;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	if (o.backend)
+		snprintf(path, sizeof(path), "%s", o.backend);
+	else
+		snprintf(path, sizeof(path), "/local/domain/%ld/backend/%s/%ld/%ld",
+			 o.self, o.kind, o.domid, o.devid);
+	snprintf(ident, sizeof(ident), "uback-blk[%s]",
+		 strstr(path, "/backend/") ? strstr(path, "/backend/") + 9 : path);
+	xb_log_set_ident(ident);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	/* Blocked before any thread starts: queue threads inherit it. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		xb_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+
+	hcfg.provider = o.hv;
+	hcfg.sim_dir = o.sim_dir;
+	hcfg.sim_domid = (domid_t)o.self;
+	ret = xb_hv_open(&hcfg, &hv);
+	if (ret)
+		goto out_sfd;
+	ret = blk_vbd_create(&o.vbd, &vbd);
+	if (ret) {
+		xb_err("bad configuration: %s", strerror(-ret));
+		goto out_hv;
+	}
+	ret = xb_dev_open(hv, path, !strcmp(o.kind, "vbd3") ? &blk_vbd3_ops
+							     : &blk_vbd_ops,
+			  vbd, &dev);
+	if (ret) {
+		xb_err("cannot open device %s: %s", path, strerror(-ret));
+		goto out_vbd;
+	}
+	xb_info("serving %s", path);
+
+	for (;;) {
+		int timeout = -1;
+
+		pfd[0] = (struct pollfd){ .fd = xb_dev_fd(dev), .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (o.stats) {
+			uint64_t t = now_ms();
+
+			if (t >= next_stats) {
+				write_stats(o.stats, vbd);
+				next_stats = t + o.stats_ms;
+			}
+			timeout = (int)(next_stats - t);
+		}
+		/* The first round processes without waiting: a frontend
+		 * may already be waiting for us. */
+		ret = xb_dev_process(dev);
+		if (ret == 1) {
+			xb_info("device removed");
+			rc = 0;
+			break;
+		}
+		if (ret < 0) {
+			xb_err("xenstore failure: %s", strerror(-ret));
+			break;
+		}
+		ret = poll(pfd, 2, timeout);
+		if (ret < 0 && errno != EINTR) {
+			xb_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				xb_info("signal %u: shutting down", si.ssi_signo);
+			rc = 0;
+			break;
+		}
+	}
+	if (o.stats)
+		write_stats(o.stats, vbd);
+	xb_dev_close(dev);
+out_vbd:
+	blk_vbd_destroy(vbd);
+out_hv:
+	xb_hv_close(hv);
+out_sfd:
+	close(sfd);
+	return rc;
+}

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One blkif queue: its thread, its io_uring, its grant and event channel
+ * handles. The thread sleeps in one place, the engine's reap, which also
+ * completes when the event channel fd or the stop eventfd become readable
+ * (one-shot polls queued on the engine).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uback/log.h"
+#include "queue_priv.h"
+
+#define CQE_BATCH 64
+
+static uint64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void drain_evtchn(struct blk_queue *q)
+{
+	evtchn_port_t port;
+	unsigned int i;
+
+	/* Bounded: a handle has few ports; a broken provider cannot spin us. */
+	for (i = 0; i < 64; i++) {
+		if (xb_evtchn_pending(q->evtchn, &port))
+			break;
+		xb_evtchn_unmask(q->evtchn, port);
+	}
+	blk_stat_add(&q->stats, BLK_ST_EVENTS, 1);
+}
+
+static bool handle_cqes(struct blk_queue *q, const struct blk_cqe *c,
+			int n)
+{
+	bool progress = false;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].tag == BLK_TAG_EVTCHN) {
+			q->evtchn_armed = false;
+			drain_evtchn(q);
+			progress = true;
+		} else if (c[i].tag == BLK_TAG_STOP) {
+			q->stopping = true;
+			progress = true;
+		} else {
+			blk_ring_complete(q, c[i].tag, c[i].res);
+			progress = true;
+		}
+	}
+	return progress;
+}
+
+/* Requests we could take now (without looking at a halted ring). */
+static bool ring_has_work(struct blk_queue *q)
+{
+	RING_IDX prod;
+
+	if (q->halted || q->stopping || q->blocked != BLK_NIL)
+		return false;
+	if (q->ring.req_cons - q->ring.rsp_prod_pvt >= q->ring.nr_ents)
+		return false;   /* all slots busy: wait for completions */
+	prod = __atomic_load_n(&q->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+	return prod != q->ring.req_cons;
+}
+
+/* Polling mode: spin up to poll_us for work before sleeping. */
+static bool spin_for_work(struct blk_queue *q)
+{
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) +
+			    (uint64_t)q->cfg.poll_us * 1000;
+	unsigned int i = 0;
+
+	for (;;) {
+		if (ring_has_work(q) || q->eng->ops->ready(q->eng) ||
+		    __atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED)) {
+			blk_stat_add(&q->stats, BLK_ST_POLL_HITS, 1);
+			return true;
+		}
+		__builtin_ia32_pause();
+		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
+			return false;
+	}
+}
+
+static void persist_tick(struct blk_queue *q)
+{
+	struct blk_persist_stats ps;
+
+	if (!q->persist)
+		return;
+	if (q->now_ns - q->last_purge_ns >= 1000000000ull) {
+		blk_persist_purge(q->persist, q->now_ns, q->persist_idle_ns);
+		q->last_purge_ns = q->now_ns;
+	}
+	blk_persist_get_stats(q->persist, &ps);
+	blk_stat_set(&q->stats, BLK_ST_PERSIST_HITS, ps.hits);
+	blk_stat_set(&q->stats, BLK_ST_PERSIST_MISSES, ps.misses);
+	blk_stat_set(&q->stats, BLK_ST_PERSIST_EVICTIONS, ps.evictions);
+	blk_stat_set(&q->stats, BLK_ST_PERSIST_PURGED, ps.purged);
+	blk_stat_set(&q->stats, BLK_ST_PERSIST_FULL, ps.full);
+	blk_stat_set(&q->stats, BLK_ST_PERSIST_ENTRIES, ps.entries);
+}
+
+static void *queue_thread(void *arg)
+{
+	struct blk_queue *q = arg;
+	const struct blk_engine_ops *ops = q->eng->ops;
+	struct blk_cqe cqes[CQE_BATCH];
+	int n;
+
+	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+	q->last_purge_ns = q->now_ns;
+	if (ops->start && ops->start(q->eng)) {
+		/* Cannot do I/O: answer nothing, wait to be stopped. */
+		xb_err("dom%u queue %u: engine start failed", q->cfg.domid,
+		       q->cfg.index);
+		q->halted = true;
+	}
+	ops->prep_poll(q->eng, q->stop_fd, BLK_TAG_STOP);
+	q->prepped = true;
+
+	for (;;) {
+		bool progress = false;
+
+		blk_stat_add(&q->stats, BLK_ST_LOOPS, 1);
+		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
+			q->stopping = true;
+		if (!q->halted && !q->stopping && q->blocked == BLK_NIL)
+			progress |= blk_ring_consume(q) > 0;
+		if (q->blocked != BLK_NIL && !q->io_inflight) {
+			uint32_t idx = q->blocked;
+
+			q->blocked = BLK_NIL;
+			blk_slot_submit(q, idx);
+			progress = true;
+		}
+		if (q->prepped) {
+			q->prepped = false;
+			ops->submit(q->eng);
+		}
+		n = ops->reap(q->eng, cqes, CQE_BATCH, false, 0);
+		if (n > 0)
+			progress |= handle_cqes(q, cqes, n);
+		blk_ring_flush_responses(q);
+
+		if (q->stopping && !q->busy)
+			break;
+		if (progress)
+			continue;
+
+		if (q->cfg.poll_us && !q->stopping && spin_for_work(q))
+			continue;
+		/* Re-arm req_event and look once more (lost wake-up race). */
+		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
+		    q->ring.req_cons - q->ring.rsp_prod_pvt < q->ring.nr_ents &&
+		    xb_ring_final_check(&q->ring))
+			continue;
+		if (!q->evtchn_armed && !q->stopping) {
+			if (!ops->prep_poll(q->eng, q->evtchn_fd,
+					    BLK_TAG_EVTCHN))
+				q->evtchn_armed = true;
+		}
+		persist_tick(q);
+		blk_stat_add(&q->stats, BLK_ST_SLEEPS, 1);
+		n = ops->reap(q->eng, cqes, CQE_BATCH, true,
+			      q->persist ? 1000 : -1);
+		if (n > 0) {
+			handle_cqes(q, cqes, n);
+		} else if (n < 0) {
+			/* Never spin on a broken engine. */
+			blk_stat_add(&q->stats, BLK_ST_ENGINE_ERRORS, 1);
+			XB_LOG_RATELIMITED(XB_LOG_ERR, "queue %u: engine wait:"
+					   " %s", q->cfg.index, strerror(-n));
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		}
+		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+		persist_tick(q);
+	}
+	persist_tick(q);
+	return NULL;
+}
+
+static void queue_free(struct blk_queue *q)
+{
+	if (q->pool)
+		munmap(q->pool, q->pool_bytes);
+	free(q->chunk_free);
+	free(q->gcopy);
+	free(q->slots);
+	free(q->refs);
+	free(q->iseg);
+	free(q->seg_store);
+	free(q->map_store);
+	free(q->iov_store);
+	free(q);
+}
+
+static int alloc_slots(struct blk_queue *q)
+{
+	size_t total = (size_t)q->nslots * q->max_segs;
+	uint32_t i;
+
+	q->slots = calloc(q->nslots, sizeof(*q->slots));
+	q->refs = calloc(q->max_segs, sizeof(*q->refs));
+	q->iseg = calloc(q->max_segs, sizeof(*q->iseg));
+	q->seg_store = calloc(total, sizeof(*q->seg_store));
+	q->map_store = calloc(total, sizeof(*q->map_store));
+	q->iov_store = calloc(total, sizeof(*q->iov_store));
+	if (!q->slots || !q->refs || !q->iseg || !q->seg_store ||
+	    !q->map_store || !q->iov_store)
+		return -ENOMEM;
+	for (i = 0; i < q->nslots; i++) {
+		struct blk_slot *s = &q->slots[i];
+
+		s->segs = &q->seg_store[(size_t)i * q->max_segs];
+		s->maps = &q->map_store[(size_t)i * q->max_segs];
+		s->iov = &q->iov_store[(size_t)i * q->max_segs];
+		s->next_free = i + 1 < q->nslots ? i + 1 : BLK_NIL;
+	}
+	q->free_head = 0;
+	return 0;
+}
+
+/* Bounce chunks for grant copy: one request's worth of pages each, as
+ * many as the pool allows (at least one, at most one per slot). Reserved
+ * only: pages are touched as requests use them. */
+static int alloc_pool(struct blk_queue *q, uint32_t kib)
+{
+	size_t chunk = (size_t)q->max_segs * XB_PAGE_SIZE;
+	uint32_t i;
+
+	q->nchunks = (uint32_t)(((size_t)kib * 1024) / chunk);
+	if (!q->nchunks)
+		q->nchunks = 1;
+	if (q->nchunks > q->nslots)
+		q->nchunks = q->nslots;
+	q->pool_bytes = (size_t)q->nchunks * chunk;
+	q->pool = mmap(NULL, q->pool_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q->pool == MAP_FAILED) {
+		q->pool = NULL;
+		return -ENOMEM;
+	}
+	q->chunk_free = calloc(q->nchunks, sizeof(*q->chunk_free));
+	q->gcopy = calloc(q->max_segs, sizeof(*q->gcopy));
+	if (!q->chunk_free || !q->gcopy)
+		return -ENOMEM;
+	for (i = 0; i < q->nchunks; i++)
+		q->chunk_free[i] = q->nchunks - 1 - i;
+	q->chunk_top = q->nchunks;
+	return 0;
+}
+
+int blk_queue_start(const struct blk_queue_config *cfg,
+		    struct blk_queue **out)
+{
+	struct blk_engine_config ecfg;
+	struct blk_queue *q;
+	int ret;
+
+	if (cfg->ring_order > BLK_MAX_RING_ORDER ||
+	    cfg->limits.max_indirect_segs > BLK_MAX_INDIRECT_SEGS_LIMIT)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->cfg = *cfg;
+	if (!q->cfg.engine)
+		q->cfg.engine = &blk_engine_uring_ops;
+	q->blocked = BLK_NIL;
+	q->stop_fd = -1;
+	q->ring_pages = 1u << cfg->ring_order;
+	q->max_segs = cfg->limits.max_indirect_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST
+			      ? cfg->limits.max_indirect_segs
+			      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+	q->persist_idle_ns = cfg->persist_idle_ns
+		? cfg->persist_idle_ns
+		: BLK_DEFAULT_PERSIST_IDLE_S * 1000000000ull;
+
+	ret = xb_gnt_open(cfg->hv, &q->gnt);
+	if (ret)
+		goto err_free;
+	ret = xb_gnt_map(q->gnt, cfg->domid, q->ring_pages, cfg->ring_refs,
+			 false, &q->ring_addr);
+	if (ret) {
+		xb_err("dom%u queue %u: cannot map %u ring page(s): %s",
+		       cfg->domid, cfg->index, q->ring_pages, strerror(-ret));
+		goto err_gnt;
+	}
+	ret = xb_back_ring_attach(&q->ring, q->ring_addr,
+				  (size_t)q->ring_pages * XB_PAGE_SIZE,
+				  blk_abi_slot_size(cfg->abi));
+	if (ret)
+		goto err_ring;
+	q->nslots = q->ring.nr_ents;
+	ret = alloc_slots(q);
+	if (!ret && !cfg->persistent && cfg->copy_pool_kib)
+		ret = alloc_pool(q, cfg->copy_pool_kib);
+	if (ret)
+		goto err_ring;
+
+	ret = xb_evtchn_open(cfg->hv, &q->evtchn);
+	if (ret)
+		goto err_ring;
+	ret = xb_evtchn_bind(q->evtchn, cfg->domid, cfg->remote_port, &q->port);
+	if (ret) {
+		xb_err("dom%u queue %u: cannot bind event channel %u: %s",
+		       cfg->domid, cfg->index, cfg->remote_port,
+		       strerror(-ret));
+		goto err_evtchn;
+	}
+	q->evtchn_fd = xb_evtchn_fd(q->evtchn);
+
+	if (cfg->persistent) {
+		ret = blk_persist_create(q->gnt, cfg->domid,
+					 cfg->persist_max ? cfg->persist_max
+						: BLK_DEFAULT_PERSIST_MAX,
+					 &q->persist);
+		if (ret)
+			goto err_bind;
+	}
+	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->stop_fd < 0) {
+		ret = -errno;
+		goto err_persist;
+	}
+	ecfg = (struct blk_engine_config){
+		.fd = cfg->fd,
+		.blockdev = cfg->blockdev,
+		.depth = q->nslots,
+	};
+	ret = q->cfg.engine->create(&ecfg, &q->eng);
+	if (ret)
+		goto err_stopfd;
+	ret = -pthread_create(&q->thread, NULL, queue_thread, q);
+	if (ret) {
+		xb_err("queue %u: cannot start thread: %s", cfg->index,
+		       strerror(-ret));
+		goto err_engine;
+	}
+	q->thread_started = true;
+	*out = q;
+	return 0;
+
+err_engine:
+	q->eng->ops->destroy(q->eng);
+err_stopfd:
+	close(q->stop_fd);
+err_persist:
+	blk_persist_destroy(q->persist);
+err_bind:
+	xb_evtchn_unbind(q->evtchn, q->port);
+err_evtchn:
+	xb_evtchn_close(q->evtchn);
+err_ring:
+	xb_gnt_unmap(q->gnt, q->ring_addr, q->ring_pages);
+err_gnt:
+	xb_gnt_close(q->gnt);
+err_free:
+	queue_free(q);
+	return ret;
+}
+
+void blk_queue_stop(struct blk_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!q)
+		return;
+	if (q->thread_started) {
+		__atomic_store_n(&q->stop_flag, 1, __ATOMIC_RELAXED);
+		if (write(q->stop_fd, &one, sizeof(one)) < 0) {
+			/* The flag alone is seen at the next wake-up. */
+		}
+		pthread_join(q->thread, NULL);
+	}
+	/* The thread left with no slot busy: every I/O completed and every
+	 * per-request mapping is gone. Now the long-lived ones. */
+	q->eng->ops->destroy(q->eng);
+	close(q->stop_fd);
+	blk_persist_destroy(q->persist);
+	xb_evtchn_unbind(q->evtchn, q->port);
+	xb_evtchn_close(q->evtchn);
+	xb_gnt_unmap(q->gnt, q->ring_addr, q->ring_pages);
+	xb_gnt_close(q->gnt);
+	queue_free(q);
+}
+
+const struct blk_stats *blk_queue_stats(const struct blk_queue *q)
+{
+	return &q->stats;
+}

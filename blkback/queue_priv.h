@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to queue.c (thread, lifecycle) and ring.c (request consumer and
+ * responder): the per-queue state.
+ */
+#ifndef BLKBACK_QUEUE_PRIV_H
+#define BLKBACK_QUEUE_PRIV_H
+
+#include <pthread.h>
+#include <sys/uio.h>
+
+#include "uback/ring.h"
+#include "blkback.h"
+#include "persist.h"
+
+#define BLK_NIL UINT32_MAX
+
+/* Engine tags: slot index in the low 32 bits, what completed above. */
+#define BLK_TAG_RW      0ull
+#define BLK_TAG_FLUSH   1ull
+#define BLK_TAG_DISCARD 2ull
+#define BLK_TAG_KIND_SHIFT 32
+#define BLK_TAG_EVTCHN  (1ull << 62)
+#define BLK_TAG_STOP    ((1ull << 62) + 1)
+
+/* How one data page of a request is mapped. */
+struct blk_segmap {
+	void *page;
+	uint32_t phandle;        /* persistent cache entry, or BLK_NIL */
+	bool temp;               /* own single-page mapping to unmap */
+};
+
+struct blk_slot {
+	uint64_t id;
+	uint64_t sector;
+	uint64_t nr_sectors;     /* data sectors, or discard length */
+	uint64_t expect;         /* bytes the read/write must move */
+	uint8_t operation;       /* wire operation, echoed */
+	uint8_t op;              /* effective op */
+	uint8_t pending;         /* engine completions outstanding */
+	bool failed;
+	bool secure;             /* discard */
+	bool in_io;              /* counted in io_inflight */
+	uint16_t nsegs;
+	uint32_t niov;
+	void *batch;             /* per-request mapping of all pages */
+	uint32_t batch_count;
+	uint32_t chunk;          /* bounce chunk (grant copy), or BLK_NIL */
+	uint32_t next_free;
+	struct blk_seg *segs;    /* [max_segs] */
+	struct blk_segmap *maps; /* [max_segs] */
+	struct iovec *iov;       /* [max_segs] */
+};
+
+struct blk_queue {
+	struct blk_queue_config cfg;
+	struct xb_gnt *gnt;
+	struct xb_evtchn *evtchn;
+	evtchn_port_t port;
+	int evtchn_fd;
+	int stop_fd;
+	int stop_flag;           /* atomic */
+	void *ring_addr;
+	uint32_t ring_pages;
+	struct xb_back_ring ring;
+	struct blk_engine *eng;
+	struct blk_persist *persist;
+	uint64_t persist_idle_ns;
+
+	struct blk_slot *slots;
+	uint32_t nslots;
+	uint32_t max_segs;
+	uint32_t free_head;
+	uint32_t busy;           /* slots in use */
+	uint32_t io_inflight;    /* slots whose I/O was handed to the engine */
+	uint32_t blocked;        /* flush/barrier waiting for a drain */
+	bool halted;
+	bool stopping;
+	bool evtchn_armed;
+	bool rsp_dirty;          /* responses written, not yet pushed */
+	bool prepped;            /* engine work not yet submitted */
+	uint64_t now_ns;
+	uint64_t last_purge_ns;
+
+	/* Grant copy: nchunks bounce chunks of max_segs pages each. */
+	uint8_t *pool;
+	size_t pool_bytes;
+	uint32_t nchunks;
+	uint32_t *chunk_free;    /* stack of free chunk indices */
+	uint32_t chunk_top;
+	struct xb_gcopy_seg *gcopy;   /* [max_segs] */
+
+	/* Scratch, [max_segs] each. */
+	grant_ref_t *refs;
+	struct blk_wire_seg *iseg;
+	struct blk_seg *seg_store;
+	struct blk_segmap *map_store;
+	struct iovec *iov_store;
+
+	pthread_t thread;
+	bool thread_started;
+	struct blk_stats stats;
+};
+
+/* ring.c */
+/* Consume and start up to one ring's worth of requests; returns how many
+ * were taken off the ring. */
+uint32_t blk_ring_consume(struct blk_queue *q);
+/* Hand a slot's I/O to the engine. */
+void blk_slot_submit(struct blk_queue *q, uint32_t idx);
+/* An engine completion for an I/O tag. */
+void blk_ring_complete(struct blk_queue *q, uint64_t tag, int32_t res);
+/* Publish written responses, notify once if the frontend asked. */
+void blk_ring_flush_responses(struct blk_queue *q);
+
+#endif /* BLKBACK_QUEUE_PRIV_H */

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The blkif data path of one queue (ring consumer, grant mapping, grant
+ * copy, io_uring I/O, responses) against an in-process fake guest
+ * (blk_fakehv, blk_testfe) and a tmpfs image, without the simulator:
+ * read/write round trips over ABI x ring order x data movement
+ * (map per request, persistent grants, grant copy), polling mode,
+ * indirect requests, flush/barrier with and without data, discard, the
+ * bounded persistent cache and the bounce pool running dry.
+ * Every test ends by checking that stop unmapped every page and unbound
+ * every port. The hostile guest: test_blk_hostile.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "blk_testfe.h"
+
+/* ---- data path ---- */
+
+static void roundtrip(const struct opts *o)
+{
+	struct fx *x;
+	struct rsp r[4];
+	uint8_t file[11 * 4096];
+	unsigned int i;
+
+	fx_create(&x);
+	fx_start(x, o);
+
+	/* 11 full pages written at sector 64. */
+	for (i = 0; i < 11; i++)
+		fill(data_page(x, i), 4096, 0x10 + i);
+	fe_rw(&x->fe, BLKIF_OP_WRITE, 0xabc, 64, 11, x->data_ro, 0, 7);
+	r[0] = fe_one(&x->fe);
+	assert_true(r[0].id == 0xabc);
+	assert_int_equal(r[0].op, BLKIF_OP_WRITE);
+	assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
+	assert_int_equal(pread(x->disk.fd, file, sizeof(file), 64 * 512),
+			 sizeof(file));
+	for (i = 0; i < 11; i++)
+		assert_memory_equal(file + i * 4096, data_page(x, i), 4096);
+
+	/* Read back into pages 20.., in partial segments (sectors 2..5 of
+	 * each page): 4 sectors per segment. */
+	for (i = 0; i < 11; i++)
+		memset(data_page(x, 20 + i), 0xee, 4096);
+	fe_rw(&x->fe, BLKIF_OP_READ, 0xdef, 64, 11, &x->data_ref[20], 2, 5);
+	r[0] = fe_one(&x->fe);
+	assert_true(r[0].id == 0xdef);
+	assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
+	for (i = 0; i < 11; i++) {
+		uint8_t *p = data_page(x, 20 + i);
+
+		assert_memory_equal(p + 1024, file + i * 2048, 2048);
+		assert_int_equal(p[1023], 0xee);
+		assert_int_equal(p[3072], 0xee);
+	}
+	/* Several at once: one batch, all answered. */
+	for (i = 0; i < 4; i++)
+		fe_rw(&x->fe, BLKIF_OP_READ, 100 + i, 8 * i, 1,
+		      &x->data_ref[40 + i], 0, 7);
+	fe_push(&x->fe, false);
+	fe_wait(&x->fe, 4, r);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(r[i].status, BLKIF_RSP_OKAY);
+	assert_int_equal(stat_of(x->q, BLK_ST_READ), 5);
+	assert_int_equal(stat_of(x->q, BLK_ST_WRITE), 1);
+	assert_true(stat_of(x->q, BLK_ST_BYTES_WRITTEN) == 11 * 4096);
+	assert_true(stat_of(x->q, BLK_ST_BYTES_READ) == 11 * 2048 + 4 * 4096);
+	if (o->persistent)
+		wait_stat(x->q, BLK_ST_PERSIST_MISSES, 1);
+	else
+		assert_int_equal(fake_pages_mapped(x->f), 1 << o->order);
+	if (o->copy_kib) {
+		/* Everything went through the bounce pool, nothing mapped. */
+		assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 6);
+		assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 0);
+		assert_true(fake_copy_calls(x->f) == 6);
+		assert_int_equal(fake_map_calls(x->f), 1);   /* the ring */
+	} else {
+		assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 0);
+	}
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+static void test_roundtrip_matrix(void **state)
+{
+	static const uint32_t orders[] = { 0, 1, 4 };
+	unsigned int a, oi, p;
+
+	/* p: 0 map per request, 1 persistent, 2 grant copy */
+	for (a = 0; a < 2; a++)
+		for (oi = 0; oi < 3; oi++)
+			for (p = 0; p < 3; p++) {
+				struct opts o = {
+					.abi = a ? BLK_ABI_X86_64 : BLK_ABI_X86_32,
+					.order = orders[oi],
+					.persistent = p == 1,
+					.copy_kib = p == 2 ? 8192 : 0,
+				};
+				roundtrip(&o);
+			}
+}
+
+static void test_polling_mode(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .poll_us = 200 };
+
+	roundtrip(&o);
+	o.persistent = true;
+	o.abi = BLK_ABI_X86_32;
+	roundtrip(&o);
+}
+
+static void indirect_case(enum blk_abi abi, bool persistent)
+{
+	struct opts o = { .abi = abi, .persistent = persistent };
+	static uint8_t file[256 * 4096];
+	struct fx *x;
+	struct rsp r;
+	unsigned int i;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	for (i = 0; i < 256; i++)
+		fill(data_page(x, i), 4096, i);
+	write_indirect_page(x, 0, 256, 0, true);
+	fe_indirect(&x->fe, BLKIF_OP_WRITE, 7, 1024, 256, x->ind_ref, 1);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	assert_int_equal(r.op, BLKIF_OP_INDIRECT);
+	assert_int_equal(pread(x->disk.fd, file, sizeof(file), 1024 * 512),
+			 sizeof(file));
+	for (i = 0; i < 256; i++)
+		assert_memory_equal(file + i * 4096, data_page(x, i), 4096);
+	/* Read it back into pages 256..511. */
+	write_indirect_page(x, 1, 256, 256, false);
+	fe_indirect(&x->fe, BLKIF_OP_READ, 8, 1024, 256, &x->ind_ref[1], 1);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	for (i = 0; i < 256; i++)
+		assert_memory_equal(data_page(x, 256 + i), file + i * 4096, 4096);
+	assert_int_equal(stat_of(x->q, BLK_ST_INDIRECT), 2);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+static void test_indirect(void **state)
+{
+	indirect_case(BLK_ABI_X86_64, false);
+	indirect_case(BLK_ABI_X86_32, true);
+}
+
+static void test_flush_barrier_discard(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64 };
+	uint8_t buf[4096];
+	struct fx *x;
+	struct rsp r;
+	unsigned int i;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	fill(data_page(x, 0), 4096, 1);
+	fe_rw(&x->fe, BLKIF_OP_WRITE, 1, 0, 1, x->data_ref, 0, 7);
+	fe_rw(&x->fe, BLKIF_OP_FLUSH_DISKCACHE, 2, 0, 0, NULL, 0, 0);
+	fe_push(&x->fe, false);
+	fe_wait(&x->fe, 2, NULL);
+	fill(data_page(x, 1), 4096, 2);
+	/* A flush carrying data (FUA write) and a barrier carrying data. */
+	fe_rw(&x->fe, BLKIF_OP_FLUSH_DISKCACHE, 3, 8, 1, &x->data_ref[1], 0, 7);
+	fe_rw(&x->fe, BLKIF_OP_WRITE_BARRIER, 4, 16, 1, &x->data_ref[1], 0, 7);
+	fe_push(&x->fe, false);
+	{
+		struct rsp rr[2];
+
+		fe_wait(&x->fe, 2, rr);
+		assert_int_equal(rr[0].status, BLKIF_RSP_OKAY);
+		assert_int_equal(rr[1].status, BLKIF_RSP_OKAY);
+	}
+	assert_int_equal(pread(x->disk.fd, buf, 4096, 8 * 512), 4096);
+	assert_memory_equal(buf, data_page(x, 1), 4096);
+	assert_int_equal(pread(x->disk.fd, buf, 4096, 16 * 512), 4096);
+	assert_memory_equal(buf, data_page(x, 1), 4096);
+	assert_int_equal(stat_of(x->q, BLK_ST_FLUSH), 2);
+	assert_int_equal(stat_of(x->q, BLK_ST_BARRIER), 1);
+
+	/* Discard sectors 8..15 (the secure flag is ignored: not offered). */
+	fe_discard(&x->fe, 5, 8, 8, BLKIF_DISCARD_SECURE);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	assert_int_equal(r.op, BLKIF_OP_DISCARD);
+	assert_int_equal(pread(x->disk.fd, buf, 4096, 8 * 512), 4096);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], 0);
+	fe_discard(&x->fe, 6, IMG_SECTORS - 8, 9, 0);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_ERROR);
+	fe_discard(&x->fe, 7, 0, 0, 0);   /* empty: nothing to do */
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	fx_stop(x);
+	fx_destroy(x);
+
+	/* Flush/barrier not offered: EOPNOTSUPP. */
+	o.no_flush = true;
+	fx_create(&x);
+	fx_start(x, &o);
+	fe_rw(&x->fe, BLKIF_OP_FLUSH_DISKCACHE, 9, 0, 0, NULL, 0, 0);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_EOPNOTSUPP);
+	fe_rw(&x->fe, BLKIF_OP_WRITE_BARRIER, 10, 0, 0, NULL, 0, 0);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_EOPNOTSUPP);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+static void test_persist_cache_bounded(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .persistent = true,
+			  .persist_max = 8 };
+	struct fx *x;
+	struct rsp r;
+	unsigned int i;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	/* 11 segments with an 8-entry cache: 3 mapped per request only. */
+	for (i = 0; i < 5; i++) {
+		fe_rw(&x->fe, BLKIF_OP_READ, i, 0, 11, &x->data_ref[11 * i], 0, 7);
+		r = fe_one(&x->fe);
+		assert_int_equal(r.status, BLKIF_RSP_OKAY);
+		assert_true(fake_pages_mapped(x->f) <= 1 + 8);
+	}
+	wait_stat(x->q, BLK_ST_PERSIST_ENTRIES, 8);
+	wait_stat(x->q, BLK_ST_PERSIST_EVICTIONS, 1);
+	wait_stat(x->q, BLK_ST_PERSIST_FULL, 1);
+	assert_int_equal(stat_of(x->q, BLK_ST_PERSIST_ENTRIES), 8);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+/* A one-chunk bounce pool with several requests in flight: the others
+ * map their pages, every request completes, data is right. */
+static void test_copy_pool_exhausted(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .copy_kib = 4,
+			  .engine = &gate_ops };
+	struct rsp r[8];
+	uint8_t buf[4096];
+	struct fx *x;
+	unsigned int i;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	for (i = 0; i < 8; i++) {
+		fill(data_page(x, i), 4096, 50 + i);
+		fe_rw(&x->fe, BLKIF_OP_WRITE, i, 8 * i, 1, &x->data_ref[i], 0, 7);
+	}
+	fe_push(&x->fe, false);
+	wait_stat(x->q, BLK_ST_IN_FLIGHT, 8);
+	gate_open();
+	fe_wait(&x->fe, 8, r);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(r[i].status, BLKIF_RSP_OKAY);
+		assert_int_equal(pread(x->disk.fd, buf, 4096, 8 * i * 512), 4096);
+		assert_memory_equal(buf, data_page(x, i), 4096);
+	}
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 1);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_POOL_EMPTY), 7);
+	assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 7);
+	/* The chunk came back: the next request copies again. */
+	fe_rw(&x->fe, BLKIF_OP_READ, 9, 0, 1, &x->data_ref[20], 0, 7);
+	r[0] = fe_one(&x->fe);
+	assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
+	assert_memory_equal(data_page(x, 20), data_page(x, 0), 4096);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 2);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_matrix),
+		cmocka_unit_test(test_polling_mode),
+		cmocka_unit_test(test_indirect),
+		cmocka_unit_test(test_flush_barrier_discard),
+		cmocka_unit_test(test_persist_cache_bounded),
+		cmocka_unit_test(test_copy_pool_exhausted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
