@@ -24,7 +24,11 @@
 #define BLK_MAX_RING_PAGES (1u << BLK_MAX_RING_ORDER)
 #define BLK_MAX_QUEUES 16u
 #define BLK_DEFAULT_INDIRECT_SEGS 256u
-#define BLK_DEFAULT_PERSIST_MAX 1056u         /* grants per queue, as Linux */
+/* Persistent grants per queue by default: what the ring can have in
+ * flight (slots x segments), at least Linux's 1056, at most 8192 (32 MiB
+ * of guest pages). Fewer than in flight makes the cache thrash. */
+#define BLK_PERSIST_MAX_MIN 1056u
+#define BLK_PERSIST_MAX_CAP 8192u
 #define BLK_DEFAULT_PERSIST_IDLE_S 60u
 #define BLK_DEFAULT_COPY_POOL_KIB 16384u        /* per queue */
 
@@ -81,6 +85,10 @@ struct blk_stats {
 	uint64_t v[BLK_ST_COUNT];
 };
 
+/* Add @s's counters into @sum (a private, unshared struct), leaving out
+ * the gauges that only describe a live queue (in-flight, cache entries). */
+void blk_stats_add_totals(struct blk_stats *sum, const struct blk_stats *s);
+
 static inline void blk_stat_add(struct blk_stats *s, enum blk_stat k,
 				 uint64_t n)
 {
@@ -112,15 +120,24 @@ struct blk_queue_config {
 	bool blockdev;
 	struct blk_limits limits;
 	bool persistent;                /* frontend and backend agreed */
-	uint32_t persist_max;           /* 0: default */
+	uint32_t persist_max;           /* 0: default (see above) */
 	uint64_t persist_idle_ns;       /* 0: default */
 	uint32_t poll_us;               /* spin before sleeping; 0: off */
 	/*
 	 * Without persistent grants: move data by grant copy through a
-	 * bounce pool of this many KiB instead of mapping the pages per
-	 * request (0: always map). Requests that find the pool empty map.
+	 * bounce pool instead of mapping the pages per request (0: always
+	 * map). The pool has one 11-page chunk per ring slot for direct
+	 * requests, plus this many KiB in request-sized chunks for indirect
+	 * ones (at least one). Requests that find no chunk map.
 	 */
 	uint32_t copy_pool_kib;
+	/* Register the bounce pool with the engine (fixed buffers): pins
+	 * it, saves pinning pages per I/O. Pays with O_DIRECT on devices. */
+	bool fixed_buffers;
+	/* Pin the queue thread and its engine workers to @cpu (else leave
+	 * them to the scheduler). */
+	bool pin_cpu;
+	unsigned int cpu;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 
@@ -137,9 +154,10 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 /*
  * Stop the thread: stop consuming, wait for every in-flight I/O to
  * complete (their responses are still written), then unmap every grant,
- * unbind the port, free. Safe when the frontend is gone.
+ * unbind the port, free. Safe when the frontend is gone. With @totals,
+ * the queue's final counters are added to it (blk_stats_add_totals).
  */
-void blk_queue_stop(struct blk_queue *q);
+void blk_queue_stop(struct blk_queue *q, struct blk_stats *totals);
 /* The queue's live counters (read them with blk_stats_snapshot). */
 const struct blk_stats *blk_queue_stats(const struct blk_queue *q);
 

@@ -148,7 +148,7 @@ struct blk_req {
 	uint64_t id;
 	uint64_t sector;           /* start, 512-byte units */
 	uint64_t nr_sectors;       /* DISCARD only */
-	uint8_t operation;         /* as on the wire (echoed in the response) */
+	uint8_t operation;         /* as on the wire (INDIRECT for indirect) */
 	uint8_t op;                /* effective op: READ/WRITE/BARRIER/FLUSH/
 	                            * DISCARD, indirect_op for INDIRECT, or the
 	                            * unknown wire value */

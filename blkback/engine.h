@@ -31,6 +31,13 @@ struct blk_engine_config {
 	int fd;                 /* backing file or block device */
 	bool blockdev;          /* discard via BLKDISCARD/BLKSECDISCARD */
 	uint32_t depth;         /* max I/Os in flight (submission entries) */
+	/* Optional memory to register for BLK_IO_FIXED I/O (saves pinning
+	 * the pages on every O_DIRECT I/O); NULL: none. */
+	void *fixed_buf;
+	size_t fixed_len;
+	/* Run the engine's kernel workers (io-wq) on @cpu. */
+	bool pin_cpu;
+	unsigned int cpu;
 	bool sqpoll;            /* reserved; engines may ignore */
 };
 
@@ -41,6 +48,7 @@ struct blk_cqe {
 
 /* Flags for prep_*. */
 #define BLK_IO_LINK 1u          /* the next prepared I/O waits for this one */
+#define BLK_IO_FIXED 2u         /* one iovec inside cfg.fixed_buf */
 
 struct blk_engine_ops {
 	const char *name;

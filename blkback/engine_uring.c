@@ -11,6 +11,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -29,6 +30,8 @@ struct uring_engine {
 	bool blockdev;
 	bool fixed;              /* fd registered as file index 0 */
 	bool disabled;           /* created disabled: start() enables */
+	bool fixed_buf;          /* cfg.fixed_buf registered as buffer 0 */
+	int cpu;                 /* io-wq affinity, or -1 */
 	/* Completions made without the kernel ring (device discard). */
 	struct blk_cqe *local;
 	uint32_t local_n, local_cap;
@@ -64,6 +67,7 @@ static int uring_create(const struct blk_engine_config *cfg,
 	ue->base.ops = &blk_engine_uring_ops;
 	ue->fd = cfg->fd;
 	ue->blockdev = cfg->blockdev;
+	ue->cpu = cfg->pin_cpu ? (int)cfg->cpu : -1;
 	/* Each request may take two entries (write + linked fdatasync),
 	 * plus the fd polls. */
 	entries = pow2_at_least(2 * cfg->depth + 8);
@@ -99,6 +103,18 @@ static int uring_create(const struct blk_engine_config *cfg,
 		ret = io_uring_register_files(&ue->ring, &cfg->fd, 1);
 		ue->fixed = ret == 0;
 	}
+	/* Before the ring is enabled: a single-issuer ring takes
+	 * registrations only from its issuer afterwards. */
+	if (cfg->fixed_buf && cfg->fixed_len) {
+		struct iovec iov = { cfg->fixed_buf, cfg->fixed_len };
+
+		ret = io_uring_register_buffers(&ue->ring, &iov, 1);
+		if (ret)
+			xb_warn("io_uring: cannot register %zu KiB of buffers "
+				"(%s): unregistered I/O", cfg->fixed_len >> 10,
+				strerror(-ret));
+		ue->fixed_buf = ret == 0;
+	}
 	*out = &ue->base;
 	return 0;
 
@@ -125,15 +141,25 @@ static int uring_start(struct blk_engine *e)
 	struct uring_engine *ue = to_ue(e);
 	int ret;
 
-	if (!ue->disabled)
-		return 0;
-	/* liburing 2.3 declares io_uring_enable_rings but does not export
-	 * it: register directly. */
-	ret = (int)syscall(__NR_io_uring_register, ue->ring.ring_fd,
-			   IORING_REGISTER_ENABLE_RINGS, NULL, 0);
-	if (ret < 0)
-		return -errno;
-	ue->disabled = false;
+	if (ue->disabled) {
+		/* liburing 2.3 declares io_uring_enable_rings but does not
+		 * export it: register directly. */
+		ret = (int)syscall(__NR_io_uring_register, ue->ring.ring_fd,
+				   IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+		if (ret < 0)
+			return -errno;
+		ue->disabled = false;
+	}
+	if (ue->cpu >= 0 && ue->cpu < CPU_SETSIZE) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(ue->cpu, &set);
+		ret = io_uring_register_iowq_aff(&ue->ring, sizeof(set), &set);
+		if (ret)
+			xb_warn("io_uring: io-wq affinity to CPU %d: %s",
+				ue->cpu, strerror(-ret));
+	}
 	return 0;
 }
 
@@ -159,7 +185,16 @@ static int uring_prep_rw(struct blk_engine *e, bool write,
 
 	if (!sqe)
 		return -EBUSY;
-	if (iovcnt == 1) {
+	if (iovcnt == 1 && (flags & BLK_IO_FIXED) && ue->fixed_buf) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, ue->fd, iov[0].iov_base,
+						  (unsigned int)iov[0].iov_len,
+						  offset, 0);
+		else
+			io_uring_prep_read_fixed(sqe, ue->fd, iov[0].iov_base,
+						 (unsigned int)iov[0].iov_len,
+						 offset, 0);
+	} else if (iovcnt == 1) {
 		if (write)
 			io_uring_prep_write(sqe, ue->fd, iov[0].iov_base,
 					    (unsigned int)iov[0].iov_len, offset);

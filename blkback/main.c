@@ -11,10 +11,12 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,11 +54,16 @@ static void usage(FILE *f)
 "  --indirect-segs N       feature-max-indirect-segments (default 256,\n"
 "                          0 disables indirect, max 4096)\n"
 "  --no-persistent         do not offer feature-persistent\n"
-"  --persist-max N         persistent grants kept per queue (default 1056)\n"
+"  --persist-max N         persistent grants kept per queue (default:\n"
+"                          ring slots x segments, 1056..8192)\n"
 "  --persist-idle S        unmap persistent grants idle S seconds (60)\n"
 "  --poll-us N             spin N us on the ring before sleeping (0: off)\n"
 "  --copy-pool KIB         without persistent grants, grant-copy through a\n"
 "                          bounce pool of KIB per queue (16384; 0: map)\n"
+"  --fixed-buffers auto|on|off  register the bounce pool with io_uring\n"
+"                          (auto: block devices with O_DIRECT)\n"
+"  --cpus A,B,...          run queue i and its io_uring workers on CPU\n"
+"                          list[i %% n] (default: not pinned)\n"
 "  --no-direct             buffered I/O instead of O_DIRECT\n"
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
@@ -99,6 +106,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "persist-idle", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "copy-pool", required_argument, NULL, 'C' },
+		{ "fixed-buffers", required_argument, NULL, 'F' },
+		{ "cpus", required_argument, NULL, 'c' },
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ "no-discard", no_argument, NULL, 'X' },
 		{ "stats", required_argument, NULL, 't' },
@@ -178,6 +187,31 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				goto bad;
 			o->vbd.copy_pool_kib = (uint32_t)v;
 			break;
+		case 'c': {
+			char *tok, *save = NULL, *list = optarg;
+
+			o->vbd.nr_cpus = 0;
+			for (tok = strtok_r(list, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (parse_uint(tok, CPU_SETSIZE - 1, &v) ||
+				    o->vbd.nr_cpus == BLK_MAX_QUEUES)
+					goto bad;
+				o->vbd.cpus[o->vbd.nr_cpus++] = (unsigned int)v;
+			}
+			if (!o->vbd.nr_cpus)
+				goto bad;
+			break;
+		}
+		case 'F':
+			if (!strcmp(optarg, "on"))
+				o->vbd.fixed_buffers = 1;
+			else if (!strcmp(optarg, "off"))
+				o->vbd.fixed_buffers = 0;
+			else if (!strcmp(optarg, "auto"))
+				o->vbd.fixed_buffers = -1;
+			else
+				goto bad;
+			break;
 		case 'T':
 			if (parse_uint(optarg, 3600000, &v) || v < 10)
 				goto bad;
@@ -221,9 +255,15 @@ bad:
 	return -EINVAL;
 }
 
+static uint64_t tv_us(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
 static void write_stats(const char *path, const struct blk_vbd *vbd)
 {
 	char tmp[PATH_MAX];
+	struct rusage ru;
 	FILE *f;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -232,6 +272,10 @@ static void write_stats(const char *path, const struct blk_vbd *vbd)
 	if (!f)
 		return;
 	blk_vbd_print_stats(f, vbd);
+	/* Whole-process CPU time, for CPU cost per I/O (bench/blk). */
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		fprintf(f, "cpu_user_us=%" PRIu64 "\ncpu_sys_us=%" PRIu64 "\n",
+			tv_us(&ru.ru_utime), tv_us(&ru.ru_stime));
 	if (fclose(f) == 0)
 		rename(tmp, path);
 	else

@@ -6,6 +6,9 @@
  * (one-shot polls queued on the engine).
  */
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,6 +20,17 @@
 #include "queue_priv.h"
 
 #define CQE_BATCH 64
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
 
 static uint64_t clock_ns(clockid_t clk)
 {
@@ -49,7 +63,19 @@ static bool handle_cqes(struct blk_queue *q, const struct blk_cqe *c,
 	for (i = 0; i < n; i++) {
 		if (c[i].tag == BLK_TAG_EVTCHN) {
 			q->evtchn_armed = false;
-			drain_evtchn(q);
+			if (c[i].res < 0 ||
+			    (c[i].res & (POLLERR | POLLHUP | POLLNVAL))) {
+				/* Never re-arm a broken fd (it would fire
+				 * at once, forever): look at the ring on a
+				 * timer instead until we are stopped. */
+				if (!q->evtchn_dead)
+					xb_err("dom%u queue %u: event channel"
+					       " fd failed; polling the ring",
+					       q->cfg.domid, q->cfg.index);
+				q->evtchn_dead = true;
+			} else {
+				drain_evtchn(q);
+			}
 			progress = true;
 		} else if (c[i].tag == BLK_TAG_STOP) {
 			q->stopping = true;
@@ -88,7 +114,7 @@ static bool spin_for_work(struct blk_queue *q)
 			blk_stat_add(&q->stats, BLK_ST_POLL_HITS, 1);
 			return true;
 		}
-		__builtin_ia32_pause();
+		cpu_relax();
 		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
 			return false;
 	}
@@ -122,6 +148,15 @@ static void *queue_thread(void *arg)
 
 	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
 	q->last_purge_ns = q->now_ns;
+	if (q->cfg.pin_cpu && q->cfg.cpu < CPU_SETSIZE) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(q->cfg.cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+			xb_warn("queue %u: cannot run on CPU %d", q->cfg.index,
+				q->cfg.cpu);
+	}
 	if (ops->start && ops->start(q->eng)) {
 		/* Cannot do I/O: answer nothing, wait to be stopped. */
 		xb_err("dom%u queue %u: engine start failed", q->cfg.domid,
@@ -161,14 +196,19 @@ static void *queue_thread(void *arg)
 		if (progress)
 			continue;
 
-		if (q->cfg.poll_us && !q->stopping && spin_for_work(q))
+		/* Spin only for new requests: with I/O in flight, sleep in
+		 * the engine, so that the kernel's worker (io-wq, e.g. for
+		 * tmpfs, which cannot do non-blocking reads) gets the CPU
+		 * instead of our spinning. */
+		if (q->cfg.poll_us && !q->stopping && !q->io_inflight &&
+		    spin_for_work(q))
 			continue;
 		/* Re-arm req_event and look once more (lost wake-up race). */
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
 		    q->ring.req_cons - q->ring.rsp_prod_pvt < q->ring.nr_ents &&
 		    xb_ring_final_check(&q->ring))
 			continue;
-		if (!q->evtchn_armed && !q->stopping) {
+		if (!q->evtchn_armed && !q->stopping && !q->evtchn_dead) {
 			if (!ops->prep_poll(q->eng, q->evtchn_fd,
 					    BLK_TAG_EVTCHN))
 				q->evtchn_armed = true;
@@ -176,14 +216,15 @@ static void *queue_thread(void *arg)
 		persist_tick(q);
 		blk_stat_add(&q->stats, BLK_ST_SLEEPS, 1);
 		n = ops->reap(q->eng, cqes, CQE_BATCH, true,
-			      q->persist ? 1000 : -1);
+			      q->evtchn_dead ? 100 : q->persist ? 1000 : -1);
 		if (n > 0) {
 			handle_cqes(q, cqes, n);
 		} else if (n < 0) {
 			/* Never spin on a broken engine. */
 			blk_stat_add(&q->stats, BLK_ST_ENGINE_ERRORS, 1);
-			XB_LOG_RATELIMITED(XB_LOG_ERR, "queue %u: engine wait:"
-					   " %s", q->cfg.index, strerror(-n));
+			if (xb_ratelimit_ok(&q->rl))
+				xb_err("queue %u: engine wait: %s",
+				       q->cfg.index, strerror(-n));
 			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 		}
 		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
@@ -197,7 +238,8 @@ static void queue_free(struct blk_queue *q)
 {
 	if (q->pool)
 		munmap(q->pool, q->pool_bytes);
-	free(q->chunk_free);
+	free(q->small_free);
+	free(q->large_free);
 	free(q->gcopy);
 	free(q->slots);
 	free(q->refs);
@@ -234,33 +276,40 @@ static int alloc_slots(struct blk_queue *q)
 	return 0;
 }
 
-/* Bounce chunks for grant copy: one request's worth of pages each, as
- * many as the pool allows (at least one, at most one per slot). Reserved
- * only: pages are touched as requests use them. */
+/* The grant copy bounce pool (see queue_priv.h). Reserved only: pages
+ * are touched as requests use them. */
 static int alloc_pool(struct blk_queue *q, uint32_t kib)
 {
-	size_t chunk = (size_t)q->max_segs * XB_PAGE_SIZE;
+	size_t small = (size_t)BLKIF_MAX_SEGMENTS_PER_REQUEST * XB_PAGE_SIZE;
+	size_t large = (size_t)q->max_segs * XB_PAGE_SIZE;
 	uint32_t i;
 
-	q->nchunks = (uint32_t)(((size_t)kib * 1024) / chunk);
-	if (!q->nchunks)
-		q->nchunks = 1;
-	if (q->nchunks > q->nslots)
-		q->nchunks = q->nslots;
-	q->pool_bytes = (size_t)q->nchunks * chunk;
+	q->nsmall = q->nslots;
+	if (q->max_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		q->nlarge = (uint32_t)(((size_t)kib * 1024) / large);
+		if (!q->nlarge)
+			q->nlarge = 1;
+		if (q->nlarge > q->nslots)
+			q->nlarge = q->nslots;
+	}
+	q->pool_bytes = (size_t)q->nsmall * small + (size_t)q->nlarge * large;
 	q->pool = mmap(NULL, q->pool_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (q->pool == MAP_FAILED) {
 		q->pool = NULL;
 		return -ENOMEM;
 	}
-	q->chunk_free = calloc(q->nchunks, sizeof(*q->chunk_free));
+	q->small_free = calloc(q->nsmall, sizeof(*q->small_free));
+	q->large_free = calloc(q->nlarge + 1, sizeof(*q->large_free));
 	q->gcopy = calloc(q->max_segs, sizeof(*q->gcopy));
-	if (!q->chunk_free || !q->gcopy)
+	if (!q->small_free || !q->large_free || !q->gcopy)
 		return -ENOMEM;
-	for (i = 0; i < q->nchunks; i++)
-		q->chunk_free[i] = q->nchunks - 1 - i;
-	q->chunk_top = q->nchunks;
+	for (i = 0; i < q->nsmall; i++)
+		q->small_free[i] = q->nsmall - 1 - i;
+	for (i = 0; i < q->nlarge; i++)
+		q->large_free[i] = q->nsmall + q->nlarge - 1 - i;
+	q->small_top = q->nsmall;
+	q->large_top = q->nlarge;
 	return 0;
 }
 
@@ -325,9 +374,16 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 	q->evtchn_fd = xb_evtchn_fd(q->evtchn);
 
 	if (cfg->persistent) {
-		ret = blk_persist_create(q->gnt, cfg->domid,
-					 cfg->persist_max ? cfg->persist_max
-						: BLK_DEFAULT_PERSIST_MAX,
+		uint64_t pmax = cfg->persist_max;
+
+		if (!pmax) {
+			pmax = (uint64_t)q->nslots * q->max_segs;
+			if (pmax > BLK_PERSIST_MAX_CAP)
+				pmax = BLK_PERSIST_MAX_CAP;
+			if (pmax < BLK_PERSIST_MAX_MIN)
+				pmax = BLK_PERSIST_MAX_MIN;
+		}
+		ret = blk_persist_create(q->gnt, cfg->domid, (uint32_t)pmax,
 					 &q->persist);
 		if (ret)
 			goto err_bind;
@@ -341,6 +397,10 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		.fd = cfg->fd,
 		.blockdev = cfg->blockdev,
 		.depth = q->nslots,
+		.fixed_buf = cfg->fixed_buffers ? q->pool : NULL,
+		.fixed_len = cfg->fixed_buffers && q->pool ? q->pool_bytes : 0,
+		.pin_cpu = cfg->pin_cpu,
+		.cpu = cfg->cpu,
 	};
 	ret = q->cfg.engine->create(&ecfg, &q->eng);
 	if (ret)
@@ -352,6 +412,13 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		goto err_engine;
 	}
 	q->thread_started = true;
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "blk%u.%u", cfg->domid,
+			 cfg->index);
+		pthread_setname_np(q->thread, name);
+	}
 	*out = q;
 	return 0;
 
@@ -374,7 +441,7 @@ err_free:
 	return ret;
 }
 
-void blk_queue_stop(struct blk_queue *q)
+void blk_queue_stop(struct blk_queue *q, struct blk_stats *totals)
 {
 	uint64_t one = 1;
 
@@ -396,6 +463,8 @@ void blk_queue_stop(struct blk_queue *q)
 	xb_evtchn_close(q->evtchn);
 	xb_gnt_unmap(q->gnt, q->ring_addr, q->ring_pages);
 	xb_gnt_close(q->gnt);
+	if (totals)
+		blk_stats_add_totals(totals, &q->stats);
 	queue_free(q);
 }
 

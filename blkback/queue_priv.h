@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/uio.h>
 
+#include "uback/log.h"
 #include "uback/ring.h"
 #include "blkback.h"
 #include "persist.h"
@@ -35,7 +36,7 @@ struct blk_slot {
 	uint64_t sector;
 	uint64_t nr_sectors;     /* data sectors, or discard length */
 	uint64_t expect;         /* bytes the read/write must move */
-	uint8_t operation;       /* wire operation, echoed */
+	uint8_t operation;       /* echoed: see rsp_operation() */
 	uint8_t op;              /* effective op */
 	uint8_t pending;         /* engine completions outstanding */
 	bool failed;
@@ -77,17 +78,24 @@ struct blk_queue {
 	bool halted;
 	bool stopping;
 	bool evtchn_armed;
+	bool evtchn_dead;        /* its fd failed: poll the ring on a timer */
 	bool rsp_dirty;          /* responses written, not yet pushed */
 	bool prepped;            /* engine work not yet submitted */
 	uint64_t now_ns;
+	struct xb_ratelimit rl;   /* guest-caused messages */
 	uint64_t last_purge_ns;
 
-	/* Grant copy: nchunks bounce chunks of max_segs pages each. */
+	/*
+	 * Grant copy bounce pool, two tiers in one mapping: one small chunk
+	 * (11 pages: any direct request) per ring slot, then nlarge chunks
+	 * of max_segs pages for indirect requests. Chunk indices below
+	 * nsmall are small ones.
+	 */
 	uint8_t *pool;
 	size_t pool_bytes;
-	uint32_t nchunks;
-	uint32_t *chunk_free;    /* stack of free chunk indices */
-	uint32_t chunk_top;
+	uint32_t nsmall, nlarge;
+	uint32_t *small_free, *large_free;   /* stacks of free indices */
+	uint32_t small_top, large_top;
 	struct xb_gcopy_seg *gcopy;   /* [max_segs] */
 
 	/* Scratch, [max_segs] each. */

@@ -38,10 +38,12 @@ static void reject(struct blk_queue *q, uint64_t id, uint8_t operation,
 		   enum blk_reject why)
 {
 	blk_stat_add(&q->stats, (enum blk_stat)(BLK_ST_REJ_FIRST + why), 1);
-	XB_LOG_RATELIMITED(XB_LOG_WARN,
-			   "dom%u queue %u: request op %u refused: %s",
-			   q->cfg.domid, q->cfg.index, operation,
-			   blk_reject_name(why));
+	/* Rate limited per queue: one noisy guest cannot hide another's
+	 * messages, and the state is never shared between threads. */
+	if (xb_ratelimit_ok(&q->rl))
+		xb_warn("dom%u queue %u: request op %u refused: %s",
+			q->cfg.domid, q->cfg.index, operation,
+			blk_reject_name(why));
 	respond(q, id, operation, blk_reject_status(why));
 }
 
@@ -91,7 +93,10 @@ static void slot_unmap(struct blk_queue *q, struct blk_slot *s)
 		s->batch = NULL;
 	}
 	if (s->chunk != BLK_NIL) {
-		q->chunk_free[q->chunk_top++] = s->chunk;
+		if (s->chunk < q->nsmall)
+			q->small_free[q->small_top++] = s->chunk;
+		else
+			q->large_free[q->large_top++] = s->chunk;
 		s->chunk = BLK_NIL;
 	}
 	for (i = 0; i < s->nsegs; i++) {
@@ -193,13 +198,21 @@ static int map_data(struct blk_queue *q, struct blk_slot *s)
 
 	if (!s->nsegs)
 		return 0;
-	if (!q->persist && q->nchunks) {
-		if (q->chunk_top) {
-			uint8_t *base;
+	if (q->pool) {
+		uint8_t *base = NULL;
 
-			s->chunk = q->chunk_free[--q->chunk_top];
-			base = q->pool + (size_t)s->chunk * q->max_segs *
-					 XB_PAGE_SIZE;
+		if (s->nsegs <= BLKIF_MAX_SEGMENTS_PER_REQUEST && q->small_top) {
+			s->chunk = q->small_free[--q->small_top];
+			base = q->pool + (size_t)s->chunk *
+				BLKIF_MAX_SEGMENTS_PER_REQUEST * XB_PAGE_SIZE;
+		} else if (q->large_top) {
+			s->chunk = q->large_free[--q->large_top];
+			base = q->pool + (size_t)q->nsmall *
+				BLKIF_MAX_SEGMENTS_PER_REQUEST * XB_PAGE_SIZE +
+				(size_t)(s->chunk - q->nsmall) * q->max_segs *
+				XB_PAGE_SIZE;
+		}
+		if (base) {
 			for (i = 0; i < s->nsegs; i++)
 				s->maps[i].page = base + (size_t)i * XB_PAGE_SIZE;
 			blk_stat_add(&q->stats, BLK_ST_COPY_REQS, 1);
@@ -327,6 +340,9 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 	uint64_t tag_rw = idx | (BLK_TAG_RW << BLK_TAG_KIND_SHIFT);
 	uint64_t tag_fl = idx | (BLK_TAG_FLUSH << BLK_TAG_KIND_SHIFT);
 	uint64_t tag_dc = idx | (BLK_TAG_DISCARD << BLK_TAG_KIND_SHIFT);
+	/* A bounced request in one piece can use the registered pool. */
+	unsigned int fixed = s->chunk != BLK_NIL && s->niov == 1 ?
+			     BLK_IO_FIXED : 0;
 	int ret, tries;
 
 	s->pending = 0;
@@ -339,7 +355,8 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 	case BLKIF_OP_WRITE:
 		for (tries = 0; tries < 2; tries++) {
 			ret = ops->prep_rw(q->eng, s->op == BLKIF_OP_WRITE,
-					   s->iov, s->niov, off, tag_rw, 0);
+					   s->iov, s->niov, off, tag_rw,
+					   fixed);
 			if (prep_retry(q, ret) <= 0)
 				break;
 		}
@@ -363,7 +380,7 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 			for (tries = 0; tries < 2; tries++) {
 				ret = ops->prep_rw(q->eng, true, s->iov,
 						   s->niov, off, tag_rw,
-						   BLK_IO_LINK);
+						   BLK_IO_LINK | fixed);
 				if (prep_retry(q, ret) <= 0)
 					break;
 			}
@@ -391,6 +408,17 @@ void blk_slot_submit(struct blk_queue *q, uint32_t idx)
 			slot_fail(q, idx, BLK_REJ_IO);
 		}
 	}
+}
+
+/*
+ * The operation a response carries: the request's, and for INDIRECT the
+ * inner one (indirect_op), as Linux blkback answers. Linux blkfront
+ * checks it and disables the disk on a mismatch ("response has wrong
+ * operation (6 instead of 1)"), found running under real Xen.
+ */
+static uint8_t rsp_operation(const struct blk_req *req)
+{
+	return req->indirect ? req->op : req->operation;
 }
 
 /* Take one request off the ring (already copied into @req). */
@@ -422,17 +450,17 @@ static void start_request(struct blk_queue *q, const struct blk_req *req)
 
 	why = blk_req_check(req, lim);
 	if (why) {
-		reject(q, req->id, req->operation, why);
+		reject(q, req->id, rsp_operation(req), why);
 		return;
 	}
 	idx = slot_alloc(q);
 	if (idx == BLK_NIL) {   /* bounded by xb_ring_reqs_avail: never */
-		reject(q, req->id, req->operation, BLK_REJ_IO);
+		reject(q, req->id, rsp_operation(req), BLK_REJ_IO);
 		return;
 	}
 	s = &q->slots[idx];
 	s->id = req->id;
-	s->operation = req->operation;
+	s->operation = rsp_operation(req);
 	s->op = req->op;
 	s->sector = req->sector;
 	s->failed = false;
@@ -512,16 +540,18 @@ uint32_t blk_ring_consume(struct blk_queue *q)
 	RING_IDX prod;
 
 	if (xb_ring_get_req_prod(&q->ring, &prod)) {
+		RING_IDX prod_seen = __atomic_load_n(&q->ring.sring->req_prod,
+						     __ATOMIC_RELAXED);
+
 		/* More requests than slots: the frontend is broken or
 		 * hostile. Stop here for good; no retry, no busy loop. */
 		q->halted = true;
 		blk_stat_add(&q->stats, BLK_ST_RING_HALTED, 1);
-		XB_LOG_RATELIMITED(XB_LOG_ERR,
-				   "dom%u queue %u: impossible request producer"
-				   " %u (consumer %u, ring %u): ring halted",
-				   q->cfg.domid, q->cfg.index,
-				   q->ring.sring->req_prod, q->ring.req_cons,
-				   q->ring.nr_ents);
+		/* Once per queue: a halted ring is never looked at again. */
+		xb_err("dom%u queue %u: impossible request producer %u "
+		       "(consumer %u, ring %u): ring halted", q->cfg.domid,
+		       q->cfg.index, prod_seen, q->ring.req_cons,
+		       q->ring.nr_ents);
 		return 0;
 	}
 	n = xb_ring_reqs_avail(&q->ring, prod);

@@ -76,3 +76,17 @@ void blk_stats_print(FILE *f, const char *prefix, const struct blk_stats *s)
 		fprintf(f, "%s%s=%" PRIu64 "\n", prefix,
 			blk_stat_name((enum blk_stat)i), snap.v[i]);
 }
+
+void blk_stats_add_totals(struct blk_stats *sum, const struct blk_stats *s)
+{
+	struct blk_stats snap;
+	unsigned int k;
+
+	blk_stats_snapshot(s, &snap);
+	for (k = 0; k < BLK_ST_COUNT; k++) {
+		if (k == BLK_ST_IN_FLIGHT || k == BLK_ST_IN_FLIGHT_MAX ||
+		    k == BLK_ST_PERSIST_ENTRIES)
+			continue;
+		sum->v[k] += snap.v[k];
+	}
+}

@@ -39,6 +39,10 @@ struct blk_vbd_config {
 	uint32_t poll_us;             /* polling before sleeping; 0: off */
 	uint32_t copy_pool_kib;       /* grant copy pool without persistent
 	                               * grants; 0: map per request */
+	int fixed_buffers;            /* register the pool: 1 on, 0 off,
+	                               * -1 auto (block devices, O_DIRECT) */
+	unsigned int nr_cpus;         /* queue i runs on cpus[i % nr_cpus] */
+	unsigned int cpus[BLK_MAX_QUEUES]; /* (and its io-wq workers) */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 

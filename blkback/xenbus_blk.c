@@ -23,6 +23,9 @@ struct blk_vbd {
 	enum blk_abi abi;
 	uint32_t ring_order;
 	bool persistent;
+	/* Counters of queues already stopped (earlier connections), so that
+	 * the device totals survive disconnects and reconnects. */
+	struct blk_stats retired;
 };
 
 void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
@@ -35,6 +38,7 @@ void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
 	cfg->max_ring_order = BLK_MAX_RING_ORDER;
 	cfg->max_indirect_segs = BLK_DEFAULT_INDIRECT_SEGS;
 	cfg->copy_pool_kib = BLK_DEFAULT_COPY_POOL_KIB;
+	cfg->fixed_buffers = -1;
 }
 
 int blk_vbd_create(const struct blk_vbd_config *cfg, struct blk_vbd **out)
@@ -86,10 +90,15 @@ void blk_vbd_print_stats(FILE *f, const struct blk_vbd *vbd)
 		vbd->disk_open ? vbd->disk.sectors : 0, vbd->lim.readonly,
 		vbd->disk_open && vbd->disk.direct, vbd->nr_queues,
 		vbd->ring_order, blk_abi_name(vbd->abi), vbd->persistent);
+	struct blk_stats total = vbd->retired;
+
 	for (q = 0; q < vbd->nr_queues; q++) {
 		snprintf(prefix, sizeof(prefix), "q%u.", q);
 		blk_stats_print(f, prefix, blk_queue_stats(vbd->queues[q]));
+		blk_stats_add_totals(&total, blk_queue_stats(vbd->queues[q]));
 	}
+	/* Device totals since start, across reconnects (no gauges). */
+	blk_stats_print(f, "total.", &total);
 }
 
 /* `params` may carry a format prefix (tap style "aio:/path"). */
@@ -241,7 +250,7 @@ static int read_queue_keys(struct xb_dev *dev, const char *dir,
 static void stop_queues(struct blk_vbd *vbd)
 {
 	while (vbd->nr_queues)
-		blk_queue_stop(vbd->queues[--vbd->nr_queues]);
+		blk_queue_stop(vbd->queues[--vbd->nr_queues], &vbd->retired);
 }
 
 static int blk_connect(struct xb_dev *dev)
@@ -311,6 +320,13 @@ static int blk_connect(struct xb_dev *dev)
 				     1000000000ull;
 		qc.poll_us = vbd->cfg.poll_us;
 		qc.copy_pool_kib = vbd->cfg.copy_pool_kib;
+		if (vbd->cfg.nr_cpus) {
+			qc.pin_cpu = true;
+			qc.cpu = vbd->cfg.cpus[q % vbd->cfg.nr_cpus];
+		}
+		qc.fixed_buffers = vbd->cfg.fixed_buffers > 0 ||
+				   (vbd->cfg.fixed_buffers < 0 &&
+				    vbd->disk.blockdev && vbd->disk.direct);
 		qc.engine = vbd->cfg.engine;
 		ret = blk_queue_start(&qc, &vbd->queues[q]);
 		if (ret)

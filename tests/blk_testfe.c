@@ -247,8 +247,12 @@ void fx_start(struct fx *x, const struct opts *o)
 	};
 	cfg.persistent = o->persistent;
 	cfg.persist_max = o->persist_max;
+	cfg.persist_idle_ns = o->idle_ns;
 	cfg.poll_us = o->poll_us;
 	cfg.copy_pool_kib = o->copy_kib;
+	cfg.fixed_buffers = o->fixed;
+	cfg.pin_cpu = o->cpu > 0;
+	cfg.cpu = o->cpu > 0 ? (unsigned int)(o->cpu - 1) : 0;
 	cfg.engine = o->engine;
 	assert_int_equal(blk_queue_start(&cfg, &x->q), 0);
 	assert_int_equal(fake_ports_bound(x->f), 1);
@@ -256,7 +260,7 @@ void fx_start(struct fx *x, const struct opts *o)
 
 void fx_stop(struct fx *x)
 {
-	blk_queue_stop(x->q);
+	blk_queue_stop(x->q, NULL);
 	x->q = NULL;
 	assert_int_equal(fake_pages_mapped(x->f), 0);
 	assert_int_equal(fake_ports_bound(x->f), 0);

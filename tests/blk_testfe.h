@@ -63,6 +63,9 @@ struct opts {
 	uint32_t max_indirect;
 	uint32_t persist_max;
 	uint32_t copy_kib;         /* grant copy pool (non-persistent) */
+	bool fixed;                /* register the pool (fixed buffers) */
+	int cpu;                   /* > 0: pin the queue to CPU cpu - 1 */
+	uint64_t idle_ns;          /* persistent grants idle purge (0: 60 s) */
 	bool no_flush;
 	const struct blk_engine_ops *engine;
 };

@@ -231,6 +231,48 @@ static void test_poll(void **state)
 	close(efd);
 }
 
+/* Registered buffers: I/O inside them works; BLK_IO_FIXED with memory
+ * outside them fails (so the fixed path is the one taken). */
+static void test_fixed_buffers(void **state)
+{
+	struct fx *x = *state;
+	struct blk_engine_config cfg = { .fd = x->disk.fd, .depth = 8,
+					 .fixed_buf = x->buf,
+					 .fixed_len = 32768 };
+	struct blk_engine *e;
+	struct blk_cqe c[2];
+	struct iovec iov = { x->buf, 8192 };
+	uint8_t *other = malloc(8192);
+	unsigned int i;
+
+	assert_non_null(other);
+	assert_int_equal(blk_engine_uring_ops.create(&cfg, &e), 0);
+	assert_int_equal(e->ops->start(e), 0);
+	for (i = 0; i < 8192; i++)
+		x->buf[i] = (uint8_t)(i * 3);
+	assert_int_equal(e->ops->prep_rw(e, true, &iov, 1, 4096, 1,
+					 BLK_IO_FIXED), 0);
+	assert_int_equal(reap_n(e, c, 1), 1);
+	assert_int_equal(c[0].res, 8192);
+	iov.iov_base = x->buf + 16384;
+	assert_int_equal(e->ops->prep_rw(e, false, &iov, 1, 4096, 2,
+					 BLK_IO_FIXED), 0);
+	assert_int_equal(reap_n(e, c, 1), 1);
+	assert_int_equal(c[0].res, 8192);
+	assert_memory_equal(x->buf + 16384, x->buf, 8192);
+	iov.iov_base = other;
+	assert_int_equal(e->ops->prep_rw(e, false, &iov, 1, 4096, 3,
+					 BLK_IO_FIXED), 0);
+	assert_int_equal(reap_n(e, c, 1), 1);
+	assert_int_equal(c[0].res, -EFAULT);
+	/* Without the flag the same memory is fine. */
+	assert_int_equal(e->ops->prep_rw(e, false, &iov, 1, 4096, 4, 0), 0);
+	assert_int_equal(reap_n(e, c, 1), 1);
+	assert_int_equal(c[0].res, 8192);
+	e->ops->destroy(e);
+	free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +281,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linked_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -409,6 +409,140 @@ static void test_other_queue_unaffected(void **state)
 	fx_destroy(good);
 }
 
+/* xorshift64*: deterministic, seeded per run. */
+static uint64_t rnd(uint64_t *st)
+{
+	*st ^= *st >> 12;
+	*st ^= *st << 25;
+	*st ^= *st >> 27;
+	return *st * 0x2545F4914F6CDD1Dull;
+}
+
+/*
+ * Random slots: random bytes with a random (often valid) operation,
+ * segment count, grant refs (ours, foreign, bogus), sectors near the end
+ * and indirect pages with random segments. Every request must be
+ * answered exactly once with a known status and its own id, in both ABIs
+ * and all data modes; nothing may stay mapped. (Sanitizer builds check
+ * the memory accesses.)
+ */
+static void fuzz_case(const struct opts *o, uint64_t seed)
+{
+	static const uint8_t ops[] = {
+		BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER,
+		BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT,
+		BLKIF_OP_RESERVED_1, 7, 255,
+	};
+	uint64_t st = seed, answered = 0, id_sum = 0, want_sum = 0;
+	uint64_t by_status[3] = { 0, 0, 0 };
+	grant_ref_t foreign = 0;
+	struct fx *x;
+	unsigned int round, i, k;
+
+	fx_create(&x);
+	fx_start(x, o);
+	foreign = fake_grant_to(x->f, DATA_GFN + 1, 42, false);
+	for (round = 0; round < 40; round++) {
+		unsigned int n = 1 + (unsigned int)(rnd(&st) % x->fe.nr_ents);
+		struct rsp r[512];
+
+		/* Random indirect pages for this round. */
+		for (k = 0; k < 4; k++) {
+			struct blk_wire_seg *sg = fake_page(x->f, IND_GFN + k);
+
+			for (i = 0; i < 512; i++) {
+				uint64_t v = rnd(&st);
+
+				sg[i].gref = (v & 7) == 0 ? (grant_ref_t)(v >> 32)
+					   : (v & 7) == 1 ? foreign
+					   : x->data_ref[(v >> 8) % 512];
+				sg[i].first_sect = (uint8_t)((v >> 20) % 9);
+				sg[i].last_sect = (uint8_t)((v >> 24) % 9);
+			}
+		}
+		for (i = 0; i < n; i++) {
+			uint8_t slot[BLK_SLOT_SIZE_MAX];
+			uint64_t id = ((uint64_t)round << 32) | i;
+			uint64_t v = rnd(&st);
+
+			for (k = 0; k < sizeof(slot); k++)
+				slot[k] = (uint8_t)rnd(&st);
+			if (v & 1) {
+				/* Mostly well-formed headers. */
+				uint8_t op = ops[(v >> 1) % sizeof(ops)];
+				uint16_t ns = (uint16_t)((v >> 8) % 14);
+				uint64_t sec = (v >> 16) & 1 ? (v >> 20) % IMG_SECTORS
+							     : UINT64_MAX - (v >> 40);
+
+				if (op == BLKIF_OP_INDIRECT) {
+					fe_indirect(&x->fe, (uint8_t)((v >> 5) & 1),
+						    id, sec % IMG_SECTORS,
+						    (uint16_t)((v >> 24) % 600),
+						    x->ind_ref, 4);
+				} else if (op == BLKIF_OP_DISCARD) {
+					fe_discard(&x->fe, id, sec, (v >> 30) % 64,
+						   (uint8_t)(v >> 50));
+				} else {
+					fe_rw(&x->fe, op, id, sec, ns,
+					      &x->data_ref[(v >> 33) % 500],
+					      (uint8_t)((v >> 45) % 9),
+					      (uint8_t)((v >> 49) % 9));
+				}
+			} else {
+				/* Raw garbage, with only the id made ours. */
+				if (x->fe.abi == BLK_ABI_X86_32)
+					memcpy(slot + 4, &id, 8);
+				else
+					memcpy(slot + 8, &id, 8);
+				memcpy(fe_slot(&x->fe, x->fe.req_prod_pvt++),
+				       slot, blk_abi_slot_size(x->fe.abi));
+			}
+			want_sum += id;
+		}
+		fe_push(&x->fe, (rnd(&st) & 3) == 0);
+		if (rnd(&st) & 1)
+			fake_kick(x->f, x->fe.port);
+		fe_wait(&x->fe, n, r);
+		for (i = 0; i < n; i++) {
+			if (r[i].status != BLKIF_RSP_OKAY &&
+			    r[i].status != BLKIF_RSP_ERROR &&
+			    r[i].status != BLKIF_RSP_EOPNOTSUPP)
+				fail_msg("status %d", r[i].status);
+			if ((r[i].id >> 32) != round)
+				fail_msg("response id %#lx in round %u",
+					 (unsigned long)r[i].id, round);
+			id_sum += r[i].id;
+			answered++;
+			by_status[-r[i].status]++;
+		}
+	}
+	assert_true(id_sum == want_sum);
+	assert_int_equal(stat_of(x->q, BLK_ST_RING_HALTED), 0);
+	/* The mix reaches every outcome. */
+	assert_true(by_status[0] > 20 && by_status[1] > 20 &&
+		    by_status[2] > 20);
+	assert_true(answered == stat_of(x->q, BLK_ST_OK) +
+		    stat_of(x->q, BLK_ST_ERROR) +
+		    stat_of(x->q, BLK_ST_EOPNOTSUPP));
+	fx_stop(x);      /* checks nothing stays mapped or bound */
+	fx_destroy(x);
+}
+
+static void test_fuzz(void **state)
+{
+	struct opts o = { .max_indirect = 512 };
+	unsigned int a, p;
+
+	for (a = 0; a < 2; a++)
+		for (p = 0; p < 3; p++) {
+			o.abi = a ? BLK_ABI_X86_64 : BLK_ABI_X86_32;
+			o.persistent = p == 1;
+			o.copy_kib = p == 2 ? 4096 : 0;
+			o.order = p;
+			fuzz_case(&o, 0x9e3779b97f4a7c15ull + a * 7 + p);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_grants_revoked_in_flight),
 		cmocka_unit_test(test_copy_revoked_read),
 		cmocka_unit_test(test_other_queue_unaffected),
+		cmocka_unit_test(test_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
  * Every test ends by checking that stop unmapped every page and unbound
  * every port. The hostile guest: test_blk_hostile.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -110,6 +111,7 @@ static void test_roundtrip_matrix(void **state)
 					.order = orders[oi],
 					.persistent = p == 1,
 					.copy_kib = p == 2 ? 8192 : 0,
+					.fixed = p == 2 && a,
 				};
 				roundtrip(&o);
 			}
@@ -141,7 +143,7 @@ static void indirect_case(enum blk_abi abi, bool persistent)
 	fe_indirect(&x->fe, BLKIF_OP_WRITE, 7, 1024, 256, x->ind_ref, 1);
 	r = fe_one(&x->fe);
 	assert_int_equal(r.status, BLKIF_RSP_OKAY);
-	assert_int_equal(r.op, BLKIF_OP_INDIRECT);
+	assert_int_equal(r.op, BLKIF_OP_WRITE);   /* the inner operation */
 	assert_int_equal(pread(x->disk.fd, file, sizeof(file), 1024 * 512),
 			 sizeof(file));
 	for (i = 0; i < 256; i++)
@@ -162,6 +164,62 @@ static void test_indirect(void **state)
 {
 	indirect_case(BLK_ABI_X86_64, false);
 	indirect_case(BLK_ABI_X86_32, true);
+}
+
+/*
+ * Regression, found with Linux 6.1 blkfront under real Xen: a response to
+ * an INDIRECT request must carry the inner operation (indirect_op), not 6:
+ * blkfront checks it and disables the disk on "response has wrong
+ * operation (6 instead of 1)". Also for refused indirect requests.
+ */
+static void test_indirect_response_operation(void **state)
+{
+	static const enum blk_abi abis[] = { BLK_ABI_X86_32, BLK_ABI_X86_64 };
+	unsigned int a, p;
+
+	for (a = 0; a < 2; a++) {
+		for (p = 0; p < 2; p++) {
+			struct opts o = { .abi = abis[a], .persistent = p };
+			struct fx *x;
+			struct rsp r;
+
+			fx_create(&x);
+			fx_start(x, &o);
+			write_indirect_page(x, 0, 12, 0, false);
+			fe_indirect(&x->fe, BLKIF_OP_READ, 1, 0, 12, x->ind_ref,
+				    1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_OKAY);
+			assert_int_equal(r.op, BLKIF_OP_READ);
+			write_indirect_page(x, 1, 12, 0, true);
+			fe_indirect(&x->fe, BLKIF_OP_WRITE, 2, 0, 12,
+				    &x->ind_ref[1], 1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_OKAY);
+			assert_int_equal(r.op, BLKIF_OP_WRITE);
+			/* Refused after the slot was taken (bad segment)... */
+			((struct blk_wire_seg *)fake_page(x->f, IND_GFN + 1))[5]
+				.first_sect = 7;
+			((struct blk_wire_seg *)fake_page(x->f, IND_GFN + 1))[5]
+				.last_sect = 6;
+			fe_indirect(&x->fe, BLKIF_OP_WRITE, 3, 0, 12,
+				    &x->ind_ref[1], 1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_ERROR);
+			assert_int_equal(r.op, BLKIF_OP_WRITE);
+			/* ...and before (0 segments). */
+			fe_indirect(&x->fe, BLKIF_OP_READ, 4, 0, 0, x->ind_ref, 1);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.status, BLKIF_RSP_ERROR);
+			assert_int_equal(r.op, BLKIF_OP_READ);
+			/* Direct requests echo their own operation. */
+			fe_rw(&x->fe, BLKIF_OP_READ, 5, 0, 1, x->data_ref, 0, 7);
+			r = fe_one(&x->fe);
+			assert_int_equal(r.op, BLKIF_OP_READ);
+			fx_stop(x);
+			fx_destroy(x);
+		}
+	}
 }
 
 static void test_flush_barrier_discard(void **state)
@@ -254,41 +312,153 @@ static void test_persist_cache_bounded(void **state)
 	fx_destroy(x);
 }
 
-/* A one-chunk bounce pool with several requests in flight: the others
- * map their pages, every request completes, data is right. */
+/* A bounce pool with one large chunk and several indirect requests in
+ * flight: the others map their pages; direct requests always find a
+ * small chunk; every request completes with the right data. */
 static void test_copy_pool_exhausted(void **state)
 {
 	struct opts o = { .abi = BLK_ABI_X86_64, .copy_kib = 4,
 			  .engine = &gate_ops };
+	static uint8_t buf[16 * 4096];
 	struct rsp r[8];
-	uint8_t buf[4096];
 	struct fx *x;
-	unsigned int i;
+	unsigned int i, k;
 
 	fx_create(&x);
 	fx_start(x, &o);
-	for (i = 0; i < 8; i++) {
-		fill(data_page(x, i), 4096, 50 + i);
-		fe_rw(&x->fe, BLKIF_OP_WRITE, i, 8 * i, 1, &x->data_ref[i], 0, 7);
+	/* 4 indirect writes of 16 pages (one indirect page each)... */
+	for (i = 0; i < 4; i++) {
+		for (k = 0; k < 16; k++)
+			fill(data_page(x, 16 * i + k), 4096, 50 + 16 * i + k);
+		write_indirect_page(x, i, 16, 16 * i, true);
+		fe_indirect(&x->fe, BLKIF_OP_WRITE, i, 128 * i, 16,
+			    &x->ind_ref[i], 1);
+	}
+	/* ...and 4 direct ones. */
+	for (i = 0; i < 4; i++) {
+		fill(data_page(x, 100 + i), 4096, 7 * i);
+		fe_rw(&x->fe, BLKIF_OP_WRITE, 4 + i, 1024 + 8 * i, 1,
+		      &x->data_ref[100 + i], 0, 7);
 	}
 	fe_push(&x->fe, false);
 	wait_stat(x->q, BLK_ST_IN_FLIGHT, 8);
 	gate_open();
 	fe_wait(&x->fe, 8, r);
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 8; i++)
 		assert_int_equal(r[i].status, BLKIF_RSP_OKAY);
-		assert_int_equal(pread(x->disk.fd, buf, 4096, 8 * i * 512), 4096);
-		assert_memory_equal(buf, data_page(x, i), 4096);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pread(x->disk.fd, buf, sizeof(buf),
+				       128 * i * 512), sizeof(buf));
+		for (k = 0; k < 16; k++)
+			assert_memory_equal(buf + 4096 * k,
+					    data_page(x, 16 * i + k), 4096);
+		assert_int_equal(pread(x->disk.fd, buf, 4096,
+				       (1024 + 8 * i) * 512), 4096);
+		assert_memory_equal(buf, data_page(x, 100 + i), 4096);
 	}
-	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 1);
-	assert_int_equal(stat_of(x->q, BLK_ST_COPY_POOL_EMPTY), 7);
-	assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 7);
-	/* The chunk came back: the next request copies again. */
-	fe_rw(&x->fe, BLKIF_OP_READ, 9, 0, 1, &x->data_ref[20], 0, 7);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 5);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_POOL_EMPTY), 3);
+	assert_int_equal(stat_of(x->q, BLK_ST_MAP_REQS), 3);
+	/* The large chunk came back: the next indirect request copies. */
+	write_indirect_page(x, 5, 16, 200, false);
+	fe_indirect(&x->fe, BLKIF_OP_READ, 9, 0, 16, &x->ind_ref[5], 1);
 	r[0] = fe_one(&x->fe);
 	assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
-	assert_memory_equal(data_page(x, 20), data_page(x, 0), 4096);
-	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 2);
+	for (k = 0; k < 16; k++)
+		assert_memory_equal(data_page(x, 200 + k), data_page(x, k), 4096);
+	assert_int_equal(stat_of(x->q, BLK_ST_COPY_REQS), 6);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+/* Idle persistent grants are unmapped by the queue thread on its own
+ * (it wakes up once a second while it holds any). */
+static void test_persist_idle_purge(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .persistent = true,
+			  .idle_ns = 1000000 };
+	struct fx *x;
+	struct rsp r;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	fe_rw(&x->fe, BLKIF_OP_READ, 1, 0, 4, x->data_ref, 0, 7);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	wait_stat(x->q, BLK_ST_PERSIST_PURGED, 4);
+	assert_int_equal(fake_pages_mapped(x->f), 1);   /* the ring only */
+	assert_int_equal(stat_of(x->q, BLK_ST_PERSIST_ENTRIES), 0);
+	/* And they come back on use (mapped again: misses). */
+	fe_rw(&x->fe, BLKIF_OP_READ, 2, 0, 4, x->data_ref, 0, 7);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	wait_stat(x->q, BLK_ST_PERSIST_MISSES, 8);
+	fx_stop(x);
+	fx_destroy(x);
+}
+
+/* The CPUs the queue thread (named blk<domid>.<queue>) may run on. */
+static bool queue_thread_cpus(char *out, size_t size)
+{
+	char path[300], line[256];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir = opendir("/proc/self/task");
+
+	assert_non_null(dir);
+	while (!found && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f) && !strcmp(line, "blk7.0\n"))
+			found = true;
+		fclose(f);
+		if (!found)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 d->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+				size_t n = strlen(line + 18);
+
+				if (n >= size)
+					n = size - 1;
+				memcpy(out, line + 18, n);
+				out[n] = '\0';
+			}
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* --cpus: the queue thread runs where it is told, and still works. */
+static void test_cpu_pinning(void **state)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct opts o = { .abi = BLK_ABI_X86_64 };
+	char cpus[64] = "", want[16];
+	struct fx *x;
+	struct rsp r;
+
+	o.cpu = ncpu > 1 ? 2 : 1;      /* CPU 1, or 0 on one CPU */
+	snprintf(want, sizeof(want), "\t%d\n", o.cpu - 1);
+	fx_create(&x);
+	fx_start(x, &o);
+	fill(data_page(x, 0), 4096, 9);
+	fe_rw(&x->fe, BLKIF_OP_WRITE, 1, 0, 1, x->data_ref, 0, 7);
+	r = fe_one(&x->fe);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	assert_true(queue_thread_cpus(cpus, sizeof(cpus)));
+	assert_string_equal(cpus, want);
 	fx_stop(x);
 	fx_destroy(x);
 }
@@ -299,9 +469,12 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_matrix),
 		cmocka_unit_test(test_polling_mode),
 		cmocka_unit_test(test_indirect),
+		cmocka_unit_test(test_indirect_response_operation),
 		cmocka_unit_test(test_flush_barrier_discard),
 		cmocka_unit_test(test_persist_cache_bounded),
 		cmocka_unit_test(test_copy_pool_exhausted),
+		cmocka_unit_test(test_cpu_pinning),
+		cmocka_unit_test(test_persist_idle_purge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,6 +144,19 @@ static void test_two_jobs_trim(void **state)
 	assert_int_equal(run_fio(a), 0);
 }
 
+/* thread=1: three jobs, three guests and backends in one fio process. */
+static void test_threads_verify(void **state)
+{
+	static const char *const a[] = {
+		"--rw=randrw", "--verify=crc32c", "--size=8m", "--thread=1",
+		"--numjobs=3", "--offset_increment=8m", "--iodepth=8",
+		"--queues=2", NULL,
+	};
+
+	(void)state;
+	assert_int_equal(run_fio(a), 0);
+}
+
 /* The engine refuses what the negotiation cannot carry. */
 static void test_bs_too_big_fails(void **state)
 {
@@ -163,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_all_features_verify),
 		cmocka_unit_test(test_legacy_frontend_rw_fsync),
 		cmocka_unit_test(test_two_jobs_trim),
+		cmocka_unit_test(test_threads_verify),
 		cmocka_unit_test(test_bs_too_big_fails),
 	};
 

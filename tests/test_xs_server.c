@@ -621,6 +621,59 @@ static void test_wire_malformed(void **state)
 	xs_close(h);
 }
 
+/* Random requests of every type, as dom0 and as a guest: each gets
+ * exactly one reply (skipping watch events), nothing crashes (ASan). */
+static void test_wire_random(void **state)
+{
+	static const char alphabet[] = "/\0ab0129@-_rwbnTF.\xff/local/domain/5";
+	struct fx *fx = *state;
+	struct xs_handle *h;
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	int fds[2];
+	unsigned int i;
+
+	assert_int_equal(introduce(fx, 5), 0);
+	fds[0] = raw_connect(fx, 0);
+	fds[1] = raw_connect(fx, 5);
+	for (i = 0; i < 20000; i++) {
+		char payload[256], buf[XENSTORE_PAYLOAD_MAX + 1];
+		struct xsd_sockmsg hdr;
+		uint32_t type, len, tx, j;
+		int fd = fds[i & 1];
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		type = (uint32_t)(rng % (XS_TYPE_COUNT + 2));
+		if (type == XS_CONTROL && fd == fds[0])
+			type = XS_READ;      /* keeps "print" out of the log */
+		len = (uint32_t)((rng >> 8) % sizeof(payload));
+		tx = (uint32_t)((rng >> 20) % 4);
+		for (j = 0; j < len; j++) {
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			payload[j] = alphabet[rng % (sizeof(alphabet) - 1)];
+		}
+		raw_send(fd, type, i, tx, payload, len);
+		for (j = 0; j < 10000; j++) {
+			assert_true(raw_recv(fd, &hdr, buf, sizeof(buf)) >= 0);
+			if (hdr.type != XS_WATCH_EVENT)
+				break;
+		}
+		assert_int_equal(hdr.req_id, i);
+		assert_int_equal(hdr.tx_id, tx);
+		assert_true(hdr.type == type || hdr.type == XS_ERROR);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	/* Still serving. */
+	h = xs_as(fx, 0);
+	assert_true(wr(h, XBT_NULL, "/alive", "yes"));
+	assert_value(h, "/alive", "yes");
+	xs_close(h);
+}
+
 static void test_many_clients(void **state)
 {
 	struct fx *fx = *state;
@@ -642,6 +695,84 @@ static void test_many_clients(void **state)
 	}
 	for (i = 0; i < 64; i++)
 		xs_close(h[i]);
+}
+
+struct worker {
+	struct fx *fx;
+	unsigned int id;
+	struct xs_handle *h;
+	unsigned int fails;
+	unsigned int commits;
+};
+
+/* Each worker bumps its own counter 100 times, half in transactions that
+ * also read a shared node (retrying on EAGAIN), and a shared node. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	char path[32], val[32], *v;
+	unsigned int i, tries;
+
+	snprintf(path, sizeof(path), "/conc/%u", w->id);
+	for (i = 1; i <= 100; i++) {
+		snprintf(val, sizeof(val), "%u", i);
+		if (i % 2) {
+			if (!wr(w->h, XBT_NULL, path, val))
+				w->fails++;
+			continue;
+		}
+		for (tries = 0; tries < 1000; tries++) {
+			xs_transaction_t t = xs_transaction_start(w->h);
+
+			if (t == XBT_NULL) {
+				w->fails++;
+				break;
+			}
+			v = rd(w->h, t, "/conc/shared");
+			free(v);
+			if (!wr(w->h, t, path, val) ||
+			    !wr(w->h, t, "/conc/shared", val)) {
+				w->fails++;
+				xs_transaction_end(w->h, t, true);
+				break;
+			}
+			if (xs_transaction_end(w->h, t, false)) {
+				w->commits++;
+				break;
+			}
+			if (errno != EAGAIN) {
+				w->fails++;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_clients(void **state)
+{
+	struct fx *fx = *state;
+	struct worker w[8];
+	pthread_t th[8];
+	struct xs_handle *h = xs_as(fx, 0);
+	char path[32];
+	unsigned int i;
+
+	assert_true(wr(h, XBT_NULL, "/conc/shared", "0"));
+	for (i = 0; i < 8; i++) {
+		w[i] = (struct worker){ .fx = fx, .id = i, .h = xs_as(fx, 0) };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_run,
+						&w[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].fails, 0);
+		assert_int_equal(w[i].commits, 50);
+		snprintf(path, sizeof(path), "/conc/%u", i);
+		assert_value(h, path, "100");
+		xs_close(w[i].h);
+	}
+	xs_close(h);
 }
 
 /* A client that pipelines without reading is paused (its input is not
@@ -736,13 +867,21 @@ static void test_paths(void **state)
 	d = xs_directory(h, XBT_NULL, "/", &n);
 	assert_non_null(d);
 	free(d);
-	/* Absolute paths up to 3072 bytes. */
-	memset(longp, 'x', 3072);
+	/* As xenstored 4.17: 2048 bytes, not counting a leading
+	 * /local/domain/<id>/ (so at most 3072 in all). */
+	memset(longp, 'x', 3000);
 	longp[0] = '/';
-	longp[3072] = '\0';
+	longp[2048] = '\0';
 	assert_true(wr(h, XBT_NULL, longp, "1"));
-	longp[3072] = 'x';
-	longp[3073] = '\0';
+	longp[2048] = 'x';
+	longp[2049] = '\0';
+	assert_errno(wr(h, XBT_NULL, longp, "1"), EINVAL);
+	memset(longp, 'x', 3000);
+	memcpy(longp, "/local/domain/7/", 16);
+	longp[16 + 2048] = '\0';
+	assert_true(wr(h, XBT_NULL, longp, "1"));
+	longp[16 + 2048] = 'x';
+	longp[16 + 2049] = '\0';
 	assert_errno(wr(h, XBT_NULL, longp, "1"), EINVAL);
 	/* dom0's relative paths are below /local/domain/0. */
 	assert_true(wr(h, XBT_NULL, "rel", "1"));
@@ -1014,12 +1153,44 @@ static void test_watch_perm_filter(void **state)
 	expect_no_event(g);
 	assert_true(wr(h, XBT_NULL, "/local/domain/0/pub/x", "1"));
 	expect_event(g, "/local/domain/0/pub/x", "t");
-	/* @releaseDomain is for dom0: registering fires, releases do not. */
+	/* Made unreadable: the watcher still hears it (old permissions),
+	 * and later changes too, since the parent is readable (4.17). */
+	set_perms2(h, "/local/domain/0/pub/x", 0, XS_PERM_NONE, 0,
+		   XS_PERM_NONE);
+	expect_event(g, "/local/domain/0/pub/x", "t");
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/pub/x", "2"));
+	expect_event(g, "/local/domain/0/pub/x", "t");
+	/* Parent unreadable: only the old permissions let it through. */
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/top", ""));
+	set_perms2(h, "/local/domain/0/top", 0, XS_PERM_NONE, 5,
+		   XS_PERM_READ);
+	expect_event(g, "/local/domain/0/top", "t");
+	set_perms2(h, "/local/domain/0/top", 0, XS_PERM_NONE, 0,
+		   XS_PERM_NONE);
+	expect_event(g, "/local/domain/0/top", "t");
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/top", "1"));
+	expect_no_event(g);
+	/* Below it, neither node nor parent is readable. */
+	assert_true(wr(h, XBT_NULL, "/local/domain/0/pub/x/y", "2"));
+	expect_no_event(g);
+
+	/* @releaseDomain is dom0's by default: registering fires, releases
+	 * do not, until dom0 grants read on it. */
 	assert_true(xs_watch(g, "@releaseDomain", "r"));
 	expect_event(g, "@releaseDomain", "r");
 	assert_int_equal(introduce(fx, 6), 0);
 	assert_int_equal(release(fx, 6), 0);
 	expect_no_event(g);
+	assert_errno(xs_set_permissions(g, XBT_NULL, "@releaseDomain",
+					(struct xs_permissions[]){ { 5, 0 } },
+					1), EACCES);
+	assert_errno(xs_set_permissions(h, XBT_NULL, "@bogus",
+					(struct xs_permissions[]){ { 0, 0 } },
+					1), EINVAL);
+	set_perms2(h, "@releaseDomain", 0, XS_PERM_NONE, 5, XS_PERM_READ);
+	assert_int_equal(introduce(fx, 6), 0);
+	assert_int_equal(release(fx, 6), 0);
+	expect_event(g, "@releaseDomain", "r");
 	xs_close(g);
 	xs_close(h);
 }
@@ -1027,7 +1198,7 @@ static void test_watch_perm_filter(void **state)
 static void test_watch_quota(void **state)
 {
 	struct fx *fx = *state;
-	struct xs_handle *h = xs_as(fx, 0), *g;
+	struct xs_handle *h = xs_as(fx, 0), *g, *g2;
 	char tok[16];
 	unsigned int i;
 
@@ -1038,6 +1209,12 @@ static void test_watch_quota(void **state)
 		assert_true(xs_watch(g, "data", tok));
 	}
 	assert_errno(xs_watch(g, "data", "one-more"), E2BIG);
+	/* Per domain, not per connection. */
+	g2 = xs_as(fx, 5);
+	assert_errno(xs_watch(g2, "data", "one-more"), E2BIG);
+	assert_true(xs_unwatch(g, "data", "0"));
+	assert_true(xs_watch(g2, "data", "one-more"));
+	xs_close(g2);
 	for (i = 0; i < 129; i++) {
 		snprintf(tok, sizeof(tok), "%u", i);
 		assert_true(xs_watch(h, "/x", tok));
@@ -1177,12 +1354,35 @@ static void run_conflict(struct fx *fx, enum conflict kind, bool expect_eagain)
 	xs_close(h);
 }
 
-static void test_tx_conflict_read(void **s) { run_conflict(*s, C_READ, true); }
-static void test_tx_conflict_write(void **s) { run_conflict(*s, C_WRITE, true); }
-static void test_tx_conflict_dir(void **s) { run_conflict(*s, C_DIR, true); }
-static void test_tx_conflict_absent(void **s) { run_conflict(*s, C_ABSENT, true); }
-static void test_tx_conflict_perms(void **s) { run_conflict(*s, C_PERMS, true); }
-static void test_tx_no_conflict(void **s) { run_conflict(*s, C_UNRELATED, false); }
+static void test_tx_conflict_read(void **s)
+{
+	run_conflict(*s, C_READ, true);
+}
+
+static void test_tx_conflict_write(void **s)
+{
+	run_conflict(*s, C_WRITE, true);
+}
+
+static void test_tx_conflict_dir(void **s)
+{
+	run_conflict(*s, C_DIR, true);
+}
+
+static void test_tx_conflict_absent(void **s)
+{
+	run_conflict(*s, C_ABSENT, true);
+}
+
+static void test_tx_conflict_perms(void **s)
+{
+	run_conflict(*s, C_PERMS, true);
+}
+
+static void test_tx_no_conflict(void **s)
+{
+	run_conflict(*s, C_UNRELATED, false);
+}
 
 static void test_tx_watch_at_commit(void **state)
 {
@@ -1208,7 +1408,7 @@ static void test_tx_watch_at_commit(void **state)
 static void test_tx_limits(void **state)
 {
 	struct fx *fx = *state;
-	struct xs_handle *h = xs_as(fx, 0), *g;
+	struct xs_handle *h = xs_as(fx, 0), *g, *g2;
 	xs_transaction_t t[11];
 	unsigned int i;
 	int fd;
@@ -1221,6 +1421,11 @@ static void test_tx_limits(void **state)
 	}
 	assert_int_equal(xs_transaction_start(g), XBT_NULL);
 	assert_int_equal(errno, ENOSPC);
+	/* Per domain, not per connection (each holds a database copy). */
+	g2 = xs_as(fx, 5);
+	assert_int_equal(xs_transaction_start(g2), XBT_NULL);
+	assert_int_equal(errno, ENOSPC);
+	xs_close(g2);
 	assert_true(xs_transaction_end(g, t[0], true));
 	t[10] = xs_transaction_start(g);
 	assert_int_not_equal(t[10], XBT_NULL);
@@ -1360,6 +1565,57 @@ static void test_directory_part(void **state)
 		assert_string_equal(d[i], path);
 	}
 	free(d);
+	/* The wire format, as xenstored 4.17. */
+	{
+		int fd = raw_connect(fx, 0);
+		struct xsd_sockmsg hdr;
+		char buf[XENSTORE_PAYLOAD_MAX + 1], *g;
+		unsigned int off = 0, got = 0;
+		int len;
+
+		assert_true(wr(h, XBT_NULL, "/dp/a", ""));
+		assert_true(wr(h, XBT_NULL, "/dp/bb", ""));
+		raw_send(fd, XS_DIRECTORY_PART, 1, 0, "/dp\0" "0", 6);
+		len = raw_recv(fd, &hdr, buf, sizeof(buf));
+		assert_int_equal(hdr.type, XS_DIRECTORY_PART);
+		g = strdup(buf);      /* generation */
+		assert_int_equal(len, (int)strlen(g) + 1 + 6);
+		assert_memory_equal(buf + strlen(g) + 1, "a\0bb\0\0", 6);
+		raw_send(fd, XS_DIRECTORY_PART, 2, 0, "/dp\0" "2", 6);
+		len = raw_recv(fd, &hdr, buf, sizeof(buf));
+		assert_string_equal(buf, g);
+		assert_int_equal(len, (int)strlen(g) + 1 + 4);
+		assert_memory_equal(buf + strlen(g) + 1, "bb\0\0", 4);
+		raw_send(fd, XS_DIRECTORY_PART, 3, 0, "/dp\0" "99", 7);
+		len = raw_recv(fd, &hdr, buf, sizeof(buf));
+		assert_int_equal(len, (int)strlen(g) + 2);
+		free(g);
+		/* Big list: whole names per chunk, the last one terminated. */
+		for (;;) {
+			char q[32];
+			int ql = snprintf(q, sizeof(q), "/big%c%u", 0, off) + 1;
+			size_t glen;
+
+			raw_send(fd, XS_DIRECTORY_PART, 4, 0, q, (uint32_t)ql);
+			len = raw_recv(fd, &hdr, buf, sizeof(buf));
+			assert_int_equal(hdr.type, XS_DIRECTORY_PART);
+			glen = strlen(buf) + 1;
+			assert_true((size_t)len > glen);
+			assert_int_equal(buf[len - 1], '\0');
+			if (len >= 2 && buf[len - 2] == '\0' &&
+			    (size_t)len - glen >= 1) {
+				off += (unsigned int)((size_t)len - glen - 1);
+				break;
+			}
+			off += (unsigned int)((size_t)len - glen);
+			assert_true(++got < 100);
+		}
+		assert_true(got >= 1);      /* more than one chunk */
+		assert_int_equal(off, 300 * (strlen("child-with-long-name-0000")
+					     + 1));
+		close(fd);
+	}
+
 	t = xs_transaction_start(h);
 	d = xs_directory(h, t, "/big", &n);
 	assert_non_null(d);
@@ -1385,7 +1641,11 @@ static char *run_tool(const struct fx *fx, char *const argv[], int *status)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
 		dup2(p[1], 1);
+		if (null >= 0)
+			dup2(null, 2);    /* expected failures stay quiet */
 		close(p[0]);
 		close(p[1]);
 		setenv("XENSTORED_PATH", path, 1);
@@ -1510,7 +1770,9 @@ int main(void)
 		T(test_wire_reply_header),
 		T(test_wire_partial_and_pipelined),
 		T(test_wire_malformed),
+		T(test_wire_random),
 		T(test_many_clients),
+		T(test_concurrent_clients),
 		T(test_output_backpressure),
 		T(test_stuck_watcher_dropped),
 		T(test_paths),

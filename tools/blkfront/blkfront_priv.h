@@ -95,14 +95,28 @@ struct blkfront {
 	uint64_t seq;
 	struct blkfront_completion *deferred;  /* made by a recovery */
 	unsigned int nr_deferred;
+	unsigned int deferred_cap;
 	struct bf_queue queues[BLKFRONT_MAX_QUEUES];
 	struct blkfront_info info;
 };
 
-/* io.c */
+static inline unsigned int bf_ind_pages_for(unsigned int segs)
+{
+	if (segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		return 0;
+	return (segs + BF_SEGS_PER_INDIRECT_PAGE - 1) /
+	       BF_SEGS_PER_INDIRECT_PAGE;
+}
+
+/* pool.c */
 int bf_queue_pool_alloc(struct blkfront *bf, struct bf_queue *q);
 void bf_queue_pool_free(struct blkfront *bf, struct bf_queue *q);
 int bf_pool_grant(struct blkfront *bf);
+/* End a grant; one the backend still holds is leaked and counted. */
+void bf_end_grant(struct blkfront *bf, grant_ref_t ref);
+int bf_gfn_of(struct xg_dom *dom, const void *p, xen_pfn_t *gfn);
+
+/* io.c */
 void bf_ring_write(struct bf_queue *q, size_t off, const void *src,
 		   size_t len);
 void bf_ring_read(const struct bf_queue *q, size_t off, void *dst,
@@ -113,9 +127,21 @@ void bf_complete_shadow(struct blkfront *bf, struct bf_queue *q, uint16_t id,
 			int status, struct blkfront_completion *c);
 unsigned int bf_harvest(struct blkfront *bf, struct bf_queue *q,
 			struct blkfront_completion *comps, unsigned int max);
-int bf_gfn_of(struct xg_dom *dom, const void *p, xen_pfn_t *gfn);
 
 /* xenbus.c */
+int bf_timeout(const struct blkfront *bf);
+/* Drop queued watch events; true if one was for the backend state. */
+bool bf_drain_watch(struct blkfront *bf);
+/* Wait until the backend state is in @mask (bit per state): 0, or
+ * -ECONNREFUSED if it entered @fail first, -ETIMEDOUT. */
+int bf_wait_be(struct blkfront *bf, uint32_t mask, uint32_t fail,
+	       int timeout_ms, enum xenbus_state *seen);
+void bf_ring_teardown(struct blkfront *bf, struct bf_queue *q);
+/* Backend at InitWait: rings, keys, Initialised, wait Connected, read
+ * properties, Connected. @first also builds the pools. */
+int bf_handshake(struct blkfront *bf, bool first);
+
+/* recover.c */
 int bf_handle_watch(struct blkfront *bf);
 int bf_do_recover(struct blkfront *bf);
 

@@ -31,14 +31,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int timeout_of(const struct blkfront *bf)
+int bf_timeout(const struct blkfront *bf)
 {
 	return bf->cfg.timeout_ms > 0 ? bf->cfg.timeout_ms
 				      : BF_DEFAULT_TIMEOUT_MS;
 }
 
 /* Throw away queued watch events; true if one was for the backend state. */
-static bool drain_watch(struct blkfront *bf)
+bool bf_drain_watch(struct blkfront *bf)
 {
 	bool be = false;
 	char **vec;
@@ -56,8 +56,8 @@ static bool drain_watch(struct blkfront *bf)
  * @fail first, -ETIMEDOUT after @timeout_ms. Re-reads the node at least
  * every 200 ms, so a lost watch event only costs latency.
  */
-static int wait_be(struct blkfront *bf, uint32_t mask, uint32_t fail,
-		   int timeout_ms, enum xenbus_state *seen)
+int bf_wait_be(struct blkfront *bf, uint32_t mask, uint32_t fail,
+	       int timeout_ms, enum xenbus_state *seen)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	struct pollfd pfd = { .fd = xb_xs_watch_fd(bf->xs), .events = POLLIN };
@@ -66,7 +66,7 @@ static int wait_be(struct blkfront *bf, uint32_t mask, uint32_t fail,
 		enum xenbus_state st;
 		int64_t left;
 
-		drain_watch(bf);
+		bf_drain_watch(bf);
 		if (xg_xenbus_read_state(bf->xs, bf->be_path, &st) == 0) {
 			if (seen)
 				*seen = st;
@@ -141,7 +141,7 @@ static void read_offers(struct blkfront *bf)
 	i->be_discard = read_uint(bf, "feature-discard", 1, 0);
 }
 
-static void ring_teardown(struct blkfront *bf, struct bf_queue *q)
+void bf_ring_teardown(struct blkfront *bf, struct bf_queue *q)
 {
 	unsigned int i;
 
@@ -443,7 +443,7 @@ static unsigned int pool_segs_for(const struct blkfront *bf)
  * talk_to_blkback + connect. The backend is at InitWait. On failure the
  * rings set up here are torn down (pools stay: the caller owns them).
  */
-static int handshake(struct blkfront *bf, bool first)
+int bf_handshake(struct blkfront *bf, bool first)
 {
 	struct blkfront_info *i = &bf->info;
 	struct keys_arg ka = { .bf = bf };
@@ -481,7 +481,11 @@ static int handshake(struct blkfront *bf, bool first)
 				return ret;
 			bf->pool_queues = qi + 1;
 		}
-		bf->deferred = calloc((size_t)nq * bf->depth,
+		/* Completions made by recoveries wait here until polled;
+		 * their slots are free meanwhile, so a second recovery
+		 * before the caller polls can add as many again. */
+		bf->deferred_cap = 2u * nq * bf->depth;
+		bf->deferred = calloc(bf->deferred_cap,
 				      sizeof(*bf->deferred));
 		if (!bf->deferred)
 			return -ENOMEM;
@@ -502,9 +506,9 @@ static int handshake(struct blkfront *bf, bool first)
 	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateInitialised);
 	if (ret)
 		goto err_rings;
-	ret = wait_be(bf, ST(XenbusStateConnected),
+	ret = bf_wait_be(bf, ST(XenbusStateConnected),
 		      ST(XenbusStateClosing) | ST(XenbusStateClosed),
-		      timeout_of(bf), NULL);
+		      bf_timeout(bf), NULL);
 	if (ret)
 		goto err_rings;
 	ret = read_connected(bf);
@@ -530,7 +534,7 @@ static int handshake(struct blkfront *bf, bool first)
 
 err_rings:
 	for (qi = 0; qi < nq; qi++)
-		ring_teardown(bf, &bf->queues[qi]);
+		bf_ring_teardown(bf, &bf->queues[qi]);
 	return ret;
 }
 
@@ -563,7 +567,7 @@ static void free_all(struct blkfront *bf)
 	unsigned int qi;
 
 	for (qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
-		ring_teardown(bf, &bf->queues[qi]);
+		bf_ring_teardown(bf, &bf->queues[qi]);
 	for (qi = 0; qi < bf->pool_queues; qi++)
 		bf_queue_pool_free(bf, &bf->queues[qi]);
 	free(bf->deferred);
@@ -622,10 +626,10 @@ int blkfront_connect(const struct blkfront_config *cfg, struct blkfront **out)
 	ret = xb_xs_watch(bf->xs, bf->be_state_path, BF_WATCH_TOKEN);
 	if (ret)
 		goto err;
-	ret = wait_be(bf, ST(XenbusStateInitWait), 0, timeout_of(bf), NULL);
+	ret = bf_wait_be(bf, ST(XenbusStateInitWait), 0, bf_timeout(bf), NULL);
 	if (ret)
 		goto err;
-	ret = handshake(bf, true);
+	ret = bf_handshake(bf, true);
 	if (ret)
 		goto err_closed;
 	*out = bf;
@@ -644,13 +648,13 @@ void blkfront_close(struct blkfront *bf)
 
 	if (!bf)
 		return;
-	t = timeout_of(bf) < 5000 ? timeout_of(bf) : 5000;
+	t = bf_timeout(bf) < 5000 ? bf_timeout(bf) : 5000;
 	if (bf->xs) {
 		xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosing);
-		wait_be(bf, ST(XenbusStateClosing) | ST(XenbusStateClosed) |
+		bf_wait_be(bf, ST(XenbusStateClosing) | ST(XenbusStateClosed) |
 			    ST(XenbusStateInitWait), 0, t, NULL);
 		xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosed);
-		wait_be(bf, ST(XenbusStateClosed) | ST(XenbusStateInitWait),
+		bf_wait_be(bf, ST(XenbusStateClosed) | ST(XenbusStateInitWait),
 			0, t, NULL);
 	}
 	bf->connected = false;
@@ -660,148 +664,4 @@ void blkfront_close(struct blkfront *bf)
 void blkfront_get_info(const struct blkfront *bf, struct blkfront_info *info)
 {
 	*info = bf->info;
-}
-
-static void defer(struct blkfront *bf, struct bf_queue *q, uint16_t id,
-		  int status)
-{
-	struct blkfront_completion c;
-
-	bf_complete_shadow(bf, q, id, status, &c);
-	bf->deferred[bf->nr_deferred++] = c;
-}
-
-static void fail_inflight(struct blkfront *bf)
-{
-	unsigned int qi, id;
-
-	for (qi = 0; qi < bf->pool_queues; qi++) {
-		struct bf_queue *q = &bf->queues[qi];
-
-		for (id = 0; id < bf->depth; id++)
-			if (q->shadow[id].inflight)
-				defer(bf, q, (uint16_t)id, -EIO);
-	}
-}
-
-static int cmp_seq(const void *a, const void *b, void *arg)
-{
-	const struct bf_queue *q = arg;
-	uint64_t sa = q->shadow[*(const uint16_t *)a].seq;
-	uint64_t sb = q->shadow[*(const uint16_t *)b].seq;
-
-	return sa < sb ? -1 : sa > sb;
-}
-
-/* Put what was in flight on the new rings, oldest first per queue. */
-static void resubmit(struct blkfront *bf)
-{
-	uint16_t *ids = calloc(bf->depth, sizeof(*ids));
-	unsigned int qi, id, n, k;
-
-	for (qi = 0; qi < bf->pool_queues; qi++) {
-		struct bf_queue *q = &bf->queues[qi];
-
-		for (n = 0, id = 0; id < bf->depth; id++)
-			if (q->shadow[id].inflight) {
-				if (!ids || qi >= bf->nr_queues)
-					defer(bf, q, (uint16_t)id, -EIO);
-				else
-					ids[n++] = (uint16_t)id;
-			}
-		if (!n)
-			continue;
-		qsort_r(ids, n, sizeof(*ids), cmp_seq, q);
-		for (k = 0; k < n; k++) {
-			struct bf_shadow *sh = &q->shadow[ids[k]];
-
-			if ((sh->nr_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST &&
-			     !bf->info.max_indirect_segs) ||
-			    (sh->op == BLKFRONT_OP_FLUSH && !bf->info.flush) ||
-			    (sh->op == BLKFRONT_OP_BARRIER &&
-			     !bf->info.barrier) ||
-			    (sh->op == BLKFRONT_OP_DISCARD &&
-			     !bf->info.discard) ||
-			    bf_queue_encode(bf, q, ids[k])) {
-				defer(bf, q, ids[k], -EIO);
-				continue;
-			}
-			bf->info.resubmitted++;
-		}
-	}
-	free(ids);
-}
-
-int bf_do_recover(struct blkfront *bf)
-{
-	uint32_t off_line = ST(XenbusStateInitialising) |
-			    ST(XenbusStateInitWait) | ST(XenbusStateClosed);
-	unsigned int qi;
-	int ret, t = timeout_of(bf);
-
-	bf->connected = false;
-	/* Close our side so that any backend instance on the path lets go
-	 * of the rings (a restarted one may have connected to them). */
-	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosing);
-	if (ret)
-		goto err;
-	ret = wait_be(bf, off_line | ST(XenbusStateClosing), 0, t, NULL);
-	if (ret)
-		goto err;
-	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosed);
-	if (ret)
-		goto err;
-	ret = wait_be(bf, off_line, 0, t, NULL);
-	if (ret)
-		goto err;
-	/* No backend serves the rings now: the answers on them are final
-	 * and real completions; the rest is resubmitted. */
-	for (qi = 0; qi < bf->nr_queues; qi++) {
-		unsigned int room = bf->pool_queues * bf->depth -
-				    bf->nr_deferred;
-
-		bf->nr_deferred += bf_harvest(bf, &bf->queues[qi],
-					      bf->deferred + bf->nr_deferred,
-					      room);
-	}
-	for (qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
-		ring_teardown(bf, &bf->queues[qi]);
-	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateInitialising);
-	if (ret)
-		goto err;
-	ret = wait_be(bf, ST(XenbusStateInitWait), 0, t, NULL);
-	if (ret)
-		goto err;
-	ret = handshake(bf, false);
-	if (ret)
-		goto err;
-	resubmit(bf);
-	bf->info.recoveries++;
-	blkfront_kick(bf);
-	return 0;
-
-err:
-	bf->broken = true;
-	fail_inflight(bf);
-	return -ENOTCONN;
-}
-
-int bf_handle_watch(struct blkfront *bf)
-{
-	if (bf->broken)
-		return -ENOTCONN;
-	if (!drain_watch(bf))
-		return 0;
-	/* After sync_watch, any backend-state event is the backend's own
-	 * doing: a restart (Initialising/InitWait, or Connected rewritten)
-	 * or a close. Either way the ring we have is no longer served. */
-	return bf_do_recover(bf);
-}
-
-int blkfront_recover(struct blkfront *bf)
-{
-	if (bf->broken)
-		return -ENOTCONN;
-	drain_watch(bf);
-	return bf_do_recover(bf);
 }

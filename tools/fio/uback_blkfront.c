@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,32 +245,60 @@ err:
 	return -ENOMEM;
 }
 
+/*
+ * Start the backend with posix_spawn: fio jobs may be threads, and a
+ * forked child of a threaded process may only make async-signal-safe
+ * calls before exec (a plain fork + setenv could deadlock on a lock
+ * another thread held). The environment is built here; the child gets
+ * default signal handlers and an empty signal mask (fio blocks some).
+ */
 static int spawn_backend(struct ubf_options *o, struct ubf_data *d,
 			 const char *be_path, const char *dir)
 {
-	char **argv;
-	unsigned int i;
+	extern char **environ;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char **argv, **envp = NULL, *xd = NULL;
+	unsigned int i, n = 0, k = 0;
 	pid_t pid;
 	int ret;
 
 	ret = build_argv(o, be_path, d->domid, dir, &argv);
 	if (ret)
 		return ret;
-	pid = fork();
-	if (pid == 0) {
-		if (dir)
-			setenv("XENSIM_DIR", dir, 1);
-		execvp(argv[0], argv);
-		fprintf(stderr, "uback-blkfront: exec %s: %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
+	while (environ[n])
+		n++;
+	envp = calloc(n + 2, sizeof(*envp));
+	if (!envp || (dir && asprintf(&xd, "XENSIM_DIR=%s", dir) < 0)) {
+		xd = NULL;
+		ret = -ENOMEM;
+		goto out;
 	}
-	ret = pid < 0 ? -errno : 0;
+	for (i = 0; i < n; i++)
+		if (!xd || strncmp(environ[i], "XENSIM_DIR=", 11))
+			envp[k++] = environ[i];
+	if (xd)
+		envp[k++] = xd;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	ret = -posix_spawnp(&pid, argv[0], NULL, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	if (!ret)
+		d->backend = pid;
+	else
+		log_err("uback-blkfront: spawn %s: %s\n", argv[0],
+			strerror(-ret));
+out:
+	free(xd);
+	free(envp);
 	for (i = 0; argv[i]; i++)
 		free(argv[i]);
 	free(argv);
-	if (!ret)
-		d->backend = pid;
 	return ret;
 }
 
@@ -363,6 +392,25 @@ static int ubf_init(struct thread_data *td)
 			: "job", td->thread_number);
 	dc.mem_pages = o->guest_mem_mb * 256u;
 	dc.domid = (domid_t)o->domid;
+	{
+		/* Room for blkfront's bounce pools (depth x segments per
+		 * queue, granted once with persistent grants), fio's
+		 * buffers and the rings, whatever the options ask for. */
+		uint64_t segs = o->indirect > 11 ? o->indirect : 11;
+		uint64_t per_q = (uint64_t)d->max_events *
+				 (segs + (segs > 11 ? (segs + 511) / 512 : 0));
+		uint64_t pool = per_q * o->queues;
+		uint64_t bs = td->o.max_bs[DDIR_READ] > td->o.max_bs[DDIR_WRITE]
+			      ? td->o.max_bs[DDIR_READ]
+			      : td->o.max_bs[DDIR_WRITE];
+		uint64_t bufs = (uint64_t)d->max_events * ((bs + 4095) / 4096);
+		uint64_t mem = pool + bufs + 4096, grants = 2 * pool + 4096;
+
+		if (mem > dc.mem_pages)
+			dc.mem_pages = mem > (1u << 22) ? 1u << 22 : (uint32_t)mem;
+		dc.nr_grants = grants > (1u << 20) ? 1u << 20
+						   : (uint32_t)grants;
+	}
 	dc.name = name;
 	ret = xg_dom_create(d->sim, &dc, &d->dom);
 	if (ret) {

@@ -17,9 +17,9 @@
 #include "xs_tree.h"
 
 /* Bounds against hostile clients (xenstored defaults where it has one). */
-#define XS_MAX_WATCHES_GUEST   128     /* quota_nb_watch_per_domain */
+#define XS_MAX_WATCHES_GUEST   128     /* per domain: quota_nb_watch_... */
 #define XS_MAX_WATCHES_DOM0    4096
-#define XS_MAX_TX_GUEST        10      /* quota_max_transaction */
+#define XS_MAX_TX_GUEST        10      /* per domain: quota_max_transaction */
 #define XS_MAX_TX_DOM0         256
 #define XS_MAX_TX_OPS_GUEST    1024    /* changes inside one transaction */
 #define XS_MAX_TX_OPS_DOM0     65536
@@ -46,7 +46,7 @@ struct xs_access {
 /* A change made in a transaction, replayed on the main tree at commit. */
 struct xs_op {
 	struct xs_op *next;
-	uint32_t type;               /* XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS */
+	uint32_t type;               /* XS_WRITE, MKDIR, RM, SET_PERMS */
 	char *path;
 	char *data;
 	unsigned int len;
@@ -105,6 +105,16 @@ struct xs_dom {
 	struct xs_listener lst;
 };
 
+/* @introduceDomain / @releaseDomain: not nodes, but with permissions that
+ * decide who gets their events (xenstored 4.17); default dom0 only. */
+struct xs_special {
+	const char *name;
+	struct xs_perm *perms;
+	unsigned int nperms;
+};
+
+#define XS_NR_SPECIAL 2
+
 struct xs_srv {
 	struct sim_loop *loop;
 	char *dir;
@@ -115,6 +125,17 @@ struct xs_srv {
 	struct xs_tree tree;
 	uint64_t gen;
 	uint32_t next_txid;
+	struct xs_special special[XS_NR_SPECIAL];
+};
+
+/* One request being handled. */
+struct xs_req {
+	struct xs_conn *conn;
+	struct xsd_sockmsg hdr;
+	char *payload;               /* hdr.len bytes, plus a NUL */
+	struct xs_who who;
+	struct xs_tx *tx;            /* hdr.tx_id's transaction, or NULL */
+	struct xs_tree *tree;        /* the main tree or tx->tree */
 };
 
 /* xs_server.c */
@@ -131,14 +152,29 @@ void xs_conn_send_ok(struct xs_conn *conn, const struct xsd_sockmsg *req);
 void xs_watch_send(struct xs_conn *conn, const struct xs_watch *watch,
 		   const char *path);
 void xs_fire_special(struct xs_srv *srv, const char *name);
+struct xs_special *xs_special_find(struct xs_srv *srv, const char *name);
 /* Main tree change hook (watch firing). */
 void xs_srv_on_change(void *arg, const char *path, const struct xs_node *node,
-		      enum xs_change what);
+		      enum xs_change what, const struct xs_perm *old,
+		      unsigned int nold);
 
 /* xs_ops.c */
 void xs_handle_msg(struct xs_conn *conn);
 void xs_watch_free(struct xs_watch *watch);
-void xs_tx_free(struct xs_tx *tx);
 void xs_conn_reset(struct xs_conn *conn);
+/* The payload if it is exactly one NUL-terminated string, else NULL. */
+const char *xs_req_one_arg(const struct xs_req *req);
+
+/* xs_tx.c */
+struct xs_tx *xs_tx_find(const struct xs_conn *conn, uint32_t id);
+void xs_tx_free(struct xs_tx *tx);
+/* -ENOSPC if @req's transaction may not make another change. */
+int xs_tx_check_ops(const struct xs_req *req);
+/* Remember a change for replay at commit (on -ENOMEM the commit fails). */
+void xs_tx_record_op(struct xs_tx *tx, uint32_t type, const char *path,
+		     const void *data, unsigned int len,
+		     const struct xs_perm *perms, unsigned int nperms);
+int xs_do_transaction_start(struct xs_req *req);
+int xs_do_transaction_end(struct xs_req *req);
 
 #endif

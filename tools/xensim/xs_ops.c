@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xensim xenstore server: the wire operations (docs/misc/xenstore.txt,
- * xen/io/xs_wire.h) and transactions.
+ * xen/io/xs_wire.h); transactions are in xs_tx.c.
  *
  * Every payload comes from a possibly hostile client: it is already copied
  * into the connection's buffer, NUL-terminated one byte past its length,
@@ -16,15 +16,6 @@
 #include <uback/log.h>
 
 #include "xs_internal.h"
-
-struct xs_req {
-	struct xs_conn *conn;
-	struct xsd_sockmsg hdr;
-	char *payload;               /* hdr.len bytes, plus a NUL */
-	struct xs_who who;
-	struct xs_tx *tx;            /* hdr.tx_id's transaction, or NULL */
-	struct xs_tree *tree;        /* the main tree or tx->tree */
-};
 
 /* ---- argument parsing ---- */
 
@@ -48,7 +39,7 @@ static unsigned int get_strings(const struct xs_req *req, const char **v,
 }
 
 /* Exactly one NUL-terminated string, as xenstored's onearg(). */
-static const char *one_arg(const struct xs_req *req)
+const char *xs_req_one_arg(const struct xs_req *req)
 {
 	size_t len = req->hdr.len;
 
@@ -80,235 +71,13 @@ static int req_path(const struct xs_req *req, const char *arg, char *out)
 	return xs_path_canonical(arg, req->conn->domid, false, out);
 }
 
-/* ---- transactions ---- */
-
-static struct xs_tx *tx_find(const struct xs_conn *conn, uint32_t id)
-{
-	struct xs_tx *tx;
-
-	for (tx = conn->txs; tx; tx = tx->next)
-		if (tx->id == id)
-			return tx;
-	return NULL;
-}
-
-static void tx_record_access(void *arg, const char *path, size_t len,
-			     const struct xs_node *node)
-{
-	struct xs_tx *tx = arg;
-	struct xs_access *a;
-
-	/* Newer than the snapshot: this transaction created or changed it,
-	 * and recorded it (or the ancestor it was created under) before. */
-	if (node->gen > tx->start_gen)
-		return;
-	for (a = tx->accessed; a; a = a->next)
-		if (strlen(a->path) == len && memcmp(a->path, path, len) == 0)
-			return;       /* first access decides */
-	a = calloc(1, sizeof(*a));
-	if (!a || !(a->path = strndup(path, len))) {
-		free(a);
-		tx->error = -ENOMEM;
-		return;
-	}
-	a->gen = node->gen;
-	a->next = tx->accessed;
-	tx->accessed = a;
-}
-
-static void op_free(struct xs_op *op)
-{
-	free(op->path);
-	free(op->data);
-	free(op->perms);
-	free(op);
-}
-
-void xs_tx_free(struct xs_tx *tx)
-{
-	struct xs_access *a;
-	struct xs_op *op;
-
-	while ((a = tx->accessed)) {
-		tx->accessed = a->next;
-		free(a->path);
-		free(a);
-	}
-	while ((op = tx->ops)) {
-		tx->ops = op->next;
-		op_free(op);
-	}
-	xs_tree_fini(&tx->tree);
-	free(tx);
-}
-
-/* Remember a change made in @tx for replay at commit. */
-static void tx_record_op(struct xs_tx *tx, uint32_t type, const char *path,
-			 const void *data, unsigned int len,
-			 const struct xs_perm *perms, unsigned int nperms)
-{
-	struct xs_op *op = calloc(1, sizeof(*op));
-
-	if (!op)
-		goto err;
-	op->type = type;
-	op->path = strdup(path);
-	if (!op->path)
-		goto err_op;
-	if (data) {
-		op->data = malloc(len ? len : 1);
-		if (!op->data)
-			goto err_op;
-		memcpy(op->data, data, len);
-		op->len = len;
-	}
-	if (nperms) {
-		op->perms = malloc(nperms * sizeof(*perms));
-		if (!op->perms)
-			goto err_op;
-		memcpy(op->perms, perms, nperms * sizeof(*perms));
-		op->nperms = nperms;
-	}
-	*tx->ops_tail = op;
-	tx->ops_tail = &op->next;
-	tx->nops++;
-	return;
-
-err_op:
-	op_free(op);
-err:
-	tx->error = -ENOMEM;
-}
-
-static int tx_check_ops(const struct xs_req *req)
-{
-	unsigned int max = req->who.priv ? XS_MAX_TX_OPS_DOM0
-					 : XS_MAX_TX_OPS_GUEST;
-
-	if (req->tx && req->tx->nops >= max)
-		return -ENOSPC;
-	return 0;
-}
-
-static int do_transaction_start(struct xs_req *req)
-{
-	struct xs_conn *conn = req->conn;
-	unsigned int max = conn->priv ? XS_MAX_TX_DOM0 : XS_MAX_TX_GUEST;
-	struct xs_tx *tx;
-	char id[16];
-	int err;
-
-	if (req->hdr.tx_id)
-		return -EBUSY;
-	if (conn->ntxs >= max)
-		return -ENOSPC;
-	tx = calloc(1, sizeof(*tx));
-	if (!tx)
-		return -ENOMEM;
-	err = xs_tree_clone(&conn->srv->tree, &tx->tree);
-	if (err) {
-		free(tx);
-		return err;
-	}
-	tx->start_gen = conn->srv->gen;
-	tx->tree.hooks.access = tx_record_access;
-	tx->tree.hooks.arg = tx;
-	tx->ops_tail = &tx->ops;
-	/* Ids are global and never 0; skip any still in use on this conn. */
-	do {
-		tx->id = conn->srv->next_txid++;
-	} while (tx->id == 0 || tx_find(conn, tx->id));
-	tx->next = conn->txs;
-	conn->txs = tx;
-	conn->ntxs++;
-	snprintf(id, sizeof(id), "%" PRIu32, tx->id);
-	xs_conn_send(conn, &req->hdr, XS_TRANSACTION_START, id,
-		     strlen(id) + 1, NULL, 0);
-	return 0;
-}
-
-/* Everything the transaction read or changed must be as it found it. */
-static bool tx_conflicts(const struct xs_srv *srv, const struct xs_tx *tx)
-{
-	const struct xs_access *a;
-
-	for (a = tx->accessed; a; a = a->next) {
-		const struct xs_node *n = xs_tree_lookup(&srv->tree, a->path);
-
-		if (!n || n->gen != a->gen)
-			return true;
-	}
-	return false;
-}
-
-static void tx_replay(struct xs_srv *srv, const struct xs_conn *conn,
-		      const struct xs_tx *tx)
-{
-	struct xs_who who = xs_conn_who(conn);
-	const struct xs_op *op;
-
-	/* Permissions and quotas were checked against the same nodes when
-	 * the transaction ran; replay only re-applies the changes (and so
-	 * fires the watches, at commit as xenstored does). */
-	who.replay = true;
-	for (op = tx->ops; op; op = op->next) {
-		switch (op->type) {
-		case XS_WRITE:
-		case XS_MKDIR:
-			xs_tree_write(&srv->tree, &who, op->path,
-				      op->type == XS_WRITE ? op->data : NULL,
-				      op->len);
-			break;
-		case XS_RM:
-			xs_tree_rm(&srv->tree, &who, op->path);
-			break;
-		case XS_SET_PERMS:
-			xs_tree_set_perms(&srv->tree, &who, op->path,
-					  op->perms, op->nperms);
-			break;
-		}
-	}
-}
-
-static int do_transaction_end(struct xs_req *req)
-{
-	struct xs_conn *conn = req->conn;
-	const char *arg = one_arg(req);
-	struct xs_tx **pp, *tx = req->tx;
-	bool commit;
-	int err = 0;
-
-	if (!tx)
-		return -ENOENT;
-	if (!arg || (strcmp(arg, "T") && strcmp(arg, "F")))
-		return -EINVAL;
-	commit = arg[0] == 'T';
-	for (pp = &conn->txs; *pp != tx; pp = &(*pp)->next)
-		;
-	*pp = tx->next;
-	conn->ntxs--;
-	if (commit) {
-		if (tx->error)
-			err = tx->error;
-		else if (tx_conflicts(conn->srv, tx))
-			err = -EAGAIN;
-		else
-			tx_replay(conn->srv, conn, tx);
-	}
-	xs_tx_free(tx);
-	if (err)
-		return err;
-	xs_conn_send_ok(conn, &req->hdr);
-	return 0;
-}
-
 /* ---- database operations ---- */
 
 static int do_read(struct xs_req *req)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
 	const struct xs_node *node;
-	int err = req_path(req, one_arg(req), path);
+	int err = req_path(req, xs_req_one_arg(req), path);
 
 	if (!err)
 		err = xs_tree_get(req->tree, &req->who, path, &node);
@@ -322,7 +91,7 @@ static int do_read(struct xs_req *req)
 static int do_write(struct xs_req *req, bool mkdir)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
-	const char *arg = mkdir ? one_arg(req) : NULL;
+	const char *arg = mkdir ? xs_req_one_arg(req) : NULL;
 	const char *data = NULL;
 	unsigned int len = 0;
 	int err;
@@ -338,14 +107,15 @@ static int do_write(struct xs_req *req, bool mkdir)
 	}
 	err = req_path(req, arg, path);
 	if (!err)
-		err = tx_check_ops(req);
+		err = xs_tx_check_ops(req);
 	if (!err)
 		err = xs_tree_write(req->tree, &req->who, path,
 				    mkdir ? NULL : data, len);
 	if (err)
 		return err;
 	if (req->tx)
-		tx_record_op(req->tx, req->hdr.type, path, data, len, NULL, 0);
+		xs_tx_record_op(req->tx, req->hdr.type, path, data, len, NULL,
+				0);
 	xs_conn_send_ok(req->conn, &req->hdr);
 	return 0;
 }
@@ -353,16 +123,16 @@ static int do_write(struct xs_req *req, bool mkdir)
 static int do_rm(struct xs_req *req)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
-	int err = req_path(req, one_arg(req), path);
+	int err = req_path(req, xs_req_one_arg(req), path);
 
 	if (!err)
-		err = tx_check_ops(req);
+		err = xs_tx_check_ops(req);
 	if (!err)
 		err = xs_tree_rm(req->tree, &req->who, path);
 	if (err)
 		return err;
 	if (req->tx)
-		tx_record_op(req->tx, XS_RM, path, NULL, 0, NULL, 0);
+		xs_tx_record_op(req->tx, XS_RM, path, NULL, 0, NULL, 0);
 	xs_conn_send_ok(req->conn, &req->hdr);
 	return 0;
 }
@@ -396,7 +166,7 @@ static int do_directory(struct xs_req *req)
 	const struct xs_node *node;
 	char *names;
 	size_t len;
-	int err = req_path(req, one_arg(req), path);
+	int err = req_path(req, xs_req_one_arg(req), path);
 
 	if (!err)
 		err = xs_tree_get(req->tree, &req->who, path, &node);
@@ -414,8 +184,10 @@ static int do_directory(struct xs_req *req)
 	return err;
 }
 
-/* Reply: "<gen>\0" then the children list from byte @offset; the list as a
- * whole ends with an extra NUL, which tells the client it is complete. */
+/* Reply: "<gen>\0" then whole child names from byte @offset of the list, as
+ * many as fit; the chunk that reaches the end carries an extra NUL, which
+ * tells the client the list is complete (an offset past the end gets just
+ * that NUL), as xenstored 4.17. */
 static int do_directory_part(struct xs_req *req)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1], gen[24];
@@ -423,7 +195,7 @@ static int do_directory_part(struct xs_req *req)
 	const char *v[2];
 	unsigned long off;
 	char *names, *end;
-	size_t len, glen, chunk;
+	size_t total, glen, len = 0, max;
 	int err;
 
 	if (get_strings(req, v, 2) != 2)
@@ -436,20 +208,26 @@ static int do_directory_part(struct xs_req *req)
 	if (!err)
 		err = xs_tree_get(req->tree, &req->who, path, &node);
 	if (!err)
-		err = list_children(node, &names, &len);
+		err = list_children(node, &names, &total);
 	if (err)
 		return err;
-	names[len++] = '\0';
-	if (off > len) {
-		free(names);
-		return -EINVAL;
-	}
 	glen = (size_t)snprintf(gen, sizeof(gen), "%" PRIu64, node->gen) + 1;
-	chunk = len - off;
-	if (chunk > XENSTORE_PAYLOAD_MAX - glen)
-		chunk = XENSTORE_PAYLOAD_MAX - glen;
+	if (off >= total) {
+		off = total;
+	} else {
+		max = XENSTORE_PAYLOAD_MAX - glen - 1;
+		while (off + len < total) {
+			size_t l = strlen(names + off + len) + 1;
+
+			if (len + l > max)
+				break;
+			len += l;
+		}
+	}
+	if (off + len == total)
+		names[off + len++] = '\0';     /* list_children left room */
 	xs_conn_send(req->conn, &req->hdr, XS_DIRECTORY_PART, gen, glen,
-		     names + off, chunk);
+		     names + off, len);
 	free(names);
 	return 0;
 }
@@ -461,7 +239,7 @@ static int do_get_perms(struct xs_req *req)
 	const struct xs_node *node;
 	size_t len = 0;
 	unsigned int i;
-	int err = req_path(req, one_arg(req), path);
+	int err = req_path(req, xs_req_one_arg(req), path);
 
 	if (!err)
 		err = xs_tree_get(req->tree, &req->who, path, &node);
@@ -473,6 +251,32 @@ static int do_get_perms(struct xs_req *req)
 		len += xs_perm_format(&node->perms[i], buf + len);
 	}
 	xs_conn_send(req->conn, &req->hdr, XS_GET_PERMS, buf, len, NULL, 0);
+	return 0;
+}
+
+/* Who hears @introduceDomain/@releaseDomain: the owner (dom0 unless it
+ * gave them away) may change it, outside any transaction (as xenstored). */
+static int set_perms_special(struct xs_req *req, const char *name,
+			     const struct xs_perm *perms, unsigned int nperms)
+{
+	struct xs_special *sp = xs_special_find(req->conn->srv, name);
+	const unsigned int need = XS_PERM_WRITE | XS_PERM_OWNER;
+	struct xs_perm *copy;
+
+	if (!sp)
+		return -EINVAL;
+	if ((xs_perm_for(&req->who, sp->perms, sp->nperms) & need) != need)
+		return -EACCES;
+	if (!req->who.priv && nperms > XS_QUOTA_PERMS)
+		return -ENOSPC;
+	copy = malloc(nperms * sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, perms, nperms * sizeof(*copy));
+	free(sp->perms);
+	sp->perms = copy;
+	sp->nperms = nperms;
+	xs_conn_send_ok(req->conn, &req->hdr);
 	return 0;
 }
 
@@ -494,16 +298,18 @@ static int do_set_perms(struct xs_req *req)
 	for (i = 1; i < n; i++)
 		if (xs_perm_parse(v[i], &perms[i - 1]) < 0)
 			return -EINVAL;
+	if (v[0][0] == '@')
+		return set_perms_special(req, v[0], perms, n - 1);
 	err = req_path(req, v[0], path);
 	if (!err)
-		err = tx_check_ops(req);
+		err = xs_tx_check_ops(req);
 	if (!err)
 		err = xs_tree_set_perms(req->tree, &req->who, path, perms,
 					n - 1);
 	if (err)
 		return err;
 	if (req->tx)
-		tx_record_op(req->tx, XS_SET_PERMS, path, NULL, 0, perms,
+		xs_tx_record_op(req->tx, XS_SET_PERMS, path, NULL, 0, perms,
 			     n - 1);
 	xs_conn_send_ok(req->conn, &req->hdr);
 	return 0;
@@ -528,6 +334,21 @@ static struct xs_watch **watch_find(struct xs_conn *conn, const char *path,
 		    strcmp((*pp)->token, token) == 0)
 			return pp;
 	return NULL;
+}
+
+/* Guests' watches count per domain, over all its connections (as
+ * xenstored); dom0's per connection. */
+static unsigned int domain_watches(const struct xs_conn *conn)
+{
+	const struct xs_conn *c;
+	unsigned int n = 0;
+
+	if (conn->priv)
+		return conn->nwatches;
+	for (c = conn->srv->conns; c; c = c->next)
+		if (!c->dead && !c->priv && c->domid == conn->domid)
+			n += c->nwatches;
+	return n;
 }
 
 static int do_watch(struct xs_req *req, bool add)
@@ -558,7 +379,7 @@ static int do_watch(struct xs_req *req, bool add)
 	}
 	if (pp)
 		return -EEXIST;
-	if (conn->nwatches >= max)
+	if (domain_watches(conn) >= max)
 		return -E2BIG;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -603,7 +424,7 @@ static int do_domain_path(struct xs_req *req)
 {
 	uint32_t domid;
 	char path[32];
-	int err = parse_domid(one_arg(req), &domid);
+	int err = parse_domid(xs_req_one_arg(req), &domid);
 
 	if (err)
 		return err;
@@ -616,7 +437,7 @@ static int do_domain_path(struct xs_req *req)
 static int do_is_introduced(struct xs_req *req)
 {
 	uint32_t domid;
-	int err = parse_domid(one_arg(req), &domid);
+	int err = parse_domid(xs_req_one_arg(req), &domid);
 	bool yes;
 
 	if (err)
@@ -732,8 +553,8 @@ static int dispatch(struct xs_req *req)
 	case XS_WATCH: return do_watch(req, true);
 	case XS_UNWATCH: return do_watch(req, false);
 	case XS_RESET_WATCHES: return do_reset_watches(req);
-	case XS_TRANSACTION_START: return do_transaction_start(req);
-	case XS_TRANSACTION_END: return do_transaction_end(req);
+	case XS_TRANSACTION_START: return xs_do_transaction_start(req);
+	case XS_TRANSACTION_END: return xs_do_transaction_end(req);
 	case XS_GET_DOMAIN_PATH: return do_domain_path(req);
 	case XS_IS_DOMAIN_INTRODUCED: return do_is_introduced(req);
 	case XS_INTRODUCE:
@@ -755,7 +576,7 @@ void xs_handle_msg(struct xs_conn *conn)
 	req.who = xs_conn_who(conn);
 	req.tree = &conn->srv->tree;
 	if (req.hdr.tx_id && uses_tx(req.hdr.type)) {
-		req.tx = tx_find(conn, req.hdr.tx_id);
+		req.tx = xs_tx_find(conn, req.hdr.tx_id);
 		if (!req.tx) {
 			xs_conn_send_error(conn, &req.hdr, -ENOENT);
 			return;

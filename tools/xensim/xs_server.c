@@ -143,7 +143,7 @@ void xs_conn_send(struct xs_conn *conn, const struct xsd_sockmsg *req,
 		/* A client that never reads its events would make us buffer
 		 * without bound: drop it, as xenstored drops stuck domains. */
 		XB_LOG_RATELIMITED(XB_LOG_WARN,
-				   "xensim xs: dom%u connection not reading, closed",
+				   "xensim xs: dom%u not reading, closed",
 				   conn->domid);
 		conn_kill(conn);
 		return;
@@ -319,7 +319,7 @@ static void listener_accept(void *arg, int lfd, uint32_t events)
 			break;
 		if (listener_conns(lst) >= max) {
 			XB_LOG_RATELIMITED(XB_LOG_WARN,
-					   "xensim xs: dom%u: too many connections",
+					   "xensim xs: dom%u: too many conns",
 					   lst->domid);
 			close(fd);
 			continue;
@@ -443,8 +443,23 @@ static const struct xs_node *subtree_lookup(const struct xs_node *node,
 	return node;
 }
 
+/* As xenstored 4.17: a watcher hears of a change if it may read the node
+ * or its parent, or could read the node before its permissions changed. */
+static bool watch_permitted(const struct xs_who *who,
+			    const struct xs_node *node,
+			    const struct xs_perm *old, unsigned int nold)
+{
+	if (old && (xs_perm_for(who, old, nold) & XS_PERM_READ))
+		return true;
+	if (xs_tree_perm_for(who, node) & XS_PERM_READ)
+		return true;
+	return node->parent &&
+	       (xs_tree_perm_for(who, node->parent) & XS_PERM_READ);
+}
+
 void xs_srv_on_change(void *arg, const char *path, const struct xs_node *node,
-		      enum xs_change what)
+		      enum xs_change what, const struct xs_perm *old,
+		      unsigned int nold)
 {
 	struct xs_srv *srv = arg;
 	struct xs_conn *c;
@@ -478,28 +493,57 @@ void xs_srv_on_change(void *arg, const char *path, const struct xs_node *node,
 			} else {
 				continue;
 			}
-			/* Only for nodes the watcher may read (xenstored). */
-			if (!(xs_tree_perm_for(&who, perm_node) &
-			      XS_PERM_READ))
+			if (!watch_permitted(&who, perm_node, old, nold))
 				continue;
 			xs_watch_send(c, w, ev);
 		}
 	}
 }
 
-/* @introduceDomain / @releaseDomain: only privileged connections see
- * them (xenstored's special nodes are owned by dom0, no access else). */
+struct xs_special *xs_special_find(struct xs_srv *srv, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < XS_NR_SPECIAL; i++)
+		if (strcmp(srv->special[i].name, name) == 0)
+			return &srv->special[i];
+	return NULL;
+}
+
 void xs_fire_special(struct xs_srv *srv, const char *name)
 {
+	const struct xs_special *sp = xs_special_find(srv, name);
 	struct xs_conn *c;
 	struct xs_watch *w;
 
 	for (c = srv->conns; c; c = c->next) {
-		if (c->dead || !c->priv)
+		struct xs_who who;
+
+		if (c->dead)
+			continue;
+		who = xs_conn_who(c);
+		if (!(xs_perm_for(&who, sp->perms, sp->nperms) & XS_PERM_READ))
 			continue;
 		for (w = c->watches; w; w = w->next)
 			if (strcmp(w->path, name) == 0)
 				xs_watch_send(c, w, name);
+	}
+}
+
+/* The release of @domid also drops it from the specials' permissions. */
+static void special_forget(struct xs_srv *srv, uint32_t domid)
+{
+	unsigned int i, j, k;
+
+	for (i = 0; i < XS_NR_SPECIAL; i++) {
+		struct xs_special *sp = &srv->special[i];
+
+		if (sp->perms[0].id == domid)
+			sp->perms[0].id = 0;
+		for (j = k = 1; j < sp->nperms; j++)
+			if (sp->perms[j].id != domid)
+				sp->perms[k++] = sp->perms[j];
+		sp->nperms = k;
 	}
 }
 
@@ -521,6 +565,7 @@ int xs_srv_create(struct sim_loop *loop, const char *dir, struct xs_srv **out)
 	static const struct xs_perm none0 = { 0, XS_PERM_NONE };
 	static const struct xs_perm read0 = { 0, XS_PERM_READ };
 	struct xs_srv *srv = calloc(1, sizeof(*srv));
+	unsigned int i;
 	int err;
 
 	if (!srv)
@@ -533,9 +578,20 @@ int xs_srv_create(struct sim_loop *loop, const char *dir, struct xs_srv **out)
 		err = -ENOMEM;
 		goto err_free;
 	}
+	srv->special[0].name = "@introduceDomain";
+	srv->special[1].name = "@releaseDomain";
+	for (i = 0; i < XS_NR_SPECIAL; i++) {
+		srv->special[i].perms = malloc(sizeof(none0));
+		if (!srv->special[i].perms) {
+			err = -ENOMEM;
+			goto err_special;
+		}
+		srv->special[i].perms[0] = none0;
+		srv->special[i].nperms = 1;
+	}
 	err = xs_tree_init(&srv->tree, &srv->gen);
 	if (err)
-		goto err_dir;
+		goto err_special;
 	if ((err = setup_node(srv, "/local", &read0, 1)) ||
 	    (err = setup_node(srv, "/local/domain", &read0, 1)) ||
 	    (err = setup_node(srv, "/tool", &none0, 1)))
@@ -562,7 +618,9 @@ err_epfd:
 	close(srv->out_epfd);
 err_tree:
 	xs_tree_fini(&srv->tree);
-err_dir:
+err_special:
+	for (i = 0; i < XS_NR_SPECIAL; i++)
+		free(srv->special[i].perms);
 	free(srv->dir);
 err_free:
 	free(srv);
@@ -573,6 +631,7 @@ void xs_srv_destroy(struct xs_srv *srv)
 {
 	struct xs_conn *c;
 	struct xs_dom *d;
+	unsigned int i;
 
 	if (!srv)
 		return;
@@ -588,6 +647,8 @@ void xs_srv_destroy(struct xs_srv *srv)
 	sim_loop_del(srv->loop, srv->out_epfd);
 	close(srv->out_epfd);
 	xs_tree_fini(&srv->tree);
+	for (i = 0; i < XS_NR_SPECIAL; i++)
+		free(srv->special[i].perms);
 	free(srv->dir);
 	free(srv);
 }
@@ -681,6 +742,7 @@ int xs_srv_domain_release(struct xs_srv *srv, domid_t domid)
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
 	xs_tree_rm(&srv->tree, &dom0, path);
 	xs_tree_forget_domain(&srv->tree, domid);
+	special_forget(srv, domid);
 	xs_fire_special(srv, "@releaseDomain");
 	srv_reap(srv);
 	return 0;

@@ -20,6 +20,21 @@ static bool valid_char(char c)
 	       c == '@';
 }
 
+/* Length of a leading "/local/domain/<id>/", else 0. */
+static size_t local_prefix(const char *path)
+{
+	static const char base[] = "/local/domain/";
+	size_t n = sizeof(base) - 1, digits = 0;
+
+	if (strncmp(path, base, n) != 0)
+		return 0;
+	while (digits < 5 && isdigit((unsigned char)path[n + digits]))
+		digits++;
+	if (digits == 0 || path[n + digits] != '/')
+		return 0;
+	return n + digits + 1;
+}
+
 int xs_path_canonical(const char *in, uint32_t domid, bool allow_special,
 		      char *out)
 {
@@ -29,7 +44,7 @@ int xs_path_canonical(const char *in, uint32_t domid, bool allow_special,
 	if (len == 0)
 		return -EINVAL;
 	if (in[0] == '@') {
-		if (!allow_special || len > XENSTORE_ABS_PATH_MAX)
+		if (!allow_special || len > XENSTORE_REL_PATH_MAX)
 			return -EINVAL;
 		for (i = 1; i < len; i++)
 			if (!valid_char(in[i]))
@@ -57,6 +72,10 @@ int xs_path_canonical(const char *in, uint32_t domid, bool allow_special,
 			return -EINVAL;
 	}
 	if (len > 1 && out[len - 1] == '/')
+		return -EINVAL;
+	/* xenstored 4.17: at most 2048 bytes below /local/domain/<id>/ (or
+	 * in all, elsewhere), whoever asks. */
+	if (len > local_prefix(out) + XENSTORE_REL_PATH_MAX)
 		return -EINVAL;
 	return 0;
 }
@@ -103,24 +122,30 @@ unsigned int xs_perm_format(const struct xs_perm *perm, char *buf)
 				     letter[perm->perms & 3], perm->id) + 1;
 }
 
-unsigned int xs_tree_perm_for(const struct xs_who *who,
-			      const struct xs_node *node)
+unsigned int xs_perm_for(const struct xs_who *who, const struct xs_perm *perms,
+			 unsigned int nperms)
 {
 	unsigned int i;
 
 	if (who->priv || who->replay)
 		return PERM_ALL;
-	if (node->perms[0].id == who->domid ||
-	    (who->target >= 0 && node->perms[0].id == (uint32_t)who->target))
+	if (perms[0].id == who->domid ||
+	    (who->target >= 0 && perms[0].id == (uint32_t)who->target))
 		return PERM_ALL;
-	for (i = 1; i < node->nperms; i++)
-		if (node->perms[i].id == who->domid)
-			return node->perms[i].perms;
+	for (i = 1; i < nperms; i++)
+		if (perms[i].id == who->domid)
+			return perms[i].perms;
 	if (who->target >= 0)
-		for (i = 1; i < node->nperms; i++)
-			if (node->perms[i].id == (uint32_t)who->target)
-				return node->perms[i].perms;
-	return node->perms[0].perms;
+		for (i = 1; i < nperms; i++)
+			if (perms[i].id == (uint32_t)who->target)
+				return perms[i].perms;
+	return perms[0].perms;
+}
+
+unsigned int xs_tree_perm_for(const struct xs_who *who,
+			      const struct xs_node *node)
+{
+	return xs_perm_for(who, node->perms, node->nperms);
 }
 
 /* ---- owner accounting (quota) ---- */
@@ -414,10 +439,12 @@ static void hook_access_absent(struct xs_tree *tree, const char *path)
 }
 
 static void hook_change(struct xs_tree *tree, const char *path,
-			const struct xs_node *node, enum xs_change what)
+			const struct xs_node *node, enum xs_change what,
+			const struct xs_perm *old, unsigned int nold)
 {
 	if (tree->hooks.change)
-		tree->hooks.change(tree->hooks.arg, path, node, what);
+		tree->hooks.change(tree->hooks.arg, path, node, what, old,
+				   nold);
 }
 
 static void touch(struct xs_tree *tree, struct xs_node *node)
@@ -552,7 +579,7 @@ int xs_tree_write(struct xs_tree *tree, const struct xs_who *who,
 				return err;
 		}
 	}
-	hook_change(tree, path, node, XS_CHANGE_NODE);
+	hook_change(tree, path, node, XS_CHANGE_NODE, NULL, 0);
 	return 0;
 }
 
@@ -580,7 +607,7 @@ int xs_tree_rm(struct xs_tree *tree, const struct xs_who *who,
 	parent = node->parent;
 	hook_access_len(tree, path, (size_t)(strrchr(path, '/') - path),
 			parent);
-	hook_change(tree, path, node, XS_CHANGE_RM);
+	hook_change(tree, path, node, XS_CHANGE_RM, NULL, 0);
 	node_del_kid(parent, node);
 	touch(tree, parent);
 	node_free(tree, node);
@@ -592,7 +619,8 @@ int xs_tree_set_perms(struct xs_tree *tree, const struct xs_who *who,
 		      unsigned int nperms)
 {
 	struct xs_node *node = xs_tree_lookup(tree, path);
-	struct xs_perm *copy;
+	struct xs_perm *copy, *old;
+	unsigned int nold;
 	int err;
 
 	if (nperms == 0)
@@ -622,11 +650,14 @@ int xs_tree_set_perms(struct xs_tree *tree, const struct xs_who *who,
 		}
 		owner_sub(tree, node->perms[0].id);
 	}
-	free(node->perms);
+	old = node->perms;
+	nold = node->nperms;
 	node->perms = copy;
 	node->nperms = nperms;
 	touch(tree, node);
-	hook_change(tree, path, node, XS_CHANGE_NODE);
+	/* Watchers who could read it before hear that they no longer can. */
+	hook_change(tree, path, node, XS_CHANGE_NODE, old, nold);
+	free(old);
 	return 0;
 }
 

@@ -34,8 +34,8 @@ struct xs_perm {
 struct xs_who {
 	uint32_t domid;
 	bool priv;                   /* dom0: bypasses permissions and quotas */
-	int32_t target;              /* SET_TARGET: acts as owner of its nodes; -1 */
-	bool replay;                 /* transaction commit: checks already done */
+	int32_t target;              /* SET_TARGET: owns its nodes too; -1 */
+	bool replay;                 /* tx commit: checks already done */
 };
 
 struct xs_node {
@@ -60,9 +60,11 @@ struct xs_tree_hooks {
 	 * modified (for an absent node: its deepest existing ancestor). */
 	void (*access)(void *arg, const char *path, size_t len,
 		       const struct xs_node *node);
-	/* After a change (for RM: before the subtree is freed). */
+	/* After a change (for RM: before the subtree is freed). @old: the
+	 * permissions before a SET_PERMS (NULL otherwise). */
 	void (*change)(void *arg, const char *path, const struct xs_node *node,
-		       enum xs_change what);
+		       enum xs_change what, const struct xs_perm *old,
+		       unsigned int nold);
 	void *arg;
 };
 
@@ -73,7 +75,7 @@ struct xs_owner_count {
 
 struct xs_tree {
 	struct xs_node *root;
-	uint64_t *gen;               /* counter shared by a tree and its clones */
+	uint64_t *gen;               /* shared by a tree and its clones */
 	struct xs_owner_count *owners;
 	unsigned int nowners, owners_cap;
 	unsigned int nodes;          /* all nodes, root included */
@@ -90,6 +92,9 @@ int xs_tree_clone(const struct xs_tree *src, struct xs_tree *dst);
 struct xs_node *xs_tree_lookup(const struct xs_tree *tree, const char *path);
 unsigned int xs_tree_perm_for(const struct xs_who *who,
 			      const struct xs_node *node);
+/* The same for a bare permission list (special watch paths). */
+unsigned int xs_perm_for(const struct xs_who *who, const struct xs_perm *perms,
+			 unsigned int nperms);
 unsigned int xs_tree_owned(const struct xs_tree *tree, uint32_t domid);
 
 /* READ, DIRECTORY, GET_PERMS: @out valid until the tree changes. */
