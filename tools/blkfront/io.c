@@ -542,6 +542,21 @@ int blkfront_poll(struct blkfront *bf, struct blkfront_completion *comps,
 	return (int)n;
 }
 
+bool blkfront_has_responses(const struct blkfront *bf)
+{
+	unsigned int i;
+
+	if (bf->nr_deferred)
+		return true;
+	for (i = 0; i < bf->nr_queues; i++) {
+		const struct bf_queue *q = &bf->queues[i];
+
+		if (q->ring_up && load_idx(&q->hdr->rsp_prod) != q->rsp_cons)
+			return true;
+	}
+	return false;
+}
+
 int blkfront_fd(const struct blkfront *bf)
 {
 	return bf->epfd;

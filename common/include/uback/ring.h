@@ -47,6 +47,19 @@
 
 #define XB_RING_HDR_SIZE 64u
 
+/* Inside a spin loop polling a ring: lets the sibling hyperthread run and
+ * tells the CPU this is a spin (no memory-order mis-speculation penalty). */
+static inline void xb_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 struct xb_ring_hdr {
 	RING_IDX req_prod, req_event;
 	RING_IDX rsp_prod, rsp_event;

@@ -201,6 +201,10 @@ int blkfront_kick(struct blkfront *bf);
 int blkfront_poll(struct blkfront *bf, struct blkfront_completion *comps,
 		  unsigned int max);
 
+/* true if a response (or a completion made by a recovery) is waiting:
+ * reads shared memory only, no system call, so a caller may spin on it
+ * before sleeping in blkfront_wait (low latency at queue depth 1). */
+bool blkfront_has_responses(const struct blkfront *bf);
 /* A fd readable when blkfront_poll may have work (event channel or
  * xenstore watch): for poll/epoll in the caller's loop. */
 int blkfront_fd(const struct blkfront *bf);
