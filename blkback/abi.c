@@ -8,38 +8,6 @@
 
 #include "blkif_abi.h"
 
-/* Offsets derived from xen/io/blkif.h for i386 and x86_64 compilers. */
-_Static_assert(sizeof(struct blk_wire_seg) == 8, "segment");
-_Static_assert(sizeof(struct blk_wire32_req) == 108, "x86_32 request");
-_Static_assert(offsetof(struct blk_wire32_req, id) == 4, "x86_32 id");
-_Static_assert(offsetof(struct blk_wire32_req, sector_number) == 12, "x86_32");
-_Static_assert(offsetof(struct blk_wire32_req, seg) == 20, "x86_32 seg");
-_Static_assert(offsetof(struct blk_wire32_discard, nr_sectors) == 20, "x86_32");
-_Static_assert(offsetof(struct blk_wire32_indirect, handle) == 20, "x86_32");
-_Static_assert(offsetof(struct blk_wire32_indirect, indirect_grefs) == 24,
-	       "x86_32 indirect grefs");
-_Static_assert(sizeof(struct blk_wire32_indirect) == 64, "x86_32 indirect");
-_Static_assert(sizeof(struct blk_wire32_rsp) == 12, "x86_32 response");
-_Static_assert(offsetof(struct blk_wire32_rsp, status) == 10, "x86_32");
-_Static_assert(sizeof(struct blk_wire64_req) == 112, "x86_64 request");
-_Static_assert(offsetof(struct blk_wire64_req, id) == 8, "x86_64 id");
-_Static_assert(offsetof(struct blk_wire64_req, seg) == 24, "x86_64 seg");
-_Static_assert(offsetof(struct blk_wire64_discard, nr_sectors) == 24, "x86_64");
-_Static_assert(offsetof(struct blk_wire64_indirect, handle) == 24, "x86_64");
-_Static_assert(offsetof(struct blk_wire64_indirect, indirect_grefs) == 28,
-	       "x86_64 indirect grefs");
-_Static_assert(sizeof(struct blk_wire64_indirect) == 64, "x86_64 indirect");
-_Static_assert(sizeof(struct blk_wire64_rsp) == 16, "x86_64 response");
-_Static_assert(BLK_SLOT_SIZE_X86_32 == sizeof(struct blk_wire32_req), "slot");
-_Static_assert(BLK_SLOT_SIZE_X86_64 == sizeof(struct blk_wire64_req), "slot");
-#if defined(__x86_64__)
-/* On x86_64 the public header's native layout must agree with ours. */
-_Static_assert(sizeof(struct blkif_request) == 112, "native request");
-_Static_assert(offsetof(struct blkif_request_indirect, indirect_grefs) == 28,
-	       "native indirect");
-_Static_assert(sizeof(struct blkif_response) == 16, "native response");
-#endif
-
 static const char *const reject_names[BLK_REJ_COUNT] = {
 	[BLK_OK] = "ok",
 	[BLK_REJ_BAD_OP] = "bad-op",

@@ -28,6 +28,8 @@
 #include "uback/ring.h"
 #include <xen/io/blkif.h>
 
+#include "uback/blkif_wire.h"
+
 enum blk_abi {
 	BLK_ABI_X86_32 = 0,
 	BLK_ABI_X86_64 = 1,
@@ -45,97 +47,6 @@ enum blk_abi {
 #define BLK_MAX_INDIRECT_PAGES BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST
 /* Upper bound of feature-max-indirect-segments that we accept to offer. */
 #define BLK_MAX_INDIRECT_SEGS_LIMIT 4096u
-
-/* ---- wire layouts (packed, explicit padding) ---- */
-
-struct blk_wire_seg {
-	grant_ref_t gref;
-	uint8_t first_sect, last_sect;
-	uint16_t pad;
-} __attribute__((packed));
-
-struct blk_wire32_req {                /* x86_32: 108 bytes */
-	uint8_t operation;
-	uint8_t nr_segments;
-	uint16_t handle;
-	uint64_t id;                   /* offset 4 */
-	uint64_t sector_number;        /* offset 12 */
-	struct blk_wire_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST]; /* 20 */
-} __attribute__((packed));
-
-struct blk_wire32_discard {
-	uint8_t operation;
-	uint8_t flag;
-	uint16_t handle;
-	uint64_t id;                   /* 4 */
-	uint64_t sector_number;        /* 12 */
-	uint64_t nr_sectors;           /* 20 */
-} __attribute__((packed));
-
-struct blk_wire32_indirect {
-	uint8_t operation;
-	uint8_t indirect_op;
-	uint16_t nr_segments;
-	uint64_t id;                   /* 4 */
-	uint64_t sector_number;        /* 12 */
-	uint16_t handle;               /* 20 */
-	uint16_t pad1;
-	grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST]; /* 24 */
-	uint64_t pad2;                 /* 56: 64 bytes in all */
-} __attribute__((packed));
-
-struct blk_wire32_rsp {                /* 12 bytes */
-	uint64_t id;
-	uint8_t operation;
-	uint8_t pad;
-	int16_t status;                /* 10 */
-} __attribute__((packed));
-
-struct blk_wire64_req {                /* x86_64: 112 bytes */
-	uint8_t operation;
-	uint8_t nr_segments;
-	uint16_t handle;
-	uint32_t pad;
-	uint64_t id;                   /* 8 */
-	uint64_t sector_number;        /* 16 */
-	struct blk_wire_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST]; /* 24 */
-} __attribute__((packed));
-
-struct blk_wire64_discard {
-	uint8_t operation;
-	uint8_t flag;
-	uint16_t handle;
-	uint32_t pad;
-	uint64_t id;                   /* 8 */
-	uint64_t sector_number;        /* 16 */
-	uint64_t nr_sectors;           /* 24 */
-} __attribute__((packed));
-
-struct blk_wire64_indirect {
-	uint8_t operation;
-	uint8_t indirect_op;
-	uint16_t nr_segments;
-	uint32_t pad1;
-	uint64_t id;                   /* 8 */
-	uint64_t sector_number;        /* 16 */
-	uint16_t handle;               /* 24 */
-	uint16_t pad2;
-	grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST]; /* 28 */
-	uint32_t pad3;                 /* 60: 64 bytes in all */
-} __attribute__((packed));
-
-struct blk_wire64_rsp {                /* 16 bytes */
-	uint64_t id;
-	uint8_t operation;
-	uint8_t pad;
-	int16_t status;                /* 10 */
-	uint32_t pad2;
-} __attribute__((packed));
-
-/* Slot sizes: sizeof(union { request; response; }) in each ABI. */
-#define BLK_SLOT_SIZE_X86_32 108u
-#define BLK_SLOT_SIZE_X86_64 112u
-#define BLK_SLOT_SIZE_MAX    112u
 
 /* ---- private, ABI-neutral request ---- */
 

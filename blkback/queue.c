@@ -21,17 +21,6 @@
 
 #define CQE_BATCH 64
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-#endif
-}
-
 static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
@@ -114,7 +103,7 @@ static bool spin_for_work(struct blk_queue *q)
 			blk_stat_add(&q->stats, BLK_ST_POLL_HITS, 1);
 			return true;
 		}
-		cpu_relax();
+		xb_cpu_relax();
 		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
 			return false;
 	}

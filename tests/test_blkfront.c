@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -405,6 +406,13 @@ static void test_bad_requests(void **state)
 	r.queue = 0;
 	r.iovcnt = BLKFRONT_MAX_IOV + 1;
 	assert_int_equal(blkfront_submit(fx.bf, &r), -EINVAL);
+	/* Regression: a FLUSH with a bogus iovec count overflowed the
+	 * request slot's iovec copy. */
+	r.op = BLKFRONT_OP_FLUSH;
+	assert_int_equal(blkfront_submit(fx.bf, &r), -EINVAL);
+	r.iovcnt = 1;
+	r.iov = NULL;
+	assert_int_equal(blkfront_submit(fx.bf, &r), -EINVAL);
 	assert_int_equal(blkfront_inflight(fx.bf), 0);
 	down();
 }
@@ -452,7 +460,8 @@ static void async_workload(struct blkfront *bf, unsigned int nq, bool guest_mem,
 
 			if (busy[i])
 				continue;
-			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			rng = rng * 6364136223846793005ull +
+			      1442695040888963407ull;
 			sectors = 1 + (rng >> 33) % (max_pages * 8);
 			lens[i] = sectors * 512;
 			r.sector = region + (rng >> 20) %
@@ -511,6 +520,37 @@ static void async_workload(struct blkfront *bf, unsigned int nq, bool guest_mem,
 		else
 			free(bufs[i]);
 	}
+}
+
+/* blkfront_has_responses: false while nothing is answered, true once a
+ * response sits on the ring (before any poll), false again after. */
+static void test_has_responses(void **state)
+{
+	struct blkfront_config bc = { .queue_depth = 4 };
+	static uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct blkfront_req r = {
+		.op = BLKFRONT_OP_READ, .iov = &iov, .iovcnt = 1,
+		.sector = 8, .tag = 7,
+	};
+	struct blkfront_completion c[2];
+	unsigned int spins = 0;
+
+	(void)state;
+	up(&offer_all);
+	connect_bf(&bc);
+	assert_false(blkfront_has_responses(fx.bf));
+	assert_int_equal(blkfront_submit(fx.bf, &r), 0);
+	blkfront_kick(fx.bf);
+	while (!blkfront_has_responses(fx.bf)) {
+		assert_true(spins++ < WAIT_MS * 10);
+		usleep(100);
+	}
+	assert_int_equal(blkfront_poll(fx.bf, c, 2), 1);
+	assert_int_equal(c[0].tag, 7);
+	assert_int_equal(c[0].status, 0);
+	assert_false(blkfront_has_responses(fx.bf));
+	down();
 }
 
 static void test_async_bounce(void **state)
@@ -699,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_frontend_uses_nothing),
 		cmocka_unit_test(test_optional_ops),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_has_responses),
 		cmocka_unit_test(test_async_bounce),
 		cmocka_unit_test(test_async_zero_copy_multiqueue),
 		cmocka_unit_test(test_async_persistent_indirect),

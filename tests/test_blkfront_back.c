@@ -304,7 +304,8 @@ static int connect_fe(struct tb *tb)
 		char dir[200];
 
 		if (nq > 1)
-			snprintf(dir, sizeof(dir), "%s/queue-%u", tb->fe_path, i);
+			snprintf(dir, sizeof(dir), "%s/queue-%u",
+				 tb->fe_path, i);
 		else
 			snprintf(dir, sizeof(dir), "%s", tb->fe_path);
 		q->nr_pages = 1u << order;

@@ -76,12 +76,15 @@ static int run_fio(const char *const *args)
 	argv[n++] = dir;
 	argv[n++] = cmd;
 	argv[n++] = "--timeout_s=60";
+	argv[n++] = "--verify_state_save=0";
 	while (*args && n < 62)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
-		execvp("fio", (char *const *)argv);
+		/* Whatever fio leaves behind goes with the harness dir. */
+		if (chdir(h.dir) == 0)
+			execvp("fio", (char *const *)argv);
 		_exit(127);
 	}
 	assert_true(pid > 0);

@@ -141,7 +141,7 @@ static void test_nr_ents_table(void **state)
 static void test_nr_ents_degenerate(void **state)
 {
 	struct xb_back_ring r;
-	uint8_t page[128];
+	uint8_t page[128] = { 0 };
 
 	assert_int_equal(xb_ring_nr_ents(0, 8), 0);
 	assert_int_equal(xb_ring_nr_ents(XB_RING_HDR_SIZE, 8), 0);
@@ -193,6 +193,49 @@ static void pair_set_back(struct pair *p, RING_IDX req_cons,
 {
 	p->back.req_cons = p->ref.req_cons = req_cons;
 	p->back.rsp_prod_pvt = p->ref.rsp_prod_pvt = rsp_prod_pvt;
+}
+
+/*
+ * Regression (backend restart replay): a backend attaching to a live ring
+ * resumes after the last published response, as BACK_RING_ATTACH does.
+ * Attaching at 0 made a restarted uback-blk re-execute answered writes.
+ */
+static void test_attach_live_ring(void **state)
+{
+	struct pair p;
+	RING_IDX prod = 0;
+	unsigned int i;
+
+	pair_init(&p, 0);
+	/* The frontend issued 40 requests; a first backend answered 37. */
+	for (i = 0; i < 40; i++) {
+		RING_GET_REQUEST(&p.front, p.front.req_prod_pvt)->id = i;
+		p.front.req_prod_pvt++;
+	}
+	RING_PUSH_REQUESTS(&p.front);
+	p.sring->rsp_prod = 37;
+	/* A restarted backend attaches. */
+	assert_int_equal(xb_back_ring_attach(&p.back, p.mem, p.bytes,
+					     sizeof(union blkif_sring_entry)),
+			 0);
+	assert_int_equal(p.back.req_cons, 37);
+	assert_int_equal(p.back.rsp_prod_pvt, 37);
+	assert_int_equal(xb_ring_get_req_prod(&p.back, &prod), 0);
+	assert_int_equal(xb_ring_reqs_avail(&p.back, prod), 3);
+	for (i = 37; i < 40; i++) {
+		struct blkif_request req;
+
+		memcpy(&req, xb_ring_slot(&p.back, p.back.req_cons++),
+		       sizeof(req));
+		assert_int_equal(req.id, i);
+	}
+	/* A hostile rsp_prod far from req_prod: the producer check halts. */
+	p.sring->rsp_prod = 1000;
+	assert_int_equal(xb_back_ring_attach(&p.back, p.mem, p.bytes,
+					     sizeof(union blkif_sring_entry)),
+			 0);
+	assert_int_equal(xb_ring_get_req_prod(&p.back, &prod), -EIO);
+	pair_fini(&p);
 }
 
 static void test_round_trip(void **state)
@@ -542,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_nr_ents_table),
 		cmocka_unit_test(test_nr_ents_degenerate),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_attach_live_ring),
 		cmocka_unit_test(test_impossible_producer),
 		cmocka_unit_test(test_reqs_avail_bounded),
 		cmocka_unit_test(test_push_rsps_notify),

@@ -318,7 +318,8 @@ static int submit_check(struct blkfront *bf, const struct blkfront_req *req,
 
 	if (bf->broken || !bf->connected)
 		return -ENOTCONN;
-	if (req->queue >= bf->nr_queues)
+	if (req->queue >= bf->nr_queues || req->iovcnt > BLKFRONT_MAX_IOV ||
+	    (req->iovcnt && !req->iov))
 		return -EINVAL;
 	switch (req->op) {
 	case BLKFRONT_OP_READ:
@@ -344,8 +345,6 @@ static int submit_check(struct blkfront *bf, const struct blkfront_req *req,
 	default:
 		return -EINVAL;
 	}
-	if (req->iovcnt > BLKFRONT_MAX_IOV || (req->iovcnt && !req->iov))
-		return -EINVAL;
 	for (v = 0; v < req->iovcnt; v++)
 		total += req->iov[v].iov_len;
 	if (total % 512)
@@ -436,8 +435,9 @@ int blkfront_submit(struct blkfront *bf, const struct blkfront_req *req)
 	sh->nr_sectors = req->nr_sectors;
 	sh->secure = req->secure;
 	sh->len = (uint32_t)len;
-	sh->iovcnt = req->iovcnt;
-	for (i = 0; i < req->iovcnt; i++)
+	/* FLUSH and DISCARD carry no data whatever the iovecs say. */
+	sh->iovcnt = len ? req->iovcnt : 0;
+	for (i = 0; i < sh->iovcnt; i++)
 		sh->iov[i] = req->iov[i];
 	sh->nr_segs = 0;
 	sh->direct = false;
@@ -540,6 +540,21 @@ int blkfront_poll(struct blkfront *bf, struct blkfront_completion *comps,
 	if (!n && bf->broken)
 		return -ENOTCONN;
 	return (int)n;
+}
+
+bool blkfront_has_responses(const struct blkfront *bf)
+{
+	unsigned int i;
+
+	if (bf->nr_deferred)
+		return true;
+	for (i = 0; i < bf->nr_queues; i++) {
+		const struct bf_queue *q = &bf->queues[i];
+
+		if (q->ring_up && load_idx(&q->hdr->rsp_prod) != q->rsp_cons)
+			return true;
+	}
+	return false;
 }
 
 int blkfront_fd(const struct blkfront *bf)

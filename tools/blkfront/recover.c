@@ -85,46 +85,65 @@ static void resubmit(struct blkfront *bf)
 	free(ids);
 }
 
-int bf_do_recover(struct blkfront *bf)
+/*
+ * Walk the backend through Closing and Closed and back to InitWait, each
+ * step waiting for the backend's answer to *our* state (a backend answers
+ * fe Closing with Closing, fe Closed with Closed, fe Initialising with
+ * InitWait), so that a late reaction of a restarted backend to the old
+ * state (a connect attempt that fails and writes Closing) is absorbed
+ * here instead of breaking the handshake that follows.
+ */
+static int cycle_to_initwait(struct blkfront *bf, bool *rings_down)
 {
-	uint32_t off_line = ST(XenbusStateInitialising) |
-			    ST(XenbusStateInitWait) | ST(XenbusStateClosed);
 	unsigned int qi;
 	int ret, t = bf_timeout(bf);
 
-	bf->connected = false;
-	/* Close our side so that any backend instance on the path lets go
-	 * of the rings (a restarted one may have connected to them). */
 	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosing);
+	if (!ret)
+		ret = bf_wait_be(bf, ST(XenbusStateClosing) |
+				 ST(XenbusStateClosed), 0, t, NULL);
+	if (!ret)
+		ret = xg_xenbus_switch(bf->xs, bf->fe_path,
+				       XenbusStateClosed);
+	if (!ret)
+		ret = bf_wait_be(bf, ST(XenbusStateClosed), 0, t, NULL);
 	if (ret)
-		goto err;
-	ret = bf_wait_be(bf, off_line | ST(XenbusStateClosing), 0, t, NULL);
-	if (ret)
-		goto err;
-	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateClosed);
-	if (ret)
-		goto err;
-	ret = bf_wait_be(bf, off_line, 0, t, NULL);
-	if (ret)
-		goto err;
-	/* No backend serves the rings now: the answers on them are final
-	 * and real completions; the rest is resubmitted. */
-	for (qi = 0; qi < bf->nr_queues; qi++) {
-		unsigned int room = bf->deferred_cap - bf->nr_deferred;
+		return ret;
+	if (!*rings_down) {
+		/* No backend serves the rings now: the answers on them are
+		 * final and real completions; the rest is resubmitted. */
+		for (qi = 0; qi < bf->nr_queues; qi++) {
+			unsigned int room = bf->deferred_cap - bf->nr_deferred;
 
-		bf->nr_deferred += bf_harvest(bf, &bf->queues[qi],
-					      bf->deferred + bf->nr_deferred,
-					      room);
+			bf->nr_deferred +=
+				bf_harvest(bf, &bf->queues[qi],
+					   bf->deferred + bf->nr_deferred,
+					   room);
+		}
+		for (qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
+			bf_ring_teardown(bf, &bf->queues[qi]);
+		*rings_down = true;
 	}
-	for (qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
-		bf_ring_teardown(bf, &bf->queues[qi]);
 	ret = xg_xenbus_switch(bf->xs, bf->fe_path, XenbusStateInitialising);
-	if (ret)
-		goto err;
-	ret = bf_wait_be(bf, ST(XenbusStateInitWait), 0, t, NULL);
-	if (ret)
-		goto err;
-	ret = bf_handshake(bf, false);
+	if (!ret)
+		ret = bf_wait_be(bf, ST(XenbusStateInitWait), 0, t, NULL);
+	return ret;
+}
+
+int bf_do_recover(struct blkfront *bf)
+{
+	bool rings_down = false;
+	unsigned int tries;
+	int ret = -ECONNREFUSED;
+
+	bf->connected = false;
+	/* A backend that closes on us while we reconnect (it reacted to an
+	 * older state) gets another cycle; a few at most. */
+	for (tries = 0; tries < 3 && ret == -ECONNREFUSED; tries++) {
+		ret = cycle_to_initwait(bf, &rings_down);
+		if (!ret)
+			ret = bf_handshake(bf, false);
+	}
 	if (ret)
 		goto err;
 	resubmit(bf);

@@ -586,10 +586,12 @@ int blkfront_connect(const struct blkfront_config *cfg, struct blkfront **out)
 	struct blkfront *bf;
 	int ret;
 
-	if (!cfg || !cfg->dom || cfg->ring_page_order > BLKFRONT_MAX_RING_ORDER
-	    || cfg->nr_queues > BLKFRONT_MAX_QUEUES || cfg->abi > BLKFRONT_ABI_X86_32
-	    || cfg->max_indirect_segs > BLKFRONT_MAX_INDIRECT
-	    || cfg->queue_depth > 0xfff0)
+	if (!cfg || !cfg->dom ||
+	    cfg->ring_page_order > BLKFRONT_MAX_RING_ORDER ||
+	    cfg->nr_queues > BLKFRONT_MAX_QUEUES ||
+	    cfg->abi > BLKFRONT_ABI_X86_32 ||
+	    cfg->max_indirect_segs > BLKFRONT_MAX_INDIRECT ||
+	    cfg->queue_depth > 0xfff0)
 		return -EINVAL;
 	bf = calloc(1, sizeof(*bf));
 	if (!bf)

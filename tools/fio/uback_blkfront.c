@@ -31,6 +31,7 @@
 #include "verify.h"
 
 #include <blkfront.h>
+#include <uback/ring.h>
 #include <xensim/guest.h>
 
 #define UBF_DEVID_XVDA 51712u
@@ -54,6 +55,7 @@ struct ubf_options {
 	unsigned int devid;
 	unsigned int domid;
 	unsigned int timeout_s;
+	unsigned int poll_us;
 };
 
 struct ubf_data {
@@ -148,6 +150,12 @@ static struct fio_option options[] = {
 	  .type = FIO_OPT_INT, .off1 = OFF(timeout_s), .def = "30",
 	  .minval = 1, .maxval = 3600,
 	  .help = "seconds to wait for each XenBus step",
+	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
+	{ .name = "poll_us", .lname = "completion polling",
+	  .type = FIO_OPT_INT, .off1 = OFF(poll_us), .def = "0",
+	  .minval = 0, .maxval = 1000000,
+	  .help = "spin up to this many us for completions before sleeping "
+		  "on the event channel (0: sleep at once)",
 	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
 	{ .name = NULL },
 };
@@ -406,8 +414,10 @@ static int ubf_init(struct thread_data *td)
 		uint64_t bufs = (uint64_t)d->max_events * ((bs + 4095) / 4096);
 		uint64_t mem = pool + bufs + 4096, grants = 2 * pool + 4096;
 
+		if (mem > (1u << 22))
+			mem = 1u << 22;
 		if (mem > dc.mem_pages)
-			dc.mem_pages = mem > (1u << 22) ? 1u << 22 : (uint32_t)mem;
+			dc.mem_pages = (uint32_t)mem;
 		dc.nr_grants = grants > (1u << 20) ? 1u << 20
 						   : (uint32_t)grants;
 	}
@@ -583,9 +593,36 @@ static int64_t ts_ms(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Spin on the rings (shared memory, no system call) for up to @us: a
+ * sleeping thread woken through the event channel pays a cross-core
+ * wake-up (~15 us on these machines). true if a response arrived. */
+static bool spin_for_responses(struct ubf_data *d, unsigned int us)
+{
+	int64_t end = now_ns() + (int64_t)us * 1000;
+	unsigned int i;
+
+	do {
+		for (i = 0; i < 64; i++) {
+			if (blkfront_has_responses(d->bf))
+				return true;
+			xb_cpu_relax();
+		}
+	} while (now_ns() < end);
+	return false;
+}
+
 static int ubf_getevents(struct thread_data *td, unsigned int min,
 			 unsigned int max, const struct timespec *t)
 {
+	struct ubf_options *o = td->eo;
 	struct ubf_data *d = td->io_ops_data;
 	struct timespec start;
 	unsigned int n = 0;
@@ -612,6 +649,8 @@ static int ubf_getevents(struct thread_data *td, unsigned int min,
 		}
 		if (n >= min || n >= max)
 			break;
+		if (o->poll_us && spin_for_responses(d, o->poll_us))
+			continue;
 		if (t) {
 			struct timespec now;
 			int64_t left;
@@ -646,8 +685,13 @@ static int ubf_iomem_alloc(struct thread_data *td, size_t total)
 	if (d && d->dom && !d->info.persistent &&
 	    blkfront_dom_mem_alloc(d->dom, total, &p) == 0) {
 		d->mem_guest = true;
-	} else if (posix_memalign(&p, 4096, total)) {
-		return 1;
+	} else {
+		if (d && d->dom && !d->info.persistent)
+			log_info("uback-blkfront: no room in guest memory for "
+				 "%zu bytes of buffers: copying (raise "
+				 "guest_mem_mb)\n", total);
+		if (posix_memalign(&p, 4096, total))
+			return 1;
 	}
 	td->orig_buffer = p;
 	if (d) {

@@ -47,6 +47,19 @@
 
 #define XB_RING_HDR_SIZE 64u
 
+/* Inside a spin loop polling a ring: lets the sibling hyperthread run and
+ * tells the CPU this is a spin (no memory-order mis-speculation penalty). */
+static inline void xb_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 struct xb_ring_hdr {
 	RING_IDX req_prod, req_event;
 	RING_IDX rsp_prod, rsp_event;
@@ -82,12 +95,21 @@ static inline uint32_t xb_ring_nr_ents(size_t ring_bytes, size_t slot_size)
 	return p;
 }
 
-/* Attach to a mapped shared ring (indices as the frontend set them: a
- * frontend initialises both producers to 0). -EINVAL if nothing fits. */
+/*
+ * Attach to a mapped shared ring where its responses end (the shared
+ * rsp_prod), as Linux's BACK_RING_ATTACH does. A fresh ring (the frontend
+ * zeroes both producers) starts at 0. A backend restarted on a live ring
+ * (its predecessor crashed while the frontend kept the ring) resumes after
+ * the last published response: it neither replays answered requests, which
+ * could put old writes over newer acknowledged data, nor skips unanswered
+ * ones. rsp_prod is the guest's to write; any value is safe because
+ * xb_ring_get_req_prod bounds req_prod against it. -EINVAL if nothing fits.
+ */
 static inline int xb_back_ring_attach(struct xb_back_ring *r, void *sring,
 				      size_t ring_bytes, size_t slot_size)
 {
 	uint32_t n = xb_ring_nr_ents(ring_bytes, slot_size);
+	RING_IDX start;
 
 	if (!n)
 		return -EINVAL;
@@ -95,8 +117,9 @@ static inline int xb_back_ring_attach(struct xb_back_ring *r, void *sring,
 	r->slots = (uint8_t *)sring + XB_RING_HDR_SIZE;
 	r->nr_ents = n;
 	r->slot_size = (uint32_t)slot_size;
-	r->req_cons = 0;
-	r->rsp_prod_pvt = 0;
+	start = __atomic_load_n(&r->sring->rsp_prod, __ATOMIC_RELAXED);
+	r->req_cons = start;
+	r->rsp_prod_pvt = start;
 	return 0;
 }
 

@@ -21,8 +21,9 @@
  * Recovery: when the backend's state changes after the connection is up
  * (a restarted backend on the same path writes InitWait, or the backend
  * goes Closing/Closed), blkfront_poll runs the reconnect cycle (Closing ->
- * Closed, answers left on the old rings harvested, -> Initialising -> new
- * rings, new event channels -> Initialised -> Connected) and resubmits,
+ * Closed, each waiting for the backend's answer; answers left on the old
+ * rings harvested; -> Initialising -> new rings, new event channels ->
+ * Initialised -> Connected) and resubmits,
  * in submission order, every request that was in flight and not answered.
  * A backend writing `state` again while Connected is taken as a restart
  * too. Unlike Linux blkfront, the ring references are removed from
@@ -73,10 +74,10 @@ enum blkfront_op {
 
 struct blkfront_config {
 	struct xg_dom *dom;             /* the guest; must outlive blkfront */
-	unsigned int devid;             /* /local/domain/<id>/device/vbd/<devid> */
+	unsigned int devid;             /* device/vbd/<devid> of the guest */
 
 	unsigned int ring_page_order;   /* wanted; min(this, backend's max) */
-	unsigned int nr_queues;         /* wanted (0: 1); min(this, backend's) */
+	unsigned int nr_queues;         /* wanted (0: 1); min(this, backend) */
 	enum blkfront_abi abi;
 	bool persistent;                /* write feature-persistent=1 */
 	unsigned int max_indirect_segs; /* 0: never use BLKIF_OP_INDIRECT */
@@ -200,6 +201,10 @@ int blkfront_kick(struct blkfront *bf);
 int blkfront_poll(struct blkfront *bf, struct blkfront_completion *comps,
 		  unsigned int max);
 
+/* true if a response (or a completion made by a recovery) is waiting:
+ * reads shared memory only, no system call, so a caller may spin on it
+ * before sleeping in blkfront_wait (low latency at queue depth 1). */
+bool blkfront_has_responses(const struct blkfront *bf);
 /* A fd readable when blkfront_poll may have work (event channel or
  * xenstore watch): for poll/epoll in the caller's loop. */
 int blkfront_fd(const struct blkfront *bf);
