@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Provider lookup: the one place that knows which providers exist. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,6 +51,12 @@ int xb_hv_open(const struct xb_hv_config *cfg, struct xb_hv **hv)
 	if (ret == -ENOTSUP)
 		xb_err("hypervisor provider '%s' is not compiled into this build",
 		       ops->name);
+	else if (ret && !strcmp(ops->name, "sim"))
+		xb_err("cannot reach the xensim simulator at %s: %s (start "
+		       "`xensim --dir DIR`, then pass --sim-dir DIR or set XENSIM_DIR)",
+		       cfg->sim_dir ? cfg->sim_dir :
+		       getenv("XENSIM_DIR") ? getenv("XENSIM_DIR") :
+		       "(no directory: XENSIM_DIR unset)", strerror(-ret));
 	else if (ret)
 		xb_err("cannot open hypervisor provider '%s': %s", ops->name,
 		       strerror(-ret));
