@@ -39,14 +39,16 @@ def start_xensim(xensim, tmp):
 
 
 def read_stats(path):
+    """uback-blk's --stats file: the device totals (total.*)."""
     tot = {}
     try:
         with open(path) as f:
             for line in f:
                 k, _, v = line.strip().partition("=")
-                if v.isdigit():
-                    name = k.split(".", 1)[-1] if k.startswith("q") else k
-                    tot[name] = tot.get(name, 0) + int(v)
+                if not v.isdigit():
+                    continue
+                if k.startswith("total."):
+                    tot[k[6:]] = int(v)
     except OSError:
         pass
     return tot
@@ -57,7 +59,8 @@ def run_fio(engine, simdir, image, uback, stats, job):
            "--ioengine=external:" + engine, "--xensim_dir=" + simdir,
            "--image=" + image, "--uback_blk=" + uback,
            "--backend_cmd=%%u --hv sim --log warn --stats %s %%b" % stats,
-           "--size=%dm" % IMAGE_MB] + job["args"]
+           "--size=%dm" % IMAGE_MB, "--persistent=1", "--indirect=256",
+           "--ring_order=2"] + job["args"]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True)
     if r.returncode != 0:
@@ -95,7 +98,7 @@ def main():
                   "--runtime=5", "--time_based"]},
         {"name": "seqread", "rw": "read",
          "what": "1M sequential reads, QD8, 2 queues",
-         "args": ["--rw=read", "--bs=1m", "--iodepth=8", "--queues=2", "--indirect=256",
+         "args": ["--rw=read", "--bs=1m", "--iodepth=8", "--queues=2",
                   "--runtime=3", "--time_based"]},
     ]
     try:
@@ -115,17 +118,19 @@ def main():
             rd = j["read"]
             p50 = side.get("clat_ns", {}).get("percentile", {}).get(
                 "50.000000")
+            st = read_stats(stats)
             rows.append((job["name"], job["what"], side["iops"],
                          side["bw_bytes"] / 1048576.0,
                          (p50 or 0) / 1000.0,
                          rd["io_bytes"] >> 20 if job["rw"] == "write" else None,
-                         verify_errs))
-        hdr = "%-13s %-52s %9s %9s %9s  %s" % (
-            "job", "what", "IOPS", "MiB/s", "p50 us", "result")
+                         verify_errs, st))
+        hdr = "%-13s %-50s %9s %8s %7s  %-21s %s" % (
+            "job", "what", "IOPS", "MiB/s", "p50 us", "result",
+            "uback-blk: requests, errors, persistent hits")
         print(hdr)
         print("-" * len(hdr))
         bad = 0
-        for name, what, iops, mibs, p50, verified, err in rows:
+        for name, what, iops, mibs, p50, verified, err, st in rows:
             if err:
                 bad += 1
                 res = "ERROR %d" % err
@@ -133,8 +138,15 @@ def main():
                 res = "ok, %d MiB verified" % verified
             else:
                 res = "ok"
-            print("%-13s %-52s %9.0f %9.1f %9.1f  %s" % (
-                name, what, iops, mibs, p50, res))
+            served = "%d, %d, %d" % (
+                st.get("rsp_okay", 0) + st.get("rsp_error", 0) +
+                st.get("rsp_eopnotsupp", 0),
+                st.get("rsp_error", 0) + st.get("rsp_eopnotsupp", 0),
+                st.get("persist_hits", 0))
+            if st.get("rsp_error", 0) + st.get("rsp_eopnotsupp", 0):
+                bad += 1
+            print("%-13s %-50s %9.0f %8.1f %7.1f  %-21s %s" % (
+                name, what, iops, mibs, p50, res, served))
         print()
         if bad:
             fail("%d job(s) reported errors" % bad)
