@@ -57,6 +57,8 @@ static void gdom_free(struct sim_gdom *d)
 		munmap(d->rw_base, mem);
 	if (d->ro_base)
 		munmap(d->ro_base, mem);
+	if (d->held)
+		munmap(d->held, d->held_size);
 	munmap(d->shm, d->shm_size);
 	close(d->memfd);
 	free(d);
@@ -163,6 +165,53 @@ err_shm:
 	return err;
 }
 
+/*
+ * Map this connection's pin ledger for @d: every pin we take is recorded
+ * there so that the daemon can drop ours if we die. Under hv->lock.
+ */
+static int gdom_map_ledger(struct sim_hv *hv, struct sim_gdom *d)
+{
+	struct ctl_req req = { .op = CTL_DOM_LEDGER, .domid = d->domid };
+	struct ctl_rep rep;
+	struct stat st;
+	int fds[CTL_MAX_FDS], err;
+	void *p;
+
+	err = ctl_call(hv->ctl_fd, &req, &rep, fds);
+	if (err)
+		return err == -EINVAL ? -ESRCH : err;
+	if (rep.nfds != 1) {
+		err = -EPROTO;
+		goto out;
+	}
+	/* Destroyed and made again between the two calls. */
+	if (rep.instance != d->instance) {
+		err = -ESRCH;
+		goto out;
+	}
+	d->held_size = sim_ledger_size(d->nr_grants);
+	if (fstat(fds[0], &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if ((size_t)st.st_size < d->held_size) {
+		err = -EPROTO;
+		goto out;
+	}
+	p = mmap(NULL, d->held_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fds[0], 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	d->held = p;
+	err = 0;
+out:
+	while (rep.nfds--)
+		close(fds[rep.nfds]);
+	return err;
+}
+
 int sim_gdom_get(struct sim_hv *hv, domid_t domid, struct sim_gdom **out)
 {
 	struct ctl_req req = { .op = CTL_DOM_OPEN, .domid = domid };
@@ -198,6 +247,12 @@ int sim_gdom_get(struct sim_hv *hv, domid_t domid, struct sim_gdom **out)
 	if (err)
 		goto err_fds;
 	close(fds[1]);
+	err = gdom_map_ledger(hv, d);
+	if (err) {
+		gdom_free(d);
+		pthread_mutex_unlock(&hv->lock);
+		return err;
+	}
 	d->cached = true;
 	d->refs = 2;
 	d->next = hv->doms;

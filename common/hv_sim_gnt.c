@@ -10,7 +10,6 @@
  * the frame is read once, after the entry is pinned, and bounds-checked.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,22 +65,6 @@ int sim_gnt_open(struct xb_hv *hv, struct xb_gnt **out)
 
 /* ---- pins (Xen's active entries) --------------------------------------- */
 
-static void pin_lock(struct sim_pin *p)
-{
-	unsigned int spins = 0;
-
-	while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) {
-		while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED))
-			if (++spins > 100)
-				sched_yield();
-	}
-}
-
-static void pin_unlock(struct sim_pin *p)
-{
-	__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
-}
-
 static void clear_flags(union sim_gnt_entry *e, uint16_t bits)
 {
 	__atomic_fetch_and(&e->e.flags, (uint16_t)~bits, __ATOMIC_SEQ_CST);
@@ -105,7 +88,7 @@ static int16_t gnt_pin(struct sim_gdom *d, domid_t self, grant_ref_t ref,
 		return GNTST_bad_gntref;
 	e = &d->gnt[ref];
 	p = &d->pins[ref];
-	pin_lock(p);
+	sim_pin_lock(p);
 	if (sim_gdom_dying(d)) {
 		st = GNTST_bad_domain;
 		goto out;
@@ -149,33 +132,40 @@ static int16_t gnt_pin(struct sim_gdom *d, domid_t self, grant_ref_t ref,
 		}
 		p->frame = f;
 	}
-	if (readonly)
+	/* The ledger entry is never above the global count, so it cannot
+	 * overflow before the check above fails. */
+	if (readonly) {
 		p->rd++;
-	else
+		d->held[ref].rd++;
+	} else {
 		p->wr++;
+		d->held[ref].wr++;
+	}
 	*frame = p->frame;
 out:
-	pin_unlock(p);
+	sim_pin_unlock(p);
 	return st;
 }
 
 static void gnt_unpin(struct sim_gdom *d, grant_ref_t ref, bool readonly)
 {
-	union sim_gnt_entry *e = &d->gnt[ref];
+	struct sim_pin_held *h = &d->held[ref];
 	struct sim_pin *p = &d->pins[ref];
-	uint16_t bits = 0;
 
-	pin_lock(p);
-	if (readonly && p->rd)
-		p->rd--;
-	else if (!readonly && p->wr)
-		p->wr--;
-	if (!p->wr)
-		bits |= GTF_writing;
-	if (!p->rd && !p->wr)
-		bits |= GTF_reading;
-	clear_flags(e, bits);
-	pin_unlock(p);
+	sim_pin_lock(p);
+	/* Drop only a pin our ledger holds: if the daemon released our pins
+	 * (our connection closed), the global counts are no longer ours. */
+	if (readonly && h->rd) {
+		h->rd--;
+		if (p->rd)
+			p->rd--;
+	} else if (!readonly && h->wr) {
+		h->wr--;
+		if (p->wr)
+			p->wr--;
+	}
+	sim_pin_clear_unused(&d->gnt[ref], p);
+	sim_pin_unlock(p);
 }
 
 static int pin_errno(int16_t st)

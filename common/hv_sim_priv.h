@@ -27,6 +27,8 @@ struct sim_gdom {
 	size_t shm_size;
 	union sim_gnt_entry *gnt;
 	struct sim_pin *pins;
+	struct sim_pin_held *held;  /* our pin ledger (CTL_DOM_LEDGER) */
+	size_t held_size;
 	uint32_t nr_grants;
 	uint32_t mem_pages;
 	char *rw_base;

@@ -7,11 +7,15 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -634,6 +638,122 @@ static void test_map_many_pages(void **state)
 				 GTF_permit_access | GTF_readonly);
 }
 
+/*
+ * Regression: a backend killed with grants mapped left its pins behind, so
+ * the guest could never end those grants. Its pins must go when the daemon
+ * sees its control connection close, and only its pins.
+ */
+enum { KILL_RW, KILL_RO, KILL_MRW0, KILL_MRW1, KILL_MRW2, KILL_MRO0,
+       KILL_MRO1, KILL_SHARED, KILL_NREFS };
+
+/* The doomed backend: map, report, wait for SIGKILL. Never returns. */
+static void pins_child(const char *dir, domid_t id, const grant_ref_t *r,
+		       int wfd)
+{
+	struct xb_hv_config cfg = { .provider = "sim", .sim_dir = dir };
+	struct xb_hv *hv;
+	struct xb_gnt *g;
+	void *a;
+	char ok = 1;
+
+	if (xb_hv_open(&cfg, &hv) || xb_gnt_open(hv, &g) ||
+	    xb_gnt_map(g, id, 1, &r[KILL_RW], false, &a) ||
+	    xb_gnt_map(g, id, 1, &r[KILL_RO], true, &a) ||
+	    xb_gnt_map(g, id, 3, &r[KILL_MRW0], false, &a) ||
+	    xb_gnt_map(g, id, 2, &r[KILL_MRO0], true, &a) ||
+	    xb_gnt_map(g, id, 1, &r[KILL_SHARED], false, &a) ||
+	    xb_gnt_map(g, id, 1, &r[KILL_SHARED], false, &a))
+		ok = 0;
+	if (write(wfd, &ok, 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+static void test_killed_backend_pins_released(void **state)
+{
+	struct fx *fx = *state;
+	domid_t id = xg_dom_id(fx->dom);
+	grant_ref_t r[KILL_NREFS], own;
+	uint16_t rw = GTF_permit_access, ro = GTF_permit_access | GTF_readonly;
+	const uint16_t want[KILL_NREFS] = {
+		rw, ro, rw, rw, rw, ro, ro, rw,
+	};
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	void *own_addr, *shared_addr;
+	unsigned int i, spins;
+	int pfd[2], st;
+	pid_t pid;
+	char ok = 0;
+
+	for (i = 0; i < KILL_NREFS; i++)
+		r[i] = grant_page(fx->dom, (uint8_t)(20 + i),
+				  want[i] & GTF_readonly, NULL);
+	own = grant_page(fx->dom, 40, false, NULL);
+	/* The surviving backend (this process): a writable pin on a ref of
+	 * its own, a read-only pin on the one it shares with the child. */
+	assert_int_equal(xb_gnt_map(fx->gnt, id, 1, &own, false, &own_addr),
+			 0);
+	assert_int_equal(xb_gnt_map(fx->gnt, id, 1, &r[KILL_SHARED], true,
+				    &shared_addr), 0);
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		pins_child(fx->h.dir, id, r, pfd[1]);
+	}
+	close(pfd[1]);
+	st = (int)read(pfd[0], &ok, 1);
+	close(pfd[0]);
+	if (st != 1 || !ok) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("the child backend could not map its grants");
+	}
+	/* Pinned: the guest cannot end any of them. */
+	for (i = 0; i < KILL_NREFS; i++) {
+		assert_int_equal(flags_of(fx->dom, r[i]), want[i] |
+				 GTF_reading |
+				 (want[i] & GTF_readonly ? 0 : GTF_writing));
+		assert_int_equal(xg_grant_end(fx->dom, r[i]), -EBUSY);
+	}
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+	/* The daemon notices the closed connection soon; allow 20 s. */
+	for (spins = 0; spins < 2000; spins++) {
+		if (flags_of(fx->dom, r[KILL_RW]) == rw &&
+		    flags_of(fx->dom, r[KILL_MRO1]) == ro &&
+		    flags_of(fx->dom, r[KILL_SHARED]) ==
+		    (rw | GTF_reading))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	/* The child's pins are gone; ours (shared ref included) stay. */
+	for (i = 0; i < KILL_SHARED; i++) {
+		assert_int_equal(flags_of(fx->dom, r[i]), want[i]);
+		assert_int_equal(xg_grant_end(fx->dom, r[i]), 0);
+		assert_int_equal(flags_of(fx->dom, r[i]), 0);
+	}
+	assert_int_equal(flags_of(fx->dom, r[KILL_SHARED]), rw | GTF_reading);
+	assert_int_equal(xg_grant_end(fx->dom, r[KILL_SHARED]), -EBUSY);
+	assert_int_equal(flags_of(fx->dom, own),
+			 rw | GTF_reading | GTF_writing);
+	assert_int_equal(xg_grant_end(fx->dom, own), -EBUSY);
+
+	/* Our own pins were counted right: one unmap each releases them. */
+	assert_int_equal(xb_gnt_unmap(fx->gnt, shared_addr, 1), 0);
+	assert_int_equal(flags_of(fx->dom, r[KILL_SHARED]), rw);
+	assert_int_equal(xg_grant_end(fx->dom, r[KILL_SHARED]), 0);
+	assert_int_equal(xb_gnt_unmap(fx->gnt, own_addr, 1), 0);
+	assert_int_equal(flags_of(fx->dom, own), rw);
+	assert_int_equal(xg_grant_end(fx->dom, own), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -657,6 +777,7 @@ int main(void)
 		T(test_two_guests_isolated),
 		T(test_hostile_rewrite_while_mapped),
 		T(test_race_map_vs_end),
+		T(test_killed_backend_pins_released),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -18,6 +18,7 @@
 struct ctl_conn {
 	struct ctl_srv *srv;
 	int fd;
+	struct sim_ledger *ledgers;  /* grant pins held through us */
 	struct ctl_conn *next;
 };
 
@@ -41,6 +42,14 @@ static void conn_drop(struct ctl_conn *c)
 		}
 	}
 	sim_evtchn_close_owned(srv->doms, c);
+	/* The client is gone (or we gave up on it): release its grant pins,
+	 * as closing gntdev does. */
+	while (c->ledgers) {
+		struct sim_ledger *l = c->ledgers;
+
+		c->ledgers = l->next;
+		sim_ledger_release(srv->doms, l);
+	}
 	sim_loop_del(srv->loop, c->fd);
 	close(c->fd);
 	free(c);
@@ -76,12 +85,43 @@ static int send_rep(int fd, struct ctl_rep *rep, const int *fds)
 	return (size_t)n == sizeof(*rep) ? 0 : -EIO;
 }
 
+/* This connection's ledger for the live instance of @domid, made on first
+ * use. Ledgers of destroyed instances are freed on the way. */
+static int conn_ledger(struct ctl_conn *c, domid_t domid,
+		       struct sim_ledger **out)
+{
+	struct sim_doms *doms = c->srv->doms;
+	struct sim_ledger **pp = &c->ledgers, *l;
+	int err;
+
+	while ((l = *pp)) {
+		if (!sim_ledger_live(doms, l)) {
+			*pp = l->next;
+			sim_ledger_release(doms, l);
+			continue;
+		}
+		if (l->domid == domid) {
+			*out = l;
+			return 0;
+		}
+		pp = &l->next;
+	}
+	err = sim_ledger_create(doms, domid, &l);
+	if (err)
+		return err;
+	l->next = c->ledgers;
+	c->ledgers = l;
+	*out = l;
+	return 0;
+}
+
 static void handle(struct ctl_conn *c, const struct ctl_req *req,
 		   struct ctl_rep *rep, int *fds)
 {
 	struct sim_doms *doms = c->srv->doms;
 	struct sim_dom_info di;
 	struct sim_port_info pi;
+	struct sim_ledger *l;
 	char name[CTL_NAME_MAX];
 	int err;
 
@@ -155,6 +195,15 @@ static void handle(struct ctl_conn *c, const struct ctl_req *req,
 			fds[0] = pi.send_fd;
 			rep->nfds = 1;
 		}
+		break;
+	case CTL_DOM_LEDGER:
+		err = conn_ledger(c, (domid_t)req->domid, &l);
+		if (err)
+			break;
+		rep->domid = l->domid;
+		rep->instance = l->instance;
+		fds[0] = l->fd;
+		rep->nfds = 1;
 		break;
 	default:
 		err = -EOPNOTSUPP;

@@ -9,7 +9,9 @@
  *
  * Ports bound through a connection (CTL_EVTCHN_BIND) belong to it and are
  * closed when it goes away, as closing /dev/xen/evtchn does on Xen. Ports
- * made with CTL_EVTCHN_ALLOC_UNBOUND belong to their domain.
+ * made with CTL_EVTCHN_ALLOC_UNBOUND belong to their domain. Likewise the
+ * grant pins recorded in a connection's pin ledgers (CTL_DOM_LEDGER) are
+ * dropped when it goes away, as closing /dev/xen/gntdev does.
  */
 #ifndef XENSIM_CTL_PROTO_H
 #define XENSIM_CTL_PROTO_H
@@ -43,6 +45,11 @@ enum ctl_op {
 	/* in: domid, port. out: state, remote, rport, gen;
 	 * fds: send eventfd when state is CTL_PORT_INTERDOMAIN. */
 	CTL_EVTCHN_INFO,
+	/* in: domid. out: instance; fds: this connection's pin ledger for the
+	 * domain's current instance (struct sim_pin_held[nr_grants], see
+	 * sim_shm.h), made on first use, the same one on later calls. -ESRCH
+	 * if no such domain or it has no grant table (dom0). */
+	CTL_DOM_LEDGER,
 };
 
 enum ctl_port_state {

@@ -2,10 +2,12 @@
 /* xensim domains: memory, grant table and lifecycle. Event channels are in
  * dom_evtchn.c. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uback/log.h"
@@ -170,6 +172,7 @@ int sim_dom_create(struct sim_doms *doms, domid_t domid, uint32_t mem_pages,
 	d->shm->instance = d->instance;
 	d->shm->mem_pages = mem_pages;
 	sim_shm_layout(d->shm, nr_grants);
+	d->nr_grants = nr_grants;
 	d->shm->version = SIM_SHM_VERSION;
 	__atomic_store_n(&d->shm->magic, SIM_SHM_MAGIC, __ATOMIC_RELEASE);
 
@@ -229,4 +232,120 @@ int sim_dom_open(struct sim_doms *doms, domid_t domid,
 	info->memfd = d->memfd;
 	info->shmfd = d->shmfd;
 	return 0;
+}
+
+/* ---- pin ledgers ------------------------------------------------------- */
+
+int sim_ledger_create(struct sim_doms *doms, domid_t domid,
+		      struct sim_ledger **out)
+{
+	struct sim_dom *d = sim_dom_get(doms, domid);
+	struct sim_ledger *l;
+	int err;
+
+	if (!d || !d->shm)
+		return -ESRCH;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->domid = domid;
+	l->instance = d->instance;
+	l->nr_grants = d->nr_grants;
+	l->size = sim_ledger_size(l->nr_grants);
+	err = make_memfd("pins", domid, l->size, &l->fd);
+	if (err)
+		goto err_free;
+	l->held = mmap(NULL, l->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       l->fd, 0);
+	if (l->held == MAP_FAILED) {
+		err = -errno;
+		goto err_fd;
+	}
+	*out = l;
+	return 0;
+
+err_fd:
+	close(l->fd);
+err_free:
+	free(l);
+	return err;
+}
+
+/*
+ * The per-grant lock, but given up after about 2 s: a client killed inside
+ * its critical section leaves the lock held for good, and the daemon's
+ * loop must not hang on it. A live holder keeps it a few instructions.
+ */
+static bool ledger_pin_lock(struct sim_pin *p)
+{
+	struct timespec ts = { .tv_nsec = 100 * 1000 };
+	unsigned int tries;
+
+	for (tries = 0; tries < 20000; tries++) {
+		if (!__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE))
+			return true;
+		if (tries < 100)
+			sched_yield();
+		else
+			nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+bool sim_ledger_live(struct sim_doms *doms, const struct sim_ledger *l)
+{
+	struct sim_dom *d = sim_dom_get(doms, l->domid);
+
+	return d && d->shm && d->instance == l->instance;
+}
+
+void sim_ledger_release(struct sim_doms *doms, struct sim_ledger *l)
+{
+	struct sim_dom *d = sim_dom_get(doms, l->domid);
+	struct sim_shm_hdr layout = { 0 };
+	union sim_gnt_entry *gnt;
+	struct sim_pin *pins;
+	unsigned long dropped = 0, stuck = 0;
+	uint32_t ref;
+
+	if (!sim_ledger_live(doms, l))
+		goto out;
+	/* Our own layout, not the header's: clients can write the header. */
+	sim_shm_layout(&layout, d->nr_grants);
+	gnt = (union sim_gnt_entry *)((char *)d->shm + layout.gnt_off);
+	pins = (struct sim_pin *)((char *)d->shm + layout.pin_off);
+	for (ref = 0; ref < l->nr_grants; ref++) {
+		struct sim_pin_held *h = &l->held[ref];
+		struct sim_pin *p = &pins[ref];
+		uint16_t rd, wr;
+
+		if (!__atomic_load_n(&h->rd, __ATOMIC_RELAXED) &&
+		    !__atomic_load_n(&h->wr, __ATOMIC_RELAXED))
+			continue;
+		if (!ledger_pin_lock(p)) {
+			stuck++;
+			continue;
+		}
+		/* The client wrote the ledger: never drop more than the
+		 * global counts hold. */
+		rd = h->rd < p->rd ? h->rd : p->rd;
+		wr = h->wr < p->wr ? h->wr : p->wr;
+		p->rd -= rd;
+		p->wr -= wr;
+		h->rd = 0;
+		h->wr = 0;
+		sim_pin_clear_unused(&gnt[ref], p);
+		sim_pin_unlock(p);
+		dropped += (unsigned long)rd + wr;
+	}
+	if (dropped)
+		xb_info("domain %u: dropped %lu grant pins of a closed "
+			"connection", l->domid, dropped);
+	if (stuck)
+		xb_warn("domain %u: %lu grants of a closed connection stay "
+			"pinned: their lock is held", l->domid, stuck);
+out:
+	munmap(l->held, l->size);
+	close(l->fd);
+	free(l);
 }

@@ -11,6 +11,8 @@
 #ifndef XENSIM_DOM_H
 #define XENSIM_DOM_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <xen/xen.h>
@@ -18,6 +20,7 @@
 
 struct xs_srv;
 struct sim_doms;
+struct sim_pin_held;
 
 /* The domain table, with dom0 already present (dom0 has event channels but
  * no simulated memory or grant table). @xs may be NULL (no xenstore). */
@@ -42,6 +45,33 @@ int sim_dom_destroy(struct sim_doms *doms, domid_t domid);
 /* -ESRCH if no such domain or it has no memory (dom0). */
 int sim_dom_open(struct sim_doms *doms, domid_t domid,
 		 struct sim_dom_info *info);
+
+/*
+ * A pin ledger: the grant pins one control connection holds on one domain
+ * instance, in a memfd the client maps and updates (layout in sim_shm.h).
+ */
+struct sim_ledger {
+	domid_t domid;
+	uint64_t instance;
+	uint32_t nr_grants;
+	int fd;                   /* owned; handed out borrowed */
+	struct sim_pin_held *held;
+	size_t size;
+	struct sim_ledger *next;  /* the owner's list */
+};
+
+/* A new, empty ledger for the current instance of @domid. -ESRCH if no
+ * such domain or it has no grant table (dom0). */
+int sim_ledger_create(struct sim_doms *doms, domid_t domid,
+		      struct sim_ledger **out);
+/* Whether @l is for the live instance of its domain. */
+bool sim_ledger_live(struct sim_doms *doms, const struct sim_ledger *l);
+/* Drop the pins @l still records from its domain's grant table if that
+ * instance is alive (clearing GTF_reading/GTF_writing where no pin is
+ * left), then free @l. A grant whose lock stays held for about 2 s (its
+ * holder died inside it) is skipped and stays pinned. Logs one info line
+ * if it dropped any pins, one warning if it skipped any grant. */
+void sim_ledger_release(struct sim_doms *doms, struct sim_ledger *l);
 
 struct sim_port_info {
 	evtchn_port_t port;

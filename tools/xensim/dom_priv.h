@@ -23,6 +23,7 @@ struct sim_dom {
 	int memfd;                /* -1 for dom0 */
 	int shmfd;
 	struct sim_shm_hdr *shm;  /* NULL for dom0 */
+	uint32_t nr_grants;       /* our copy: clients can write the header */
 	struct sim_port *ports;   /* [SIM_NR_PORTS] */
 	char name[CTL_NAME_MAX];
 };

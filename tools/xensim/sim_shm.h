@@ -23,10 +23,21 @@
  *            counts, under the per-grant spinlock in struct sim_pin. The lock
  *            serialises mappers only; the guest never takes it, which is
  *            why flag updates are cmpxchg and not plain stores.
+ *
+ * Pin ledgers: besides the global counts, each mapper keeps the pins it
+ * holds on a domain in a ledger of its own (struct sim_pin_held
+ * [nr_grants], a memfd the daemon makes per (control connection, domain
+ * instance), see CTL_DOM_LEDGER), updated under the same per-grant lock.
+ * When the connection closes (the process exited or was killed), the
+ * daemon takes each lock in turn and drops what the ledger still holds
+ * from the global counts, as closing /dev/xen/gntdev unmaps everything on
+ * Xen. A mapper only unpins what its ledger says it holds, so pins the
+ * daemon already dropped are not dropped twice.
  */
 #ifndef XENSIM_SIM_SHM_H
 #define XENSIM_SIM_SHM_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +87,12 @@ struct sim_pin {
 	uint16_t wr;             /* writable pins */
 	uint32_t frame;          /* frame captured when first pinned */
 	uint32_t pad;
+};
+
+/* One mapper's pins on one grant entry (its ledger entry). */
+struct sim_pin_held {
+	uint16_t rd;
+	uint16_t wr;
 };
 
 static inline size_t sim_page_align(size_t n)
@@ -131,6 +148,48 @@ static inline union sim_gnt_entry *sim_shm_grants(struct sim_shm_hdr *h)
 static inline struct sim_pin *sim_shm_pins(struct sim_shm_hdr *h)
 {
 	return (struct sim_pin *)((char *)h + h->pin_off);
+}
+
+/* Size of a pin ledger for @nr_grants entries. */
+static inline size_t sim_ledger_size(uint32_t nr_grants)
+{
+	return sim_page_align((size_t)nr_grants * sizeof(struct sim_pin_held));
+}
+
+/* The per-grant spinlock among mappers (and the daemon's ledger release). */
+static inline void sim_pin_lock(struct sim_pin *p)
+{
+	unsigned int spins = 0;
+
+	while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED))
+			if (++spins > 100)
+				sched_yield();
+	}
+}
+
+static inline void sim_pin_unlock(struct sim_pin *p)
+{
+	__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Under the lock of @p: clear GTF_writing once no writable pin is left
+ * and GTF_reading once no pin at all is left. An atomic and on the flags
+ * only, since the guest may be rewriting the entry at the same time.
+ */
+static inline void sim_pin_clear_unused(union sim_gnt_entry *e,
+					const struct sim_pin *p)
+{
+	uint16_t bits = 0;
+
+	if (!p->wr)
+		bits |= GTF_writing;
+	if (!p->rd && !p->wr)
+		bits |= GTF_reading;
+	if (bits)
+		__atomic_fetch_and(&e->e.flags, (uint16_t)~bits,
+				   __ATOMIC_SEQ_CST);
 }
 
 /*
