@@ -294,6 +294,7 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 	struct sim_hv *hv = to_sim_hv(base->hv);
 	int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
 	grant_ref_t stack[MAP_INLINE_REFS], *r = stack, ref1;
+	uint32_t fstack[MAP_INLINE_REFS], *frames = fstack;
 	struct sim_map *m;
 	struct sim_gdom *d;
 	char *area = NULL;
@@ -338,26 +339,60 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 			goto err_unpin;
 		}
 	} else {
+		bool contiguous = true;
+
+		if (count > MAP_INLINE_REFS) {
+			frames = malloc(count * sizeof(*frames));
+			if (!frames) {
+				err = -ENOMEM;
+				goto err_put;
+			}
+		}
+		/* Pin everything first; the frames (as pinned: the guest may
+		 * rewrite its entries) decide how to map. */
+		for (i = 0; i < count;) {
+			st = gnt_pin(d, hv->self, r[i], readonly, &frames[i]);
+			if (st != GNTST_okay) {
+				err = pin_errno(st);
+				goto err_unpin;
+			}
+			if (i && frames[i] != frames[0] + i)
+				contiguous = false;
+			i++;
+		}
+		/* Consecutive frames are already contiguous in the whole-memory
+		 * mapping: no system call, as a batch map is one gntdev ioctl
+		 * on Xen (unless another map already starts there). */
+		if (contiguous) {
+			char *a = (readonly ? d->ro_base : d->rw_base) +
+				  (size_t)frames[0] * SIM_PAGE_SIZE;
+
+			if (!map_find(g, a)) {
+				m = map_alloc(g);
+				if (!m) {
+					err = -ENOMEM;
+					goto err_unpin;
+				}
+				m->addr = a;
+				m->own_area = false;
+				goto record;
+			}
+		}
 		area = mmap(NULL, (size_t)count * SIM_PAGE_SIZE, PROT_NONE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (area == MAP_FAILED) {
 			area = NULL;
 			err = -ENOMEM;
-			goto err_put;
+			goto err_unpin;
 		}
-		for (i = 0; i < count;) {
-			void *p;
+		for (i = 0; i < count; i++) {
+			void *p = mmap(area + (size_t)i * SIM_PAGE_SIZE,
+				       SIM_PAGE_SIZE, prot,
+				       MAP_SHARED | MAP_FIXED, d->memfd,
+				       (off_t)frames[i] * SIM_PAGE_SIZE);
 
-			st = gnt_pin(d, hv->self, r[i], readonly, &frame);
-			if (st != GNTST_okay) {
-				err = pin_errno(st);
-				goto err_unpin;
-			}
-			i++;
-			p = mmap(area + (size_t)(i - 1) * SIM_PAGE_SIZE,
-				 SIM_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED,
-				 d->memfd, (off_t)frame * SIM_PAGE_SIZE);
 			if (p == MAP_FAILED) {
+				i = count;
 				err = -ENOMEM;
 				goto err_unpin;
 			}
@@ -370,9 +405,10 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 		goto err_unpin;
 	}
 	m->addr = area;
+	m->own_area = true;
+record:
 	m->count = count;
 	m->readonly = readonly;
-	m->own_area = true;
 	m->users = 1;
 	m->dom = d;
 	if (r == stack) {
@@ -382,7 +418,9 @@ int sim_gnt_map(struct xb_gnt *base, domid_t domid, uint32_t count,
 		m->refs = r;
 	}
 	map_insert(g, m);
-	*addr = area;
+	*addr = m->addr;
+	if (frames != fstack)
+		free(frames);
 	return 0;
 
 err_unpin:
@@ -391,6 +429,8 @@ err_unpin:
 		munmap(area, (size_t)count * SIM_PAGE_SIZE);
 err_put:
 	sim_gdom_put(hv, d);
+	if (frames != fstack)
+		free(frames);
 err_free:
 	if (r != stack)
 		free(r);
