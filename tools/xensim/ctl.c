@@ -115,6 +115,17 @@ static int conn_ledger(struct ctl_conn *c, domid_t domid,
 	return 0;
 }
 
+/* A domain's identity and its two shared memfds, for CREATE and OPEN. */
+static void reply_dom(struct ctl_rep *rep, int *fds,
+		      const struct sim_dom_info *di)
+{
+	rep->domid = di->domid;
+	rep->instance = di->instance;
+	fds[0] = di->memfd;
+	fds[1] = di->shmfd;
+	rep->nfds = 2;
+}
+
 static void handle(struct ctl_conn *c, const struct ctl_req *req,
 		   struct ctl_rep *rep, int *fds)
 {
@@ -138,11 +149,7 @@ static void handle(struct ctl_conn *c, const struct ctl_req *req,
 				     req->nr_grants, name, &di);
 		if (err)
 			break;
-		rep->domid = di.domid;
-		rep->instance = di.instance;
-		fds[0] = di.memfd;
-		fds[1] = di.shmfd;
-		rep->nfds = 2;
+		reply_dom(rep, fds, &di);
 		break;
 	case CTL_DOM_DESTROY:
 		err = sim_dom_destroy(doms, (domid_t)req->domid);
@@ -151,11 +158,7 @@ static void handle(struct ctl_conn *c, const struct ctl_req *req,
 		err = sim_dom_open(doms, (domid_t)req->domid, &di);
 		if (err)
 			break;
-		rep->domid = di.domid;
-		rep->instance = di.instance;
-		fds[0] = di.memfd;
-		fds[1] = di.shmfd;
-		rep->nfds = 2;
+		reply_dom(rep, fds, &di);
 		break;
 	case CTL_EVTCHN_ALLOC_UNBOUND:
 		err = sim_evtchn_alloc_unbound(doms, (domid_t)req->domid,
