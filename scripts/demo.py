@@ -2,14 +2,12 @@
 # SPDX-License-Identifier: MIT
 """The body of scripts/demo (run that instead: it installs and builds)."""
 import argparse
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
+
+from ubacksim import fio_json, read_stats, start_xensim, stop_xensim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_MB = 256
@@ -20,54 +18,17 @@ def fail(msg):
     sys.exit(1)
 
 
-def start_xensim(xensim, tmp):
-    simdir = os.path.join(tmp, "sim")
-    out_path = os.path.join(tmp, "xensim.out")
-    proc = subprocess.Popen([xensim, "--dir", simdir],
-                            stdout=open(out_path, "w"),
-                            stderr=open(os.path.join(tmp, "xensim.log"), "w"))
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        with open(out_path) as f:
-            if "xensim: ready" in f.read():
-                return proc, simdir
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    fail("xensim did not start (see its log above)")
-
-
-def read_stats(path):
-    """uback-blk's --stats file: the device totals (total.*)."""
-    tot = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                if not v.isdigit():
-                    continue
-                if k.startswith("total."):
-                    tot[k[6:]] = int(v)
-    except OSError:
-        pass
-    return tot
-
-
 def run_fio(engine, simdir, image, uback, stats, job):
-    cmd = ["fio", "--output-format=json", "--name=" + job["name"],
+    args = ["--name=" + job["name"],
            "--ioengine=external:" + engine, "--xensim_dir=" + simdir,
            "--image=" + image, "--uback_blk=" + uback,
            "--backend_cmd=%%u --hv sim --log warn --stats %s %%b" % stats,
            "--size=%dm" % IMAGE_MB, "--persistent=1", "--indirect=256",
            "--ring_order=2"] + job["args"]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True)
-    if r.returncode != 0:
-        sys.stderr.write(r.stderr[-3000:])
-        fail("fio job %s exited %d" % (job["name"], r.returncode))
-    out = r.stdout
-    return json.loads(out[out.index("{"):])
+    try:
+        return fio_json(args)
+    except RuntimeError as e:
+        fail("fio job %s: %s" % (job["name"], e))
 
 
 def main():
@@ -104,7 +65,10 @@ def main():
     try:
         with open(image, "wb") as f:
             f.truncate(IMAGE_MB << 20)
-        sim, simdir = start_xensim(xensim, tmp)
+        try:
+            sim, simdir = start_xensim(xensim, tmp)
+        except RuntimeError as e:
+            fail(str(e))
         print("uback demo: xensim at %s; guest disk %s (%d MiB) served by "
               "uback-blk with io_uring" % (simdir, image, IMAGE_MB))
         print()
@@ -154,12 +118,7 @@ def main():
               "(numbers on this shared machine are indicative; "
               "bench/blk compares with fio direct on the same file)")
     finally:
-        if sim:
-            sim.send_signal(signal.SIGTERM)
-            try:
-                sim.wait(10)
-            except subprocess.TimeoutExpired:
-                sim.kill()
+        stop_xensim(sim)
         if os.path.exists(image):
             os.unlink(image)
         shutil.rmtree(tmp, ignore_errors=True)
