@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 #include "hv_sim_priv.h"
 
 /* ---- provider ---------------------------------------------------------- */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "uback/hv.h"
-#include "sim_shm.h"
+#include "uback/sim_shm.h"
 
 /*
  * One instance of a foreign domain mapped into this process: its state

@@ -18,7 +18,7 @@
 #include "uback/hv.h"
 #include "xensim/guest.h"
 #include "sim_harness.h"
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 
 struct fx {
 	struct sim_harness h;

@@ -11,7 +11,7 @@
 
 #include "uback/log.h"
 #include "ctl.h"
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 #include "dom.h"
 #include "loop.h"
 

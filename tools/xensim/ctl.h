@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xensim control socket server (protocol in ctl_proto.h): listens on
+ * xensim control socket server (protocol in uback/sim_ctl_proto.h): listens on
  * DIR/control.sock and serves requests on the simulator loop.
  */
 #ifndef XENSIM_CTL_H

@@ -48,7 +48,7 @@ int sim_dom_open(struct sim_doms *doms, domid_t domid,
 
 /*
  * A pin ledger: the grant pins one control connection holds on one domain
- * instance, in a memfd the client maps and updates (layout in sim_shm.h).
+ * instance, in a memfd the client maps and updates (layout in uback/sim_shm.h).
  */
 struct sim_ledger {
 	domid_t domid;

@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 #include "dom.h"
-#include "sim_shm.h"
+#include "uback/sim_shm.h"
 
 struct sim_port {
 	uint8_t state;            /* enum ctl_port_state */

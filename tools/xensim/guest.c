@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "xensim/guest.h"
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 #include "guest_priv.h"
-#include "sim_shm.h"
+#include "uback/sim_shm.h"
 
 /* Refs 0..7 are reserved for the toolstack (console, xenstore), as in
  * Linux's grant table driver. */

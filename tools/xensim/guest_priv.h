@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 
 struct xg_sim {
 	char dir[PATH_MAX];

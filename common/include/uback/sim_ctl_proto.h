@@ -47,7 +47,7 @@ enum ctl_op {
 	CTL_EVTCHN_INFO,
 	/* in: domid. out: instance; fds: this connection's pin ledger for the
 	 * domain's current instance (struct sim_pin_held[nr_grants], see
-	 * sim_shm.h), made on first use, the same one on later calls. -ESRCH
+	 * uback/sim_shm.h), made on first use, the same one on later calls. -ESRCH
 	 * if no such domain or it has no grant table (dom0). */
 	CTL_DOM_LEDGER,
 };
@@ -80,7 +80,7 @@ struct ctl_rep {
 	uint64_t instance;
 };
 
-/* Client side (tools/xensim/ctl_client.c), used by the guest library and
+/* Client side (common/sim_ctl_client.c), used by the guest library and
  * the sim provider. 0 or -errno; nothing logs. */
 
 /* Connect to @dir/control.sock; the socket fd comes back in @fd. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Client side of the xensim control protocol (see ctl_proto.h). */
+/* Client side of the xensim control protocol (see uback/sim_ctl_proto.h). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 
 #include <xenstore.h>
 
-#include "ctl_proto.h"
+#include "uback/sim_ctl_proto.h"
 
 int ctl_connect(const char *dir, int *fd)
 {
