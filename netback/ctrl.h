@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uback-net control plane helpers that the data path consults:
+ *
+ *   net_hash   Toeplitz hashing as configured over the control ring
+ *              (feature-ctrl-ring, xen/io/netif.h "Control ring"): flags,
+ *              key, mapping table. RX threads read it; the ctrl thread
+ *              writes it. Readers take a consistent snapshot (seqcount),
+ *              never a lock.
+ *   net_ctrl   the control ring consumer: copies each request, validates
+ *              it, updates a net_hash, answers with XEN_NETIF_CTRL_STATUS_*.
+ *   net_mcast  the multicast filter list (XEN_NETIF_EXTRA_TYPE_MCAST_ADD /
+ *              _DEL from the guest's TX ring, feature-multicast-control).
+ *   net_credit the toolstack's `rate` limit ("<bytes>,<usec>": credit of
+ *              <bytes> every <usec>), as xen-netback applies it to TX.
+ *
+ * Conventions: 0 or -errno; nothing here logs or allocates after init.
+ * Guest-controlled values (ctrl requests, mcast addresses) are validated;
+ * bad ones give an error status / -EINVAL, never a crash.
+ */
+#ifndef NETBACK_CTRL_H
+#define NETBACK_CTRL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/io/netif.h>
+
+#include "uback/hv.h"
+#include "uback/ring.h"
+
+/* ---- Toeplitz hash state ---- */
+
+#define NET_HASH_KEY_MAX       40u     /* XEN_NETBK_MAX_HASH_KEY_SIZE */
+#define NET_HASH_MAPPING_MAX   128u    /* XEN_NETBK_MAX_HASH_MAPPING_SIZE */
+
+struct net_hash {
+	uint32_t seq;                  /* seqcount: odd while being written */
+	uint32_t alg;                  /* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
+	uint32_t flags;                /* XEN_NETIF_CTRL_HASH_TYPE_* enabled */
+	uint32_t key_len;
+	uint8_t key[NET_HASH_KEY_MAX];
+	uint32_t mapping_size;         /* 0: no mapping, queue = hash % n */
+	uint32_t mapping[NET_HASH_MAPPING_MAX];
+};
+
+/* All off: algorithm NONE, no flags, zero key, no mapping. */
+void net_hash_init(struct net_hash *h);
+
+/* Toeplitz over @data with @key (as the Microsoft RSS specification). */
+uint32_t net_toeplitz(const uint8_t *key, uint32_t key_len,
+		      const uint8_t *data, uint32_t len);
+
+/*
+ * Hash an Ethernet frame as configured: IPv4/IPv6 addresses, plus TCP
+ * ports where the flags ask for them. Returns true with @hash and @type
+ * (XEN_NETIF_CTRL_HASH_TYPE_*, the one used) when hashing is on and the
+ * frame is of a configured type; false otherwise. Reads at most @len
+ * bytes. Any thread (seqcount snapshot).
+ */
+bool net_hash_frame(const struct net_hash *h, const uint8_t *frame,
+		    uint32_t len, uint32_t *hash, uint32_t *type);
+
+/* The queue for @hash among @nr_queues: mapping[hash % mapping_size]
+ * (bounded by nr_queues) or hash % nr_queues without a mapping. */
+unsigned int net_hash_queue(const struct net_hash *h, uint32_t hash,
+			    unsigned int nr_queues);
+
+/* ---- control ring ---- */
+
+struct net_ctrl;
+
+struct net_ctrl_config {
+	struct xb_hv *hv;
+	domid_t domid;                 /* the frontend */
+	grant_ref_t ring_ref;          /* ctrl-ring-ref */
+	evtchn_port_t remote_port;     /* event-channel-ctrl */
+	unsigned int nr_queues;        /* bounds mapping table entries */
+	struct net_hash *hash;         /* state the requests update */
+};
+
+/*
+ * Map the ctrl ring, bind its event channel. -EINVAL/-ESRCH from the map
+ * or bind; everything undone on failure. Logs one line on failure.
+ */
+int net_ctrl_open(const struct net_ctrl_config *cfg, struct net_ctrl **out);
+/* Unmap, unbind, free. NULL ok. */
+void net_ctrl_close(struct net_ctrl *c);
+/* The event channel fd to poll. */
+int net_ctrl_fd(const struct net_ctrl *c);
+/*
+ * Answer every pending request (bounded by the ring size per call),
+ * notify once. Returns the number handled, or -EIO when the frontend
+ * broke the ring protocol (impossible producer): the caller then fails
+ * the device (xb_dev_fatal). Caller's thread (the main thread).
+ */
+int net_ctrl_process(struct net_ctrl *c);
+
+/*
+ * One request, without a ring: validate @req, apply it to @h (and, for
+ * SET_HASH_KEY / SET_HASH_MAPPING, read the guest's granted page with
+ * @gnt from @domid), fill @rsp. Exposed for tests and fuzzing; @gnt may
+ * be NULL, then requests that need a grant fail with
+ * XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER.
+ */
+void net_ctrl_handle(struct net_hash *h, unsigned int nr_queues,
+		     struct xb_gnt *gnt, domid_t domid,
+		     const struct xen_netif_ctrl_request *req,
+		     struct xen_netif_ctrl_response *rsp);
+
+/* ---- multicast filter ---- */
+
+#define NET_MCAST_MAX 64u              /* as xen-netback's XEN_NETBK_MCAST_MAX */
+
+struct net_mcast {
+	uint32_t count;
+	uint8_t addr[NET_MCAST_MAX][6];
+	bool overflow;                 /* more adds than fit: pass all */
+};
+
+void net_mcast_init(struct net_mcast *m);
+/* -EINVAL for a non-multicast address; a full list sets overflow. */
+int net_mcast_add(struct net_mcast *m, const uint8_t addr[6]);
+/* -ENOENT if absent. */
+int net_mcast_del(struct net_mcast *m, const uint8_t addr[6]);
+/* true if a frame to @dst may go to the guest: unicast and broadcast
+ * always; multicast if listed or the list overflowed. */
+bool net_mcast_pass(const struct net_mcast *m, const uint8_t dst[6]);
+
+/* ---- rate limit (toolstack `rate` key) ---- */
+
+struct net_credit {
+	uint64_t bytes;        /* credit per interval; 0: unlimited */
+	uint64_t usec;         /* interval */
+	uint64_t remaining;    /* credit left in this interval */
+	uint64_t next_ns;      /* when the next interval starts */
+};
+
+/* Parse "<bytes>,<usec>" as libxl writes it (bytes >= 1, usec >= 1,
+ * both within u64 and usec <= 2^32). -EINVAL if malformed. */
+int net_credit_parse(const char *s, uint64_t *bytes, uint64_t *usec);
+void net_credit_init(struct net_credit *c, uint64_t bytes, uint64_t usec);
+/*
+ * May a packet of @len bytes go now? Refills at interval boundaries. As
+ * xen-netback, a packet larger than the whole credit is let through once
+ * the interval's credit is full, so it cannot wedge the queue. On false,
+ * @wait_ns says how long until it may.
+ */
+bool net_credit_take(struct net_credit *c, uint64_t now_ns, uint32_t len,
+		     uint64_t *wait_ns);
+
+#endif /* NETBACK_CTRL_H */
