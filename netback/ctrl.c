@@ -308,8 +308,11 @@ static void answer(struct net_ctrl *c)
 	struct xen_netif_ctrl_request req;
 	struct xen_netif_ctrl_response rsp;
 
-	/* Copy first: the guest may rewrite the slot while we look. */
+	/* The one read of the shared slot: the guest may rewrite it while
+	 * we look, so the compiler must not re-read it for any field. The
+	 * layout is the same for every guest ABI (u16/u32 fields only). */
 	memcpy(&req, xb_ring_slot(&c->ring, c->ring.req_cons), sizeof(req));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	c->ring.req_cons++;
 	net_ctrl_handle(c->cfg.hash, c->cfg.nr_queues, c->gnt, c->cfg.domid,
 			&req, &rsp);
