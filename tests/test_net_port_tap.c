@@ -1055,6 +1055,150 @@ static void test_multiqueue(void **state)
 	assert_false(dev_exists(name));
 }
 
+/* ---- disable drops what was queued ------------------------------------- */
+
+static void test_disable_drains(void **state)
+{
+	struct net_port_config c;
+	struct net_port *p = NULL;
+	struct net_frame got[4];
+	char name[IFNAMSIZ];
+	unsigned int net = net_seq++;
+	uint16_t port;
+	int s;
+
+	new_name(name, sizeof(name), "vif");
+	cfg_init(&c, name, 1);
+	assert_int_equal(ops->open(&c, &p), 0);
+	assert_int_equal(ops->enable(p, 1, 0), 0);
+	dev_addr(name, net);
+	s = udp_socket(net, &port);
+	for (unsigned int i = 0; i < 3; i++)
+		udp_send_to_guest(s, net, 7100, "old", 3);
+	struct pollfd pfd = { .fd = ops->queue_fd(p, 0), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+
+	ops->disable(p);
+	assert_int_equal(ops->enable(p, 1, 0), 0);
+	dev_neigh(name, net);
+	assert_int_equal(rx_collect(p, 0, 1, 200, is_ip_proto,
+				    (void *)(uintptr_t)IPPROTO_UDP, got), 0);
+	udp_send_to_guest(s, net, 7101, "new", 3);
+	assert_int_equal(rx_collect(p, 0, 1, 2000, is_ip_proto,
+				    (void *)(uintptr_t)IPPROTO_UDP, got), 1);
+	assert_int_equal(get16(got[0].data + 36), 7101);
+	frames_free(got, 1);
+	close(s);
+	ops->close(p);
+}
+
+/* ---- a guest GSO frame through a bridge to two other ports ------------ */
+
+static void dev_set_up(const char *name)
+{
+	struct ifreq ifr;
+
+	ifreq_name(&ifr, name);
+	assert_int_equal(ioctl(ctl_fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	assert_int_equal(ioctl(ctl_fd, SIOCSIFFLAGS, &ifr), 0);
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+	const struct net_frame *fa = a, *fb = b;
+	int32_t d = (int32_t)(get32(fa->data + 38) - get32(fb->data + 38));
+
+	return d < 0 ? -1 : d > 0;
+}
+
+/*
+ * Port A sends one 60 KiB TCPv4 GSO frame to an unknown MAC; the bridge
+ * floods it: port B (TSO on) reads it whole as a GSO frame, port C
+ * (offloads off) reads the kernel's own segmentation, each segment with a
+ * full checksum, together exactly the data.
+ */
+static void test_bridge_gso_forward(void **state)
+{
+	static const uint8_t unknown[6] = { 0x02, 0, 0, 0, 0, 0x0b };
+	const size_t big = 60 * 1024;
+	const unsigned int all = NET_OFF_CSUM | NET_OFF_TSO4 | NET_OFF_TSO6;
+	struct net_port_config c;
+	struct net_port *pa = NULL, *pb = NULL, *pc = NULL;
+	struct net_frame got[NFRAMES];
+	char br[IFNAMSIZ], na[IFNAMSIZ], nb[IFNAMSIZ], nc[IFNAMSIZ];
+	unsigned int net = net_seq++, n;
+	uint32_t seq = 77777;
+	struct rtnl_link *l;
+
+	new_name(br, sizeof(br), "br");
+	assert_int_equal(rtnl_link_bridge_add(nl, br), 0);
+	dev_set_up(br);
+	new_name(na, sizeof(na), "vif");
+	new_name(nb, sizeof(nb), "vif");
+	new_name(nc, sizeof(nc), "vif");
+	cfg_init(&c, na, 1);
+	c.bridge = br;
+	assert_int_equal(ops->open(&c, &pa), 0);
+	c.ifname = nb;
+	assert_int_equal(ops->open(&c, &pb), 0);
+	c.ifname = nc;
+	assert_int_equal(ops->open(&c, &pc), 0);
+	assert_int_equal(ops->enable(pa, 1, all), 0);
+	assert_int_equal(ops->enable(pb, 1, all), 0);
+	assert_int_equal(ops->enable(pc, 1, 0), 0);
+
+	build_tcp(&frames[0], net, unknown, 40002, 80, seq, 1, TCP_ACK, big,
+		  0, true);
+	frames[0].vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	frames[0].vnet.gso_size = 1448;
+	frames[0].vnet.hdr_len = 54;
+	assert_int_equal(ops->tx_burst(pa, 0, frames, 1), 1);
+
+	struct tcp_pred tp = { 40002, 80, TCP_ACK };
+	assert_int_equal(rx_collect(pb, 0, 1, 2000, is_tcp_to, &tp, got), 1);
+	assert_int_equal(got[0].len, 54 + big);
+	assert_int_equal(got[0].vnet.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(got[0].vnet.gso_size, 1448);
+	assert_true(got[0].vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_memory_equal(got[0].data, frames[0].data, 34);
+	assert_memory_equal(got[0].data + 54, frames[0].data + 54, big);
+	frames_free(got, 1);
+
+	n = rx_collect(pc, 0, NFRAMES, 1000, is_tcp_to, &tp, got);
+	assert_int_equal(n, (big + 1447) / 1448);
+	qsort(got, n, sizeof(got[0]), seq_cmp);
+	size_t off = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const uint8_t *ip = got[i].data + ETH_HLEN;
+		size_t pl = got[i].len - 54;
+		uint32_t ps = pseudo_sum(ip4(net, 2), ip4(net, 1),
+					 IPPROTO_TCP, got[i].len - 34);
+
+		assert_int_equal(got[i].vnet.gso_type,
+				 VIRTIO_NET_HDR_GSO_NONE);
+		assert_false(got[i].vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		assert_true(pl <= 1448);
+		assert_int_equal(get16(ip + 2), got[i].len - ETH_HLEN);
+		assert_int_equal(csum_fold(csum_add(0, ip, 20)), 0xffff);
+		assert_int_equal(csum_fold(csum_add(ps, got[i].data + 34,
+				 got[i].len - 34)), 0xffff);
+		assert_int_equal(get32(got[i].data + 38), seq + off);
+		assert_memory_equal(got[i].data + 54, frames[0].data + 54 + off,
+				    pl);
+		off += pl;
+	}
+	assert_int_equal(off, big);
+	frames_free(got, n);
+
+	ops->close(pa);
+	ops->close(pb);
+	ops->close(pc);
+	l = dev_link(br);
+	assert_int_equal(rtnl_link_delete(nl, l), 0);
+	rtnl_link_put(l);
+}
+
 /* ---- oversize ---------------------------------------------------------- */
 
 static bool is_experimental(const struct net_frame *f, void *arg)
@@ -1144,6 +1288,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_gso),
 		cmocka_unit_test(test_tcp_no_offload),
 		cmocka_unit_test(test_multiqueue),
+		cmocka_unit_test(test_disable_drains),
+		cmocka_unit_test(test_bridge_gso_forward),
 		cmocka_unit_test(test_rx_oversize),
 	};
 	struct ifreq ifr;
