@@ -727,7 +727,16 @@ static void test_handle_mapping(void **state)
 	assert_int_equal(x->h.mapping[0], 2);
 	assert_int_equal(x->h.mapping[1], 4);
 
-	/* Offset + size beyond the table, and wrapping. */
+	/* Offset + size beyond the table, and wrapping (with entries that
+	 * are valid, so only the range check can refuse them). */
+	page[0] = 1;
+	page[1] = 1;
+	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 1,
+			     0xffffffff), INVAL);
+	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 2,
+			     0xfffffffe), INVAL);
+	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 8,
+			     0xfffffff8), INVAL);
 	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 4,
 			     5), INVAL);
 	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 1,
