@@ -243,6 +243,30 @@ static void test_frame_vectors(void **state)
 	}
 }
 
+/* Only key_len octets of the key count. */
+static void test_frame_key_len(void **state)
+{
+	static const struct frame_opts o = { .proto = 6 };
+	const struct rss_vec *v = &rss_vecs[3];
+	struct net_hash h;
+	uint8_t f[256], buf[36];
+	uint32_t hash, type, len = build_frame(v, &o, f, NULL, NULL);
+	uint32_t n = rss_input(v, true, buf);
+
+	hash_on(&h, ALL_TYPES);
+	h.key_len = 10;  /* v4+TCP uses 16 key octets */
+	assert_true(net_hash_frame(&h, f, len, &hash, &type));
+	assert_int_equal(hash, net_toeplitz(ms_key, 10, buf, n));
+	assert_int_not_equal(hash, v->h_tcp);
+	h.key_len = 0;
+	assert_true(net_hash_frame(&h, f, len, &hash, &type));
+	assert_int_equal(hash, 0);
+	/* A corrupt length is capped at the key array. */
+	h.key_len = 1000;
+	assert_true(net_hash_frame(&h, f, len, &hash, &type));
+	assert_int_equal(hash, v->h_tcp);
+}
+
 static void test_frame_disabled(void **state)
 {
 	static const struct frame_opts o = { .proto = 6 };
@@ -727,7 +751,16 @@ static void test_handle_mapping(void **state)
 	assert_int_equal(x->h.mapping[0], 2);
 	assert_int_equal(x->h.mapping[1], 4);
 
-	/* Offset + size beyond the table, and wrapping. */
+	/* Offset + size beyond the table, and wrapping (with entries that
+	 * are valid, so only the range check can refuse them). */
+	page[0] = 1;
+	page[1] = 1;
+	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 1,
+			     0xffffffff), INVAL);
+	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 2,
+			     0xfffffffe), INVAL);
+	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 8,
+			     0xfffffff8), INVAL);
 	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 4,
 			     5), INVAL);
 	assert_int_equal(req(x, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ro, 1,
@@ -790,6 +823,181 @@ static void test_handle_unsupported(void **state)
 					  NULL), NOTSUP);
 	}
 	assert_memory_equal(&before, &x->h, sizeof(before));
+}
+
+/* ---- randomised: hostile request and frame streams ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+	/* xorshift64*: deterministic, so a failure reproduces. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/* A value a hostile guest might send: small, boundary or anything. */
+static uint32_t rnd_param(const grant_ref_t *refs, unsigned int nr_refs)
+{
+	static const uint32_t edges[] = {
+		0, 1, 2, 3, 4, 7, 8, 39, 40, 41, 127, 128, 129, 1024,
+		0x7fffffff, 0x80000000, 0xfffffff8, 0xfffffffe, 0xffffffff,
+	};
+
+	switch (rnd() % 4) {
+	case 0:
+		return refs[rnd() % nr_refs];
+	case 1:
+		return edges[rnd() % (sizeof(edges) / sizeof(edges[0]))];
+	case 2:
+		return rnd() % 160;
+	default:
+		return rnd();
+	}
+}
+
+static void check_hash_invariants(const struct net_hash *h,
+				  unsigned int nr_queues)
+{
+	uint32_t i;
+
+	assert_int_equal(h->seq & 1, 0);
+	assert_true(h->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE ||
+		    h->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ);
+	assert_int_equal(h->flags & ~(uint32_t)ALL_TYPES, 0);
+	assert_true(h->key_len <= NET_HASH_KEY_MAX);
+	for (i = h->key_len; i < NET_HASH_KEY_MAX; i++)
+		assert_int_equal(h->key[i], 0);
+	assert_true(h->mapping_size <= NET_HASH_MAPPING_MAX);
+	for (i = 0; i < NET_HASH_MAPPING_MAX; i++) {
+		if (i < h->mapping_size)
+			assert_true(h->mapping[i] < nr_queues);
+		else
+			assert_int_equal(h->mapping[i], 0);
+	}
+}
+
+/*
+ * Random requests, parameters and page contents: every response is a
+ * defined status with the id and type echoed, a refused or read-only
+ * request leaves the state byte for byte as it was, and the state never
+ * leaves its invariants (mapping entries < queues, key zero-padded...).
+ */
+static void test_handle_random(void **state)
+{
+	struct ctrl_fx *x = *state;
+	const unsigned int nr_queues = 3;
+	grant_ref_t refs[6];
+	unsigned int i, counts[4] = { 0 };
+
+	rng_state = 0x9e3779b97f4a7c15ull;
+	for (i = 0; i < 4; i++)
+		refs[i] = fake_grant(x->f, 8 + i, i & 1);
+	refs[4] = fake_grant_to(x->f, 12, 99, true);     /* not ours */
+	refs[5] = 5000;                                  /* never granted */
+
+	for (i = 0; i < 20000; i++) {
+		struct xen_netif_ctrl_request rq;
+		struct xen_netif_ctrl_response rsp;
+		struct net_hash before;
+		uint32_t *pg;
+		unsigned int j;
+
+		/* Now and then, new page contents: mostly valid entries. */
+		if (i % 64 == 0) {
+			for (j = 0; j < 4; j++) {
+				pg = fake_page(x->f, 8 + j);
+				for (uint32_t k = 0; k < 1024; k++)
+					pg[k] = rnd() % 8 ? rnd() % nr_queues
+							  : rnd();
+			}
+		}
+		rq.id = (uint16_t)rnd();
+		rq.type = (uint16_t)(rnd() % 8 ? 1 + rnd() % 10 : rnd());
+		rq.data[0] = rnd_param(refs, 6);
+		rq.data[1] = rnd_param(refs, 6);
+		rq.data[2] = rnd_param(refs, 6);
+		memcpy(&before, &x->h, sizeof(before));
+		net_ctrl_handle(&x->h, nr_queues, rnd() % 16 ? x->gnt : NULL,
+				FAKE_GUEST, &rq, &rsp);
+		assert_int_equal(rsp.id, rq.id);
+		assert_int_equal(rsp.type, rq.type);
+		assert_true(rsp.status <= OVERFL);
+		counts[rsp.status]++;
+		if (rsp.status != OK ||
+		    rq.type == XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS ||
+		    rq.type == XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE)
+			assert_memory_equal(&before, &x->h, sizeof(before));
+		if (rsp.status != OK)
+			assert_int_equal(rsp.data, 0);
+		check_hash_invariants(&x->h, nr_queues);
+		/* The data path keeps working on whatever was set. */
+		assert_true(net_hash_queue(&x->h, rnd(), nr_queues) <
+			    nr_queues);
+	}
+	/* The stream exercised every outcome. */
+	for (i = 0; i < 4; i++)
+		assert_true(counts[i] > 0);
+	assert_int_equal(fake_pages_mapped(x->f), 0);
+}
+
+/* Random frames on exact-size buffers: no overread (ASan), and a hash
+ * only of a configured type that matches the frame's ethertype. */
+static void test_frame_random(void **state)
+{
+	static const uint16_t ethertypes[] = { 0x0800, 0x86dd, 0x8100,
+					       0x88a8, 0x0806, 0x1234 };
+	struct net_hash h;
+	uint8_t f[160];
+	unsigned int i, hashed = 0;
+
+	rng_state = 0x0123456789abcdefull;
+	for (i = 0; i < 50000; i++) {
+		uint32_t len = rnd() % sizeof(f), j, hash, type, flags, l3;
+		uint16_t et, inner;
+
+		for (j = 0; j < sizeof(f); j++)
+			f[j] = (uint8_t)rnd();
+		et = ethertypes[rnd() % 6];
+		inner = ethertypes[rnd() % 2];
+		f[12] = (uint8_t)(et >> 8);
+		f[13] = (uint8_t)et;
+		l3 = 14;
+		if (et == 0x8100 || et == 0x88a8) {
+			f[16] = (uint8_t)(inner >> 8);
+			f[17] = (uint8_t)inner;
+			l3 = 18;
+		} else {
+			inner = et;
+		}
+		if (rnd() % 4) {
+			/* Mostly a plausible version, IHL and protocol. */
+			f[l3] = inner == 0x0800 ? (uint8_t)(0x40 | (rnd() % 16))
+						: 0x60;
+			f[l3 + 9] = rnd() % 2 ? 6 : 17;
+			f[l3 + 6] = rnd() % 2 ? 6 : (uint8_t)rnd();
+			if (rnd() % 2) {
+				f[l3 + 6] &= 0x20;
+				f[l3 + 7] = 0;
+			}
+		}
+		flags = rnd() % 16;
+		hash_on(&h, flags);
+		if (!hash_exact(&h, f, len, &hash, &type))
+			continue;
+		hashed++;
+		assert_true(type & flags);
+		assert_int_equal(type & (type - 1), 0);
+		if (inner == 0x0800)
+			assert_true(type == T_V4 || type == T_V4TCP);
+		else if (inner == 0x86dd)
+			assert_true(type == T_V6 || type == T_V6TCP);
+		else
+			fail_msg("hashed a non-IP frame");
+	}
+	assert_true(hashed > 1000);
 }
 
 /* ---- the seqcount under a concurrent writer ---- */
@@ -1213,6 +1421,47 @@ static void test_ring_overrun_in_one_call(void **state)
 	free(y);
 }
 
+/* Requests posted before the backend attached are answered by the first
+ * net_ctrl_process, without any event. */
+static void test_ring_posted_before_open(void **state)
+{
+	struct fake_hv *f;
+	struct ring_fx x;
+	struct net_ctrl_config cfg;
+	struct xen_netif_ctrl_response r;
+
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(fake_hv_create(2, &f), 0);
+	x.f = f;
+	net_hash_init(&x.h);
+	x.sring = fake_page(f, 0);
+	SHARED_RING_INIT(x.sring);
+	FRONT_RING_INIT(&x.front, x.sring, XB_PAGE_SIZE);
+	x.port = fake_evtchn_alloc(f);
+	post(&x, 11, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+	     XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0);
+	post(&x, 12, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, T_V6, 0, 0);
+	RING_PUSH_REQUESTS(&x.front);
+
+	cfg = (struct net_ctrl_config){
+		.hv = fake_hv_base(f), .domid = FAKE_GUEST,
+		.ring_ref = fake_grant(f, 0, false), .remote_port = x.port,
+		.nr_queues = 2, .hash = &x.h,
+	};
+	assert_int_equal(net_ctrl_open(&cfg, &x.c), 0);
+	assert_int_equal(net_ctrl_process(x.c), 2);
+	r = take_rsp(&x);
+	assert_int_equal(r.id, 11);
+	assert_int_equal(r.status, OK);
+	r = take_rsp(&x);
+	assert_int_equal(r.id, 12);
+	assert_int_equal(r.status, OK);
+	assert_int_equal(x.h.flags, T_V6);
+	net_ctrl_close(x.c);
+	assert_int_equal(fake_pages_mapped(f), 0);
+	fake_hv_destroy(f);
+}
+
 static void test_ring_open_failures(void **state)
 {
 	struct fake_hv *f;
@@ -1505,6 +1754,7 @@ int main(void)
 		cmocka_unit_test(test_toeplitz_vectors),
 		cmocka_unit_test(test_toeplitz_short_key),
 		cmocka_unit_test(test_frame_vectors),
+		cmocka_unit_test(test_frame_key_len),
 		cmocka_unit_test(test_frame_disabled),
 		cmocka_unit_test(test_frame_not_tcp),
 		cmocka_unit_test(test_frame_v4_fragments),
@@ -1523,6 +1773,9 @@ int main(void)
 						ctrl_setup, ctrl_teardown),
 		cmocka_unit_test_setup_teardown(test_handle_unsupported,
 						ctrl_setup, ctrl_teardown),
+		cmocka_unit_test_setup_teardown(test_handle_random,
+						ctrl_setup, ctrl_teardown),
+		cmocka_unit_test(test_frame_random),
 		cmocka_unit_test_setup_teardown(test_seqcount_race,
 						ctrl_setup, ctrl_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_geometry,
@@ -1537,6 +1790,7 @@ int main(void)
 						ring_setup, ring_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_overrun_in_one_call,
 						ring_setup, ring_teardown),
+		cmocka_unit_test(test_ring_posted_before_open),
 		cmocka_unit_test(test_ring_open_failures),
 		cmocka_unit_test(test_mcast_add_del),
 		cmocka_unit_test(test_mcast_overflow),
