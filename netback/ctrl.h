@@ -91,6 +91,8 @@ struct net_ctrl_config {
 /*
  * Map the ctrl ring, bind its event channel. -EINVAL/-ESRCH from the map
  * or bind; everything undone on failure. Logs one line on failure.
+ * Requests the frontend posted before the bind raised no event: call
+ * net_ctrl_process once after opening.
  */
 int net_ctrl_open(const struct net_ctrl_config *cfg, struct net_ctrl **out);
 /* Unmap, unbind, free. NULL ok. */

@@ -56,6 +56,7 @@ uint32_t net_toeplitz(const uint8_t *key, uint32_t key_len,
 struct hash_snap {
 	uint32_t alg;
 	uint32_t flags;
+	uint32_t key_len;
 	uint8_t key[NET_HASH_KEY_MAX];
 };
 
@@ -77,6 +78,7 @@ static bool hash_snapshot(const struct net_hash *h, struct hash_snap *s)
 		}
 		s->alg = __atomic_load_n(&h->alg, __ATOMIC_RELAXED);
 		s->flags = __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
+		s->key_len = __atomic_load_n(&h->key_len, __ATOMIC_RELAXED);
 		for (i = 0; i < NET_HASH_KEY_MAX; i++)
 			s->key[i] = __atomic_load_n(&h->key[i],
 						    __ATOMIC_RELAXED);
@@ -180,7 +182,9 @@ bool net_hash_frame(const struct net_hash *h, const uint8_t *frame,
 	} else {
 		return false;
 	}
-	*hash = net_toeplitz(s.key, NET_HASH_KEY_MAX, in.buf, n);
+	*hash = net_toeplitz(s.key, s.key_len < NET_HASH_KEY_MAX
+					   ? s.key_len : NET_HASH_KEY_MAX,
+			     in.buf, n);
 	*type = use;
 	return true;
 }

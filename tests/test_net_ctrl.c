@@ -243,6 +243,30 @@ static void test_frame_vectors(void **state)
 	}
 }
 
+/* Only key_len octets of the key count. */
+static void test_frame_key_len(void **state)
+{
+	static const struct frame_opts o = { .proto = 6 };
+	const struct rss_vec *v = &rss_vecs[3];
+	struct net_hash h;
+	uint8_t f[256], buf[36];
+	uint32_t hash, type, len = build_frame(v, &o, f, NULL, NULL);
+	uint32_t n = rss_input(v, true, buf);
+
+	hash_on(&h, ALL_TYPES);
+	h.key_len = 10;  /* v4+TCP uses 16 key octets */
+	assert_true(net_hash_frame(&h, f, len, &hash, &type));
+	assert_int_equal(hash, net_toeplitz(ms_key, 10, buf, n));
+	assert_int_not_equal(hash, v->h_tcp);
+	h.key_len = 0;
+	assert_true(net_hash_frame(&h, f, len, &hash, &type));
+	assert_int_equal(hash, 0);
+	/* A corrupt length is capped at the key array. */
+	h.key_len = 1000;
+	assert_true(net_hash_frame(&h, f, len, &hash, &type));
+	assert_int_equal(hash, v->h_tcp);
+}
+
 static void test_frame_disabled(void **state)
 {
 	static const struct frame_opts o = { .proto = 6 };
@@ -1397,6 +1421,47 @@ static void test_ring_overrun_in_one_call(void **state)
 	free(y);
 }
 
+/* Requests posted before the backend attached are answered by the first
+ * net_ctrl_process, without any event. */
+static void test_ring_posted_before_open(void **state)
+{
+	struct fake_hv *f;
+	struct ring_fx x;
+	struct net_ctrl_config cfg;
+	struct xen_netif_ctrl_response r;
+
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(fake_hv_create(2, &f), 0);
+	x.f = f;
+	net_hash_init(&x.h);
+	x.sring = fake_page(f, 0);
+	SHARED_RING_INIT(x.sring);
+	FRONT_RING_INIT(&x.front, x.sring, XB_PAGE_SIZE);
+	x.port = fake_evtchn_alloc(f);
+	post(&x, 11, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+	     XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0);
+	post(&x, 12, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, T_V6, 0, 0);
+	RING_PUSH_REQUESTS(&x.front);
+
+	cfg = (struct net_ctrl_config){
+		.hv = fake_hv_base(f), .domid = FAKE_GUEST,
+		.ring_ref = fake_grant(f, 0, false), .remote_port = x.port,
+		.nr_queues = 2, .hash = &x.h,
+	};
+	assert_int_equal(net_ctrl_open(&cfg, &x.c), 0);
+	assert_int_equal(net_ctrl_process(x.c), 2);
+	r = take_rsp(&x);
+	assert_int_equal(r.id, 11);
+	assert_int_equal(r.status, OK);
+	r = take_rsp(&x);
+	assert_int_equal(r.id, 12);
+	assert_int_equal(r.status, OK);
+	assert_int_equal(x.h.flags, T_V6);
+	net_ctrl_close(x.c);
+	assert_int_equal(fake_pages_mapped(f), 0);
+	fake_hv_destroy(f);
+}
+
 static void test_ring_open_failures(void **state)
 {
 	struct fake_hv *f;
@@ -1689,6 +1754,7 @@ int main(void)
 		cmocka_unit_test(test_toeplitz_vectors),
 		cmocka_unit_test(test_toeplitz_short_key),
 		cmocka_unit_test(test_frame_vectors),
+		cmocka_unit_test(test_frame_key_len),
 		cmocka_unit_test(test_frame_disabled),
 		cmocka_unit_test(test_frame_not_tcp),
 		cmocka_unit_test(test_frame_v4_fragments),
@@ -1724,6 +1790,7 @@ int main(void)
 						ring_setup, ring_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_overrun_in_one_call,
 						ring_setup, ring_teardown),
+		cmocka_unit_test(test_ring_posted_before_open),
 		cmocka_unit_test(test_ring_open_failures),
 		cmocka_unit_test(test_mcast_add_del),
 		cmocka_unit_test(test_mcast_overflow),
