@@ -155,6 +155,13 @@ static int write_keys(struct nfe *fe, const struct nfe_config *cfg,
 			      cfg->no_csum);
 	ret = ret ? ret : put(fe, t, "", "feature-ipv6-csum-offload",
 			      cfg->csum6);
+	if (!ret && cfg->mcast_ctrl)
+		ret = put(fe, t, "", "request-multicast-control", 1);
+	if (!ret && fe->has_ctrl) {
+		ret = put(fe, t, "", "ctrl-ring-ref", fe->ctrl_ref);
+		ret = ret ? ret : put(fe, t, "", "event-channel-ctrl",
+				      fe->ctrl_port);
+	}
 	for (i = 0; !ret && cfg->extra_kv && cfg->extra_kv[i]; i += 2) {
 		snprintf(path, sizeof(path), "%s/%s", fe->fe_path,
 			 cfg->extra_kv[i]);
@@ -176,6 +183,21 @@ int nfe_connect(struct nfe *fe, const struct nfe_config *cfg, int timeout_ms)
 		return -EINVAL;
 	for (i = 0; i < fe->nr_queues; i++) {
 		ret = setup_queue(fe, &fe->q[i], cfg->split);
+		if (ret)
+			return ret;
+	}
+	fe->has_ctrl = cfg->ctrl;
+	if (cfg->ctrl) {
+		xen_netif_ctrl_sring_t *cs;
+
+		ret = grant_pages(fe, 1, &fe->ctrl_gfn, &fe->ctrl_ref);
+		if (ret)
+			return ret;
+		cs = xg_page_ptr(fe->dom, fe->ctrl_gfn);
+		SHARED_RING_INIT(cs);
+		FRONT_RING_INIT(&fe->ctrl, cs, 4096);
+		ret = xg_evtchn_alloc_unbound(fe->dom, fe->backend_id,
+					      &fe->ctrl_port);
 		if (ret)
 			return ret;
 	}
@@ -246,6 +268,40 @@ void nfe_disconnect(struct nfe *fe, int timeout_ms)
 			xg_evtchn_close(fe->dom, q->rx_port);
 	}
 	fe->nr_queues = 0;
+	if (fe->has_ctrl) {
+		end_grants(fe, 1, &fe->ctrl_gfn, &fe->ctrl_ref);
+		xg_evtchn_close(fe->dom, fe->ctrl_port);
+		fe->has_ctrl = false;
+	}
+}
+
+int nfe_ctrl(struct nfe *fe, uint16_t type, uint32_t d0, uint32_t d1,
+	     uint32_t d2, struct xen_netif_ctrl_response *rsp,
+	     int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	struct xen_netif_ctrl_request *r;
+	int notify;
+
+	r = RING_GET_REQUEST(&fe->ctrl, fe->ctrl.req_prod_pvt);
+	r->id = (uint16_t)fe->ctrl.req_prod_pvt;
+	r->type = type;
+	r->data[0] = d0;
+	r->data[1] = d1;
+	r->data[2] = d2;
+	fe->ctrl.req_prod_pvt++;
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&fe->ctrl, notify);
+	if (notify)
+		xg_evtchn_notify(fe->dom, fe->ctrl_port);
+	while (fe->ctrl.sring->rsp_prod == fe->ctrl.rsp_cons) {
+		if (now_ms() > end)
+			return -ETIMEDOUT;
+		nap();
+	}
+	xb_rmb();
+	*rsp = *RING_GET_RESPONSE(&fe->ctrl, fe->ctrl.rsp_cons);
+	fe->ctrl.rsp_cons++;
+	return 0;
 }
 
 uint8_t *nfe_tx_page(struct nfe *fe, unsigned int q, unsigned int i)
@@ -481,6 +537,8 @@ int nfe_recv(struct nfe *fe, unsigned int q, uint8_t *buf,
 				out->gso_size = x->u.gso.size;
 			} else if (x->type == XEN_NETIF_EXTRA_TYPE_HASH) {
 				out->hash = true;
+				out->hash_type = x->u.hash.type;
+				memcpy(&out->hash_value, x->u.hash.value, 4);
 			} else {
 				return -EPROTO;
 			}

@@ -31,6 +31,8 @@ struct nfe_config {
 	bool split;                    /* event-channel-tx / -rx */
 	bool sg, gso4, gso6, no_csum, csum6, rx_notify;
 	bool no_rx_copy;               /* omit request-rx-copy */
+	bool ctrl;                     /* ctrl-ring-ref, event-channel-ctrl */
+	bool mcast_ctrl;               /* request-multicast-control */
 	/* More frontend keys: key, value, ..., NULL (relative to the
 	 * frontend dir; written last, so they may override ours). */
 	const char *const *extra_kv;
@@ -56,6 +58,11 @@ struct nfe {
 	unsigned int nr_queues;
 	bool split;
 	struct nfe_queue q[NFE_MAX_QUEUES];
+	bool has_ctrl;
+	xen_pfn_t ctrl_gfn;
+	grant_ref_t ctrl_ref;
+	xen_netif_ctrl_front_ring_t ctrl;
+	evtchn_port_t ctrl_port;
 };
 
 /* Set up for device @devid of @dom (its xenstore handle, the paths). */
@@ -108,6 +115,12 @@ unsigned int nfe_send(struct nfe *fe, unsigned int q, const uint8_t *frame,
 		      uint32_t len, uint16_t flags, uint8_t gso_type,
 		      uint16_t gso_size, uint16_t id0);
 
+/* One control request (type, data[3]) and its response, waited for
+ * (bounded). -ETIMEDOUT. */
+int nfe_ctrl(struct nfe *fe, uint16_t type, uint32_t d0, uint32_t d1,
+	     uint32_t d2, struct xen_netif_ctrl_response *rsp,
+	     int timeout_ms);
+
 /* One received frame, reassembled from its response slots. */
 struct nfe_rx_frame {
 	uint32_t len;
@@ -117,6 +130,8 @@ struct nfe_rx_frame {
 	uint8_t gso_type;
 	uint16_t gso_size;
 	bool hash;
+	uint8_t hash_type;         /* _XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint32_t hash_value;
 	unsigned int slots;        /* ring slots it used */
 	unsigned int nids;         /* request ids it used (data and extra) */
 	uint16_t ids[24];

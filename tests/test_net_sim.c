@@ -35,6 +35,7 @@
 #include <uback/xs.h>
 #include <xensim/guest.h>
 
+#include "ctrl.h"
 #include "net_testfe.h"
 #include "sim_harness.h"
 
@@ -78,15 +79,17 @@ static int group_teardown(void **state)
 	return sim_harness_stop(&harness) ? -1 : 0;
 }
 
-/* A guest, its vif (keys as libxl writes them) and a uback-net serving
- * it with the loop port and @args. */
-static void guest_up(struct gfx *g, const char *const *args)
+/* A guest, its vif (keys as libxl writes them, plus @be_extra) and a
+ * uback-net serving it with the loop port and @args. */
+static void guest_up_kv(struct gfx *g, const char *const *be_extra,
+			const char *const *args)
 {
-	static const char *const be_kv[] = {
+	static const char *const be_std[] = {
 		"mac", "00:16:3e:00:00:01", "handle", "0", "type", "vif",
 		"script", "/etc/xen/scripts/vif-bridge", "hotplug-status", "",
 		NULL,
 	};
+	const char *be_kv[32];
 	static const char *const fe_kv[] = {
 		"mac", "00:16:3e:00:00:01", "handle", "0", NULL,
 	};
@@ -95,6 +98,12 @@ static void guest_up(struct gfx *g, const char *const *args)
 	unsigned int n = 0, i;
 
 	memset(g, 0, sizeof(*g));
+	for (i = 0; be_std[i]; i++)
+		be_kv[n++] = be_std[i];
+	for (i = 0; be_extra && be_extra[i] && n < 30; i++)
+		be_kv[n++] = be_extra[i];
+	be_kv[n] = NULL;
+	n = 0;
 	assert_int_equal(xg_dom_create(sim, &dc, &g->dom), 0);
 	g->domid = xg_dom_id(g->dom);
 	assert_int_equal(xg_device_create(sim, g->domid, "vif", "vif", DEVID,
@@ -126,6 +135,11 @@ static void guest_up(struct gfx *g, const char *const *args)
 		_exit(127);
 	}
 	assert_int_equal(nfe_init(&g->fe, g->dom, DEVID), 0);
+}
+
+static void guest_up(struct gfx *g, const char *const *args)
+{
+	guest_up_kv(g, NULL, args);
 }
 
 static int backend_wait(struct gfx *g, unsigned int timeout_ms)
@@ -672,6 +686,153 @@ static void test_guest_destroyed(void **state)
 	guest_down(&g, true);
 }
 
+/* Send one frame on queue 0 and check its TX responses are OKAY. */
+static void send_ok(struct gfx *g, uint32_t len)
+{
+	struct netif_tx_response rsp[24];
+	unsigned int n, i;
+
+	n = nfe_send(&g->fe, 0, txbuf, len, 0, 0, 0, 0);
+	nfe_tx_push(&g->fe, 0, true);
+	assert_int_equal(nfe_tx_wait(&g->fe, 0, n, rsp, TIMEOUT_MS), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(rsp[i].status, NETIF_RSP_OKAY);
+}
+
+static void mcast_op(struct gfx *g, uint8_t type, const uint8_t *addr,
+		     int16_t want)
+{
+	union netif_tx_sring_entry s[2];
+	struct netif_tx_response rsp[2];
+	netif_extra_info_t *x = (netif_extra_info_t *)&s[1];
+
+	memset(s, 0, sizeof(s));
+	s[0].req.gref = g->fe.q[0].tx_ref[0];
+	s[0].req.flags = NETTXF_extra_info;
+	s[0].req.id = 5;
+	x->type = type;
+	memcpy(x->u.mcast.addr, addr, 6);
+	nfe_tx_put(&g->fe, 0, s, 2);
+	nfe_tx_push(&g->fe, 0, true);
+	assert_int_equal(nfe_tx_wait(&g->fe, 0, 2, rsp, TIMEOUT_MS), 0);
+	assert_int_equal(rsp[0].id, 5);
+	assert_int_equal(rsp[0].status, want);
+	assert_int_equal(rsp[1].status, NETIF_RSP_NULL);
+}
+
+static void test_ctrl_hash_mcast(void **state)
+{
+	static const uint8_t group[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb };
+	struct nfe_config c = { .sg = true, .ctrl = true, .mcast_ctrl = true };
+	struct xen_netif_ctrl_response rsp;
+	struct nfe_rx_frame rf;
+	uint8_t key[40], in[12];
+	xen_pfn_t kgfn;
+	grant_ref_t kref;
+	unsigned int i;
+	struct gfx g;
+
+	guest_up(&g, NULL);
+	connect_ok(&g, &c);
+	post_all(&g, 0);
+	assert_true(wait_stat(&g, "ctrl_ring", 1) == 1);
+
+	/* Toeplitz over IPv4 + TCP with a 40-byte key. */
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 37 + 11);
+	assert_int_equal(xg_pages_alloc(g.dom, 1, &kgfn), 0);
+	memcpy(xg_page_ptr(g.dom, kgfn), key, sizeof(key));
+	assert_int_equal(xg_grant_access(g.dom, 0, kgfn, true, &kref), 0);
+	assert_int_equal(nfe_ctrl(&g.fe, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+				  XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0,
+				  &rsp, TIMEOUT_MS), 0);
+	assert_int_equal(rsp.status, XEN_NETIF_CTRL_STATUS_SUCCESS);
+	assert_int_equal(nfe_ctrl(&g.fe, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+				  kref, sizeof(key), 0, &rsp, TIMEOUT_MS), 0);
+	assert_int_equal(rsp.status, XEN_NETIF_CTRL_STATUS_SUCCESS);
+	assert_int_equal(nfe_ctrl(&g.fe, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
+				  XEN_NETIF_CTRL_HASH_TYPE_IPV4 |
+				  XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP, 0, 0,
+				  &rsp, TIMEOUT_MS), 0);
+	assert_int_equal(rsp.status, XEN_NETIF_CTRL_STATUS_SUCCESS);
+
+	make_tcp4(txbuf, 1000, 3);
+	memcpy(txbuf + 34, "\x30\x39\x00\x50", 4);    /* ports 12345, 80 */
+	rf = roundtrip(&g, 0, 1000, 0, 0, 0);
+	assert_true(rf.hash);
+	assert_true(rf.flags & NETRXF_extra_info);
+	assert_int_equal(rf.hash_type, _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP);
+	memcpy(in, txbuf + 26, 8);
+	memcpy(in + 8, txbuf + 34, 4);
+	assert_int_equal(rf.hash_value, net_toeplitz(key, sizeof(key), in, 12));
+	/* Not IP: no hash. */
+	make_frame(txbuf, 500, 4);
+	rf = roundtrip(&g, 0, 500, 0, 0, 0);
+	assert_false(rf.hash);
+	assert_true(wait_stat(&g, "total.rx_hash", 1) == 1);
+
+	/* Multicast control: a group the guest did not join is filtered. */
+	make_frame(txbuf, 200, 5);
+	memcpy(txbuf, group, 6);
+	send_ok(&g, 200);
+	assert_true(wait_stat(&g, "total.rx_drop_mcast_filtered", 1) == 1);
+	assert_int_equal(nfe_rx_ready(&g.fe, 0), 0);
+	mcast_op(&g, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, group, NETIF_RSP_OKAY);
+	roundtrip(&g, 0, 200, 0, 0, 0);
+	/* A unicast address cannot be joined. */
+	mcast_op(&g, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, txbuf + 6,
+		 NETIF_RSP_ERROR);
+	mcast_op(&g, XEN_NETIF_EXTRA_TYPE_MCAST_DEL, group, NETIF_RSP_OKAY);
+	send_ok(&g, 200);
+	assert_true(wait_stat(&g, "total.rx_drop_mcast_filtered", 2) == 2);
+	/* Broadcast always passes. */
+	memset(txbuf, 0xff, 6);
+	roundtrip(&g, 0, 200, 0, 0, 0);
+	assert_int_equal(stat_value(&g, "total.tx_mcast_ops"), 3);
+
+	assert_int_equal(xg_grant_end(g.dom, kref), 0);
+	xg_pages_free(g.dom, 1, &kgfn);
+	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	guest_down(&g, false);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The toolstack's `rate`: 20000 bytes per 50 ms. */
+static void test_rate(void **state)
+{
+	const char *const be_extra[] = { "rate", "20000,50000", NULL };
+	struct nfe_config c = { .sg = true };
+	uint64_t t0, dt;
+	unsigned int k;
+	struct gfx g;
+
+	guest_up_kv(&g, be_extra, NULL);
+	connect_ok(&g, &c);
+	post_all(&g, 0);
+	make_frame(txbuf, 1000, 1);
+	t0 = mono_ms();
+	for (k = 0; k < 60; k++)
+		nfe_send(&g.fe, 0, txbuf, 1000, 0, 0, 0, (uint16_t)k);
+	nfe_tx_push(&g.fe, 0, true);
+	assert_int_equal(nfe_tx_wait(&g.fe, 0, 60, NULL, TIMEOUT_MS), 0);
+	dt = mono_ms() - t0;
+	print_message("60 x 1000 B at 20000 B / 50 ms: %llu ms\n",
+		      (unsigned long long)dt);
+	/* Three intervals' worth: at least two refills. */
+	assert_true(dt >= 90);
+	assert_true(wait_stat(&g, "total.tx_credit_waits", 1) >= 1);
+	assert_true(wait_stat(&g, "total.tx_packets", 60) == 60);
+	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	guest_down(&g, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +844,8 @@ int main(void)
 		cmocka_unit_test(test_never_replenished),
 		cmocka_unit_test(test_hostile_ring),
 		cmocka_unit_test(test_guest_destroyed),
+		cmocka_unit_test(test_ctrl_hash_mcast),
+		cmocka_unit_test(test_rate),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
