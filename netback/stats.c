@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-queue counters: names, snapshots, text output. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "netback.h"
@@ -83,31 +84,34 @@ const char *net_rx_err_name(enum net_rx_err e)
 	return rx_err_names[e];
 }
 
-const char *net_stat_name(enum net_stat k)
+/* The per-reason counters: "tx_err_<reason>", "rx_drop_<reason>". */
+static char reason_names[NET_TX_F_COUNT + NET_RX_E_COUNT][32];
+static pthread_once_t reason_once = PTHREAD_ONCE_INIT;
+
+static void reason_names_init(void)
 {
-	static char names[NET_TX_F_COUNT + NET_RX_E_COUNT][32];
-	static int init;
 	unsigned int i;
 
+	for (i = 0; i < NET_TX_F_COUNT; i++)
+		snprintf(reason_names[i], sizeof(reason_names[i]), "tx_err_%s",
+			 net_tx_err_name((enum net_tx_err)i));
+	for (i = 0; i < NET_RX_E_COUNT; i++)
+		snprintf(reason_names[NET_TX_F_COUNT + i],
+			 sizeof(reason_names[0]), "rx_drop_%s",
+			 net_rx_err_name((enum net_rx_err)i));
+}
+
+const char *net_stat_name(enum net_stat k)
+{
 	if ((unsigned int)k >= NET_ST_COUNT)
 		return "?";
 	if (stat_names[k])
 		return stat_names[k];
-	/* The per-reason counters: "tx_err_<reason>", "rx_drop_<reason>",
-	 * built once (the table is static and never changes after). */
-	if (!__atomic_load_n(&init, __ATOMIC_ACQUIRE)) {
-		for (i = 0; i < NET_TX_F_COUNT; i++)
-			snprintf(names[i], sizeof(names[i]), "tx_err_%s",
-				 net_tx_err_name((enum net_tx_err)i));
-		for (i = 0; i < NET_RX_E_COUNT; i++)
-			snprintf(names[NET_TX_F_COUNT + i], sizeof(names[0]),
-				 "rx_drop_%s", net_rx_err_name((enum net_rx_err)i));
-		__atomic_store_n(&init, 1, __ATOMIC_RELEASE);
-	}
+	pthread_once(&reason_once, reason_names_init);
 	if (k >= NET_ST_TX_ERR_FIRST && k <= NET_ST_TX_ERR_LAST)
-		return names[k - NET_ST_TX_ERR_FIRST];
+		return reason_names[k - NET_ST_TX_ERR_FIRST];
 	if (k >= NET_ST_RX_ERR_FIRST && k <= NET_ST_RX_ERR_LAST)
-		return names[NET_TX_F_COUNT + (k - NET_ST_RX_ERR_FIRST)];
+		return reason_names[NET_TX_F_COUNT + (k - NET_ST_RX_ERR_FIRST)];
 	return "?";
 }
 
