@@ -312,6 +312,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		device = true;
+		xb_info("domain %u, device vif/%u created; waiting for the "
+			"backend", o.domid, o.devid);
 	}
 	if (o.hotplug_connected) {
 		ret = hotplug_connected(sim, (domid_t)o.domid, o.devid,
