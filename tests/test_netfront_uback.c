@@ -547,6 +547,129 @@ static void test_burst(void **state)
 	free(rx);
 }
 
+
+/* ---- hostile guest, through the raw API ---- */
+
+/* Wait until @k's rsp_prod reaches @want. */
+static bool wait_rsp_prod(struct guest *g, enum netfront_raw_ring_kind k,
+			  RING_IDX want)
+{
+	int64_t deadline = now_ms() + WAIT_MS;
+
+	while (now_ms() < deadline) {
+		if ((RING_IDX)(netfront_raw_get_rsp_prod(g->nf, 0, k) - want)
+		    < 0x80000000u)
+			return true;
+		netfront_wait(g->nf, 10);
+		netfront_poll(g->nf);
+	}
+	return false;
+}
+
+/* A TX request naming a revoked grant gets an error response with its
+ * id; the device keeps working. */
+static void test_hostile_revoked_tx_grant(void **state)
+{
+	struct netfront_config c = { .sg = true };
+	struct netfront_raw_ring rr;
+	struct netif_tx_request r = { 0 };
+	struct netif_tx_response rsp;
+	uint8_t slot[NETFRONT_TX_SLOT_SIZE], *page;
+	struct guest g = { 0 };
+	grant_ref_t ref;
+	RING_IDX idx;
+
+	(void)state;
+	guest_up(&g, &c);
+	/* id 255 sits at the bottom of the free stack: never used here */
+	assert_int_equal(netfront_raw_pool_ref(g.nf, 0, NETFRONT_RAW_TX, 255,
+					       &ref, (void **)&page), 0);
+	build_plain(page, 60, 1);
+	assert_int_equal(netfront_raw_revoke(g.nf, 0, NETFRONT_RAW_TX, 255), 0);
+	assert_int_equal(netfront_raw_ring(g.nf, 0, NETFRONT_RAW_TX, &rr), 0);
+	idx = rr.req_prod_pvt;
+	r.gref = ref;
+	r.id = 255;
+	r.size = 60;
+	netfront_wire_put_tx(slot, &r);
+	assert_int_equal(netfront_raw_put_slot(g.nf, 0, NETFRONT_RAW_TX, idx,
+					       slot, sizeof(slot)), 0);
+	netfront_raw_set_private(g.nf, 0, NETFRONT_RAW_TX, idx + 1,
+				 rr.rsp_cons);
+	netfront_raw_set_req_prod(g.nf, 0, NETFRONT_RAW_TX, idx + 1);
+	assert_int_equal(netfront_raw_notify(g.nf, 0, NETFRONT_RAW_TX), 0);
+	assert_true(wait_rsp_prod(&g, NETFRONT_RAW_TX, idx + 1));
+	assert_int_equal(netfront_raw_get_slot(g.nf, 0, NETFRONT_RAW_TX, idx,
+					       slot, sizeof(slot)), 0);
+	netfront_wire_get_tx_rsp(slot, &rsp);
+	assert_int_equal(rsp.id, 255);
+	assert_int_equal(rsp.status, NETIF_RSP_ERROR);
+	/* the library's reaper saw an id it did not send */
+	netfront_poll(g.nf);
+	/* still alive */
+	roundtrip_sizes(&g, small_sizes, 4, 0);
+	guest_down(&g);
+}
+
+/* An RX slot whose grant was revoked: the frame copied there is lost
+ * with an error response, later frames arrive. */
+static void test_hostile_revoked_rx_grant(void **state)
+{
+	struct netfront_config c = { 0 };
+	struct netfront_raw_ring rr;
+	struct netfront_stats s;
+	struct netfront_meta m;
+	uint8_t tx[100], rx[128];
+	struct guest g = { 0 };
+	uint32_t len;
+
+	(void)state;
+	guest_up(&g, &c);
+	assert_int_equal(netfront_raw_ring(g.nf, 0, NETFRONT_RAW_RX, &rr), 0);
+	assert_int_equal(netfront_raw_revoke(g.nf, 0, NETFRONT_RAW_RX,
+					     rr.rsp_cons & (rr.nr_ents - 1)),
+			 0);
+	build_plain(tx, sizeof(tx), 5);
+	assert_int_equal(send_frame(&g, 0, NULL, tx, sizeof(tx)), 0);
+	assert_int_equal(recv_any(&g, rx, sizeof(rx), &m, &len, 500),
+			 -ETIMEDOUT);
+	netfront_get_stats(g.nf, 0, &s);
+	assert_int_equal(s.rx_backend_errors, 1);
+	build_plain(tx, sizeof(tx), 6);
+	assert_int_equal(send_frame(&g, 0, NULL, tx, sizeof(tx)), 0);
+	assert_int_equal(recv_any(&g, rx, sizeof(rx), &m, &len, WAIT_MS), 0);
+	assert_memory_equal(tx, rx, sizeof(tx));
+	guest_down(&g);
+}
+
+/* An impossible TX producer: the backend fails the device, netfront sees
+ * the backend leave Connected, and closing still ends every grant. */
+static void test_hostile_req_prod(void **state)
+{
+	struct netfront_config c = { .sg = true };
+	struct netfront_raw_ring rr;
+	struct guest g = { 0 };
+	int64_t deadline;
+	int ret = 0;
+
+	(void)state;
+	guest_up(&g, &c);
+	assert_int_equal(netfront_raw_ring(g.nf, 0, NETFRONT_RAW_TX, &rr), 0);
+	netfront_raw_set_req_prod(g.nf, 0, NETFRONT_RAW_TX,
+				  rr.rsp_cons + 5000);
+	assert_int_equal(netfront_raw_notify(g.nf, 0, NETFRONT_RAW_TX), 0);
+	deadline = now_ms() + WAIT_MS;
+	while (now_ms() < deadline) {
+		ret = netfront_poll(g.nf);
+		if (ret == -ENOTCONN)
+			break;
+		netfront_wait(g.nf, 20);
+	}
+	assert_int_equal(ret, -ENOTCONN);
+	netfront_raw_set_req_prod(g.nf, 0, NETFRONT_RAW_TX, rr.req_prod_pvt);
+	guest_down(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +680,9 @@ int main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_mcast),
 		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_hostile_revoked_tx_grant),
+		cmocka_unit_test(test_hostile_revoked_rx_grant),
+		cmocka_unit_test(test_hostile_req_prod),
 	};
 
 	if (access(UBACK_NET_BIN, X_OK)) {
