@@ -274,8 +274,12 @@ int netfront_queue_reap(struct netfront *nf, unsigned int qi)
 				q->st.tx_errors++;
 			done++;
 		}
-		/* RING_FINAL_CHECK_FOR_RESPONSES */
-		q->tx.hdr->rsp_event = q->tx.rsp_cons + 1;
+		/* As Linux netfront: ask to be woken when half of what is
+		 * outstanding has completed, not on every response; then
+		 * the RING_FINAL_CHECK_FOR_RESPONSES re-check. */
+		q->tx.hdr->rsp_event = q->tx.rsp_cons +
+			((RING_IDX)(q->tx.req_prod_pvt - q->tx.rsp_cons) >> 1) +
+			1;
 		xb_mb();
 	} while (__atomic_load_n(&q->tx.hdr->rsp_prod, __ATOMIC_RELAXED) !=
 		 q->tx.rsp_cons);
