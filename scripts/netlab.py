@@ -239,6 +239,59 @@ class NetLab:
         return False
 
 
+class DirectPair:
+    """The baseline for bench/net: two namespaces joined by one veth pair
+    (guest side 198.18.0.1, peer side 198.18.0.2, MTU @mtu), no uback in
+    between. Same helpers as NetLab (guest(), peer(), ns()) so a benchmark
+    drives both alike; down() removes the namespaces (safe to repeat)."""
+
+    def __init__(self, tag=None, mtu=1500):
+        tag = tag or "dp%d" % os.getpid()
+        self.ns_guest = tag + "g"
+        self.ns_peer = tag + "p"
+        self.guest_ip, self.peer_ip = GUEST_IP, PEER_IP
+        self.mtu = mtu
+        self.namespaces = []
+        self.procs = {}
+
+    ns = NetLab.ns
+    guest = NetLab.guest
+    peer = NetLab.peer
+    _netns_add = NetLab._netns_add
+
+    def up(self):
+        g, p = self.ns_guest, self.ns_peer
+        for n in (g, p):
+            self._netns_add(n)
+        self.ns(g, ["ip", "link", "add", "eth0", "mtu", str(self.mtu),
+                    "type", "veth", "peer", "name", "vp0", "mtu",
+                    str(self.mtu), "netns", p])
+        self.ns(g, ["ip", "addr", "add", "%s/%d" % (self.guest_ip,
+                                                    PREFIX_LEN),
+                    "dev", "eth0"])
+        self.ns(g, ["ip", "link", "set", "eth0", "up"])
+        self.ns(p, ["ip", "addr", "add", "%s/%d" % (self.peer_ip, PREFIX_LEN),
+                    "dev", "vp0"])
+        self.ns(p, ["ip", "link", "set", "vp0", "up"])
+        return self
+
+    def down(self):
+        for n in reversed(self.namespaces):
+            run(["ip", "netns", "del", n], check=False)
+        self.namespaces = []
+
+    def __enter__(self):
+        try:
+            return self.up()
+        except BaseException:
+            self.down()
+            raise
+
+    def __exit__(self, *exc):
+        self.down()
+        return False
+
+
 def _cli():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
