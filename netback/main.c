@@ -56,6 +56,8 @@ static void usage(FILE *f)
 "  --rx-stall-ms MS        drop frames held for a guest that posts no\n"
 "                          receive buffers for MS (default 500)\n"
 "  --poll-us N             poll period of ports without fd (dpdk; 50)\n"
+"  --spin-us N             after work, look for more N us before sleeping\n"
+"                          (default 0: sleep at once)\n"
 "  --stats FILE            write counters to FILE while running\n"
 "  --stats-interval MS     how often (default 1000)\n"
 "  --log err|warn|info|debug\n");
@@ -92,6 +94,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "tx-fatal-slots", required_argument, NULL, 'f' },
 		{ "rx-stall-ms", required_argument, NULL, 'r' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "spin-us", required_argument, NULL, 'W' },
 		{ "stats", required_argument, NULL, 't' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
@@ -161,6 +164,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 1000000, &v) || !v)
 				goto bad;
 			o->vif.poll_us = (uint32_t)v;
+			break;
+		case 'W':
+			if (parse_uint(optarg, 1000000, &v))
+				goto bad;
+			o->vif.spin_us = (uint32_t)v;
 			break;
 		case 'T':
 			if (parse_uint(optarg, 3600000, &v) || v < 10)

@@ -102,7 +102,7 @@ enum net_stat {
 	NET_ST_RX_WAIT_SLOTS, NET_ST_RX_PORT_ERRORS,
 	NET_ST_BATCHES, NET_ST_NOTIFIES, NET_ST_GCOPY_CALLS, NET_ST_GCOPY_SEGS,
 	NET_ST_GCOPY_ERRORS, NET_ST_SLEEPS, NET_ST_LOOPS, NET_ST_EVENTS,
-	NET_ST_RING_HALTED, NET_ST_NOTIFY_ERRORS,
+	NET_ST_RING_HALTED, NET_ST_NOTIFY_ERRORS, NET_ST_SPIN_HITS,
 	/* The port's own counters (struct net_port_stats), copied in. */
 	NET_ST_PORT_RX_OVERSIZE, NET_ST_PORT_RX_ERRORS, NET_ST_PORT_TX_DROPPED,
 	NET_ST_PORT_TX_ERRORS,
@@ -291,6 +291,8 @@ struct net_queue_config {
 	int alert_fd;                  /* eventfd written when the queue fails */
 	uint32_t rx_stall_ms;          /* 0: NET_DEFAULT_RX_STALL_MS */
 	uint32_t poll_us;              /* ports without fd: poll period */
+	uint32_t spin_us;              /* after work, look for more this long
+	                                * before sleeping (0: sleep at once) */
 };
 
 struct net_queue;

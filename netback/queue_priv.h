@@ -97,5 +97,8 @@ bool net_tx_backlogged(const struct net_queue *q);
 
 /* rx.c: one RX batch; returns frames handled (delivered or dropped). */
 uint32_t net_rx_run(struct net_queue *q);
+/* rx.c: read a burst from the port into the stash if it is empty; true
+ * if frames wait there. */
+bool net_rx_ready(struct net_queue *q);
 
 #endif /* NETBACK_QUEUE_PRIV_H */

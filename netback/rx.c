@@ -170,6 +170,12 @@ static void rx_fill(struct net_queue *q)
 	q->rx_count = (uint32_t)n;
 }
 
+bool net_rx_ready(struct net_queue *q)
+{
+	rx_fill(q);
+	return q->rx_count != 0;
+}
+
 static void rx_plan_copy(struct net_queue *q, struct net_rx_ent *e,
 			 struct net_frame *f, uint32_t seg)
 {

@@ -498,6 +498,7 @@ static int net_connect(struct xb_dev *dev)
 		qc.alert_fd = vif->alert_fd;
 		qc.rx_stall_ms = vif->cfg.rx_stall_ms;
 		qc.poll_us = vif->cfg.poll_us;
+		qc.spin_us = vif->cfg.spin_us;
 		ret = net_queue_start(&qc, &vif->queues[q]);
 		if (ret)
 			goto err_stop;
