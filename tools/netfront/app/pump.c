@@ -122,8 +122,8 @@ static void write_stats(struct pump *p)
 		rename(tmp, p->cfg->stats_path);
 }
 
-/* netfront RX -> tap. true if the budget ran out (more may wait). */
-static bool pump_rx(struct pump *p, unsigned int qi)
+/* netfront RX -> tap. Frames handled (PUMP_BUDGET: more may wait). */
+static unsigned int pump_rx(struct pump *p, unsigned int qi)
 {
 	struct pump_q *q = &p->q[qi];
 	struct netfront_rx_frame f;
@@ -139,7 +139,7 @@ static bool pump_rx(struct pump *p, unsigned int qi)
 					   "queue %u: RX ring protocol error",
 					   qi);
 		if (r)
-			return false;
+			return k;
 		if (netfront_rx_vnet(&f, &vh)) {
 			q->st.tap_tx_errors++;
 			continue;
@@ -153,11 +153,14 @@ static bool pump_rx(struct pump *p, unsigned int qi)
 		else
 			q->st.tap_tx_frames++;
 	}
-	return true;
+	return k;
 }
 
-/* tap -> netfront TX. true if the budget ran out. */
-static bool pump_tx(struct pump *p, unsigned int qi)
+/* tap -> netfront TX. Frames handled (PUMP_BUDGET: more may wait).
+ * Each frame is published at once (as Linux netfront's xmit without
+ * xmit_more): a busy backend starts on it while we read the next; the
+ * event is only sent when the backend asked for one (req_event). */
+static unsigned int pump_tx(struct pump *p, unsigned int qi)
 {
 	struct pump_q *q = &p->q[qi];
 	struct virtio_net_hdr vh;
@@ -173,11 +176,11 @@ static bool pump_tx(struct pump *p, unsigned int qi)
 			ssize_t n;
 
 			if (!q->readable)
-				return false;
+				return k;
 			n = read(q->fd, q->buf, RDBUF_LEN);
 			if (n < 0) {
 				q->readable = false;
-				return false;
+				return k;
 			}
 			q->st.tap_rx_frames++;
 			if ((size_t)n < VNET_LEN + 14) {
@@ -192,12 +195,14 @@ static bool pump_tx(struct pump *p, unsigned int qi)
 		iov.iov_len = q->pend_len - VNET_LEN;
 		r = netfront_tx_vnet(p->nf, qi, &vh, &iov, 1);
 		if (r == -EAGAIN)
-			return false;
+			return k;
 		q->pending = false;
 		if (r)
 			q->st.tap_rx_dropped++;
+		else
+			netfront_queue_kick(p->nf, qi);
 	}
-	return true;
+	return k;
 }
 
 static void set_watch(struct pump *p, unsigned int qi)
@@ -218,14 +223,19 @@ static void set_watch(struct pump *p, unsigned int qi)
 static int loop(struct pump *p)
 {
 	struct epoll_event evs[32];
-	uint64_t next_stats = now_ns() + 1000000000ull;
+	uint64_t next_stats = now_ns() + 1000000000ull, spin_until = 0;
+	uint64_t spin_ns = (uint64_t)p->cfg->spin_us * 1000;
 	bool busy = false;
 	unsigned int qi;
 
 	for (;;) {
-		bool nfev = false;
+		bool nfev = false, worked = false;
 		int n, i;
 
+		/* Spinning: a zero-timeout epoll_wait per round still tells
+		 * us about tap frames; the rings are looked at directly. */
+		if (!busy && spin_ns && now_ns() < spin_until)
+			busy = true;
 		n = epoll_wait(p->ep, evs, 32, busy ? 0 : 200);
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -245,13 +255,18 @@ static int loop(struct pump *p)
 			return -ENOTCONN;
 		}
 		for (qi = 0; qi < p->nq; qi++) {
-			if (pump_rx(p, qi))
+			unsigned int nrx = pump_rx(p, qi);
+			unsigned int ntx = pump_tx(p, qi);
+
+			if (nrx == PUMP_BUDGET || ntx == PUMP_BUDGET)
 				busy = true;
-			if (pump_tx(p, qi))
-				busy = true;
+			if (nrx || ntx)
+				worked = true;
 			set_watch(p, qi);
 			netfront_queue_kick(p->nf, qi);
 		}
+		if (worked && spin_ns)
+			spin_until = now_ns() + spin_ns;
 		if (now_ns() >= next_stats) {
 			write_stats(p);
 			next_stats = now_ns() + 1000000000ull;
