@@ -340,7 +340,7 @@ static void test_features(void **state)
 	make_frame(txbuf, 60, 1);
 	roundtrip(&g, 0, 60, 0, 0, 0);
 	assert_true(wait_stat(&g, "queues", 1) == 1);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -384,7 +384,7 @@ static void test_roundtrip(void **state)
 	assert_true(wait_stat(&g, "total.tx_packets", 11) >= 11);
 	assert_true(wait_stat(&g, "total.rx_packets", 11) >= 11);
 	assert_int_equal(stat_value(&g, "total.tx_error_responses"), 0);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -393,10 +393,19 @@ static void test_multiqueue(void **state)
 	const char *const args[] = { "--queues", "2", NULL };
 	struct nfe_config c = { .nr_queues = 2, .split = true, .sg = true,
 				.rx_notify = true };
+	struct nfe_config one = { .sg = true };
 	unsigned int q, k;
 	struct gfx g;
 
 	guest_up(&g, args);
+	/* One queue first; then the same backend, a new connection. */
+	connect_ok(&g, &one);
+	post_all(&g, 0);
+	make_frame(txbuf, 5000, 1);
+	roundtrip(&g, 0, 5000, 0, 0, 0);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+	assert_int_equal(xg_xenbus_switch(g.fe.xs, g.fe.fe_path,
+					  XenbusStateInitialising), 0);
 	connect_ok(&g, &c);
 	for (q = 0; q < 2; q++)
 		post_all(&g, q);
@@ -409,7 +418,9 @@ static void test_multiqueue(void **state)
 	assert_true(wait_stat(&g, "q1.rx_packets", 20) == 20);
 	assert_true(wait_stat(&g, "q0.rx_packets", 20) == 20);
 	assert_true(wait_stat(&g, "split_evtchn", 1) == 1);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	/* Device totals include the first connection's frame. */
+	assert_true(wait_stat(&g, "total.rx_packets", 41) == 41);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -428,7 +439,7 @@ static void test_no_rx_copy(void **state)
 		fail_msg("error key: '%s'", err);
 	assert_true(backend_alive(&g));
 	/* The same backend serves a correct frontend after. */
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	assert_int_equal(xg_xenbus_switch(g.fe.xs, g.fe.fe_path,
 					  XenbusStateInitialising), 0);
 	assert_int_equal(nfe_init(&fe2, g.dom, DEVID), 0);
@@ -438,7 +449,7 @@ static void test_no_rx_copy(void **state)
 	post_all(&g, 0);
 	make_frame(txbuf, 1000, 3);
 	roundtrip(&g, 0, 1000, 0, 0, 0);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -527,7 +538,7 @@ static void test_bad_grants(void **state)
 	assert_int_equal(xg_grant_end(g.dom, foreign), 0);
 	assert_int_equal(xg_grant_end(g.dom, ro), 0);
 	xg_pages_free(g.dom, 3, gfn);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -596,7 +607,7 @@ static void test_never_replenished(void **state)
 	}
 	make_frame(txbuf, 2000, 99);
 	roundtrip(&g, 0, 2000, 0, 0, 0);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -626,7 +637,7 @@ static void test_hostile_ring(void **state)
 	connect_ok(&g, &c);
 	nfe_tx_set_prod(&g.fe, 0, g.fe.q[0].tx.req_prod_pvt + 257);
 	expect_failed(&g, "impossible TX request producer");
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 
 	/* ... by 2^31. */
@@ -634,7 +645,7 @@ static void test_hostile_ring(void **state)
 	connect_ok(&g, &c);
 	nfe_tx_set_prod(&g.fe, 0, 0x80000000u);
 	expect_failed(&g, "impossible TX request producer");
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 
 	/* A chain that runs past the producer. */
@@ -647,7 +658,7 @@ static void test_hostile_ring(void **state)
 	nfe_tx_put(&g.fe, 0, &s, 1);
 	nfe_tx_push(&g.fe, 0, true);
 	expect_failed(&g, "fatal_chain_past_producer");
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -792,7 +803,7 @@ static void test_ctrl_hash_mcast(void **state)
 
 	assert_int_equal(xg_grant_end(g.dom, kref), 0);
 	xg_pages_free(g.dom, 1, &kgfn);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -829,7 +840,7 @@ static void test_rate(void **state)
 	assert_true(dt >= 90);
 	assert_true(wait_stat(&g, "total.tx_credit_waits", 1) >= 1);
 	assert_true(wait_stat(&g, "total.tx_packets", 60) == 60);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
