@@ -844,6 +844,78 @@ static void test_rate(void **state)
 	guest_down(&g, false);
 }
 
+/* Malformed or unusable frontend keys: connect refused with an error
+ * key, the backend survives and serves a correct frontend after. */
+static void test_bad_frontend_keys(void **state)
+{
+	static const struct {
+		const char *what;      /* expected in the error key */
+		bool split;
+		const char *kv[5];
+	} cases[] = {
+		{ "key tx-ring-ref", false, { "tx-ring-ref", "12abc" } },
+		{ "key rx-ring-ref", false, { "rx-ring-ref", "-1" } },
+		{ "cannot map", false, { "tx-ring-ref", "3999" } },
+		{ "multi-queue-num-queues", false,
+		  { "multi-queue-num-queues", "99" } },
+		{ "multi-queue-num-queues", false,
+		  { "multi-queue-num-queues", "0" } },
+		{ "missing frontend key queue-0/tx-ring-ref", false,
+		  { "multi-queue-num-queues", "2" } },
+		{ "missing frontend key event-channel-rx", false,
+		  { "event-channel-tx", "5" } },
+		{ "event-channel-tx equals -rx", true,
+		  { "event-channel-rx", "1" , "event-channel-tx", "1" } },
+		{ "bind the event channels", false,
+		  { "event-channel", "4000" } },
+		{ "key feature-sg", false, { "feature-sg", "2" } },
+		{ "key request-rx-copy", false, { "request-rx-copy", "yes" } },
+		{ "event-channel-ctrl", false, { "ctrl-ring-ref", "7" } },
+		{ "key event-channel", false,
+		  { "event-channel", "99999999999999999999" } },
+	};
+	struct nfe_config good = { .sg = true };
+	unsigned int i;
+	char err[256];
+	struct gfx g;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nfe_config c = { .sg = true, .split = cases[i].split,
+					.extra_kv = cases[i].kv };
+		int ret;
+
+		guest_up(&g, NULL);
+		ret = nfe_connect(&g.fe, &c, TIMEOUT_MS);
+		be_read(&g, "error", err, sizeof(err));
+		print_message("%s: %s; error '%s'\n", cases[i].what,
+			      strerror(-ret), err);
+		if (ret != -ECONNREFUSED)
+			fail_msg("%s: connect %s", cases[i].what,
+				 strerror(-ret));
+		if (!strstr(err, cases[i].what))
+			fail_msg("error key '%s', want '%s'", err,
+				 cases[i].what);
+		assert_true(backend_alive(&g));
+		assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+		if (i + 1 == sizeof(cases) / sizeof(cases[0])) {
+			char path[192];
+
+			/* Clean keys, a correct frontend: served. */
+			snprintf(path, sizeof(path), "%s/event-channel",
+				 g.fe.fe_path);
+			assert_int_equal(xb_xs_rm(g.fe.xs, XBT_NULL, path), 0);
+			assert_int_equal(xg_xenbus_switch(g.fe.xs, g.fe.fe_path,
+						XenbusStateInitialising), 0);
+			connect_ok(&g, &good);
+			post_all(&g, 0);
+			make_frame(txbuf, 1500, 1);
+			roundtrip(&g, 0, 1500, 0, 0, 0);
+			assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+		}
+		guest_down(&g, false);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -857,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_guest_destroyed),
 		cmocka_unit_test(test_ctrl_hash_mcast),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_bad_frontend_keys),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
