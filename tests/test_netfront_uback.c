@@ -670,6 +670,50 @@ static void test_hostile_req_prod(void **state)
 	guest_down(&g);
 }
 
+/* A frontend that does not request rx-copy (page flipping is gone) is
+ * refused: connect fails instead of hanging, with everything undone. */
+static void test_refused_without_rx_copy(void **state)
+{
+	struct netfront_config c = { .no_rx_copy = true };
+	struct guest g = { 0 };
+	struct xg_dom_config dc = { .mem_pages = 16384, .nr_grants = 16384 };
+	const char *be_kv[] = { "mac", "00:16:3e:12:34:56", "handle", "0",
+				"type", "vif", NULL };
+	const char *fe_kv[] = { "mac", "00:16:3e:12:34:56", "handle", "0",
+				NULL };
+	char domid[16];
+	int ret, st;
+
+	(void)state;
+	assert_int_equal(xg_dom_create(sim, &dc, &g.dom), 0);
+	assert_int_equal(xg_device_create(sim, xg_dom_id(g.dom), "vif", "vif",
+					  DEVID, be_kv, fe_kv), 0);
+	snprintf(domid, sizeof(domid), "%u", xg_dom_id(g.dom));
+	g.backend = fork();
+	if (g.backend == 0) {
+		const char *argv[] = {
+			UBACK_NET_BIN, "--hv", "sim", "--sim-dir", h.dir,
+			"--log", "err", "--port", "loop", "--domid", domid,
+			"--devid", "0", NULL,
+		};
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	assert_true(g.backend > 0);
+	c.dom = g.dom;
+	c.devid = DEVID;
+	c.timeout_ms = 3000;
+	ret = netfront_connect(&c, &g.nf);
+	assert_true(ret == -ECONNREFUSED || ret == -ETIMEDOUT);
+	assert_int_equal(xg_device_remove(sim, xg_dom_id(g.dom), "vif", "vif",
+					  DEVID), 0);
+	kill(g.backend, SIGTERM);
+	assert_int_equal(waitpid(g.backend, &st, 0), g.backend);
+	assert_int_equal(xg_dom_destroy(g.dom), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_revoked_tx_grant),
 		cmocka_unit_test(test_hostile_revoked_rx_grant),
 		cmocka_unit_test(test_hostile_req_prod),
+		cmocka_unit_test(test_refused_without_rx_copy),
 	};
 
 	if (access(UBACK_NET_BIN, X_OK)) {
