@@ -210,6 +210,30 @@ static void build_tcp4(uint8_t *p, size_t len, uint32_t seed)
 	p[47] = 0x18;
 }
 
+/* An IPv6 TCP frame ::ffff:198.18.0.1 -> ::ffff:198.18.0.2 (TCP at 54). */
+static void build_tcp6(uint8_t *p, size_t len, uint32_t seed)
+{
+	size_t plen = len - 54;
+
+	build_plain(p, len, seed);
+	p[12] = 0x86;
+	p[13] = 0xdd;
+	memset(p + 14, 0, 60);
+	p[14] = 0x60;
+	p[18] = (uint8_t)(plen >> 8);
+	p[19] = (uint8_t)plen;
+	p[20] = 6;
+	p[21] = 64;
+	p[32] = 0xff; p[33] = 0xff; p[34] = 198; p[35] = 18; p[37] = 1;
+	p[48] = 0xff; p[49] = 0xff; p[50] = 198; p[51] = 18; p[53] = 2;
+	p[54] = 40000 >> 8;
+	p[55] = 40000 & 0xff;
+	p[56] = 5201 >> 8;
+	p[57] = 5201 & 0xff;
+	p[66] = 5 << 4;
+	p[67] = 0x18;
+}
+
 /* Frames of @sizes round-trip byte for byte on queue @q. */
 static void roundtrip_sizes(struct guest *g, const size_t *sizes,
 			    unsigned int n, unsigned int q)
@@ -338,7 +362,7 @@ static void test_no_sg_refuses_big(void **state)
 	free(tx);
 }
 
-/* A TCPv4 GSO super-frame with a blank checksum comes back whole, with
+/* TCPv4 and TCPv6 GSO super-frames with a blank checksum come back whole, with
  * its GSO metadata and a blank (partial) checksum. */
 static void test_gso_roundtrip(void **state)
 {
@@ -357,22 +381,31 @@ static void test_gso_roundtrip(void **state)
 	(void)state;
 	guest_up(&g, &c);
 	assert_true(g.info.gso_tcpv4);
-	for (i = 0; i < 4; i++) {
-		build_tcp4(tx, sizes[i], i);
-		assert_int_equal(send_frame(&g, 0, &m, tx, sizes[i]), 0);
+	assert_true(g.info.gso_tcpv6);
+	for (i = 0; i < 8; i++) {
+		bool v6 = i >= 4;
+		/* the TCP checksum field: 16 bytes into TCP at 34 / 54 */
+		size_t ck = v6 ? 70 : 50;
+
+		if (v6)
+			build_tcp6(tx, sizes[i % 4], i);
+		else
+			build_tcp4(tx, sizes[i % 4], i);
+		m.gso_type = v6 ? NETFRONT_GSO_TCPV6 : NETFRONT_GSO_TCPV4;
+		assert_int_equal(send_frame(&g, 0, &m, tx, sizes[i % 4]), 0);
 		assert_int_equal(recv_any(&g, rx, 65536, &got, &len, WAIT_MS),
 				 0);
-		assert_int_equal(len, sizes[i]);
+		assert_int_equal(len, sizes[i % 4]);
 		/* all but the TCP checksum field (the backend may fold the
 		 * pseudo-header sum differently) */
-		assert_memory_equal(tx, rx, 50);
-		assert_memory_equal(tx + 52, rx + 52, len - 52);
-		assert_int_equal(got.gso_type, NETFRONT_GSO_TCPV4);
+		assert_memory_equal(tx, rx, ck);
+		assert_memory_equal(tx + ck + 2, rx + ck + 2, len - ck - 2);
+		assert_int_equal(got.gso_type, m.gso_type);
 		assert_int_equal(got.gso_size, 1448);
 		assert_int_equal(got.csum, NETFRONT_CSUM_PARTIAL);
 	}
 	netfront_get_stats(g.nf, 0, &s);
-	assert_int_equal(s.tx_gso, 4);
+	assert_int_equal(s.tx_gso, 8);
 	check_stats_clean(&g);
 	guest_down(&g);
 	free(tx);
