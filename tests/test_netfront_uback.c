@@ -362,8 +362,8 @@ static void test_no_sg_refuses_big(void **state)
 	free(tx);
 }
 
-/* TCPv4 and TCPv6 GSO super-frames with a blank checksum come back whole, with
- * its GSO metadata and a blank (partial) checksum. */
+/* TCPv4 and TCPv6 GSO super-frames with a blank checksum come back
+ * whole, with their GSO metadata and a blank (partial) checksum. */
 static void test_gso_roundtrip(void **state)
 {
 	struct netfront_config c = { .sg = true, .gso_tcpv4 = true,
