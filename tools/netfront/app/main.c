@@ -250,11 +250,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bad --mac %s\n", o.mac_str);
 			return 2;
 		}
-	} else {
-		tc.mac[0] = 0x00; tc.mac[1] = 0x16; tc.mac[2] = 0x3e;
-		tc.mac[3] = (uint8_t)(o.domid >> 8);
-		tc.mac[4] = (uint8_t)o.domid;
-		tc.mac[5] = (uint8_t)o.devid;
 	}
 	snprintf(ident, sizeof(ident), "uback-netfront[%u/%u]", o.domid,
 		 o.devid);
@@ -285,6 +280,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	o.domid = xg_dom_id(dom);
+	if (!o.mac_str) {
+		/* Xen's OUI, then the domain and device (as libxl's random
+		 * MACs stay in 00:16:3e) */
+		tc.mac[0] = 0x00; tc.mac[1] = 0x16; tc.mac[2] = 0x3e;
+		tc.mac[3] = (uint8_t)(o.domid >> 8);
+		tc.mac[4] = (uint8_t)o.domid;
+		tc.mac[5] = (uint8_t)o.devid;
+	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", tc.mac[0],
 		 tc.mac[1], tc.mac[2], tc.mac[3], tc.mac[4], tc.mac[5]);
 	snprintf(mtu, sizeof(mtu), "%u", o.mtu);
