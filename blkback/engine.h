@@ -85,8 +85,11 @@ struct blk_engine_ops {
 };
 
 extern const struct blk_engine_ops blk_engine_uring_ops;
+/* Completes every I/O at once without touching storage or data pages
+ * (engine_null.c): the protocol path alone, for measurements. */
+extern const struct blk_engine_ops blk_engine_null_ops;
 
-/* Look up an engine by name ("uring"); -ENOENT if unknown. */
+/* Look up an engine by name ("uring", "null"); -ENOENT if unknown. */
 int blk_engine_lookup(const char *name, const struct blk_engine_ops **out);
 
 #endif /* BLKBACK_ENGINE_H */

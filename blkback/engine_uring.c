@@ -371,5 +371,9 @@ int blk_engine_lookup(const char *name, const struct blk_engine_ops **out)
 		*out = &blk_engine_uring_ops;
 		return 0;
 	}
+	if (!strcmp(name, "null")) {
+		*out = &blk_engine_null_ops;
+		return 0;
+	}
 	return -ENOENT;
 }

@@ -64,6 +64,8 @@ static void usage(FILE *f)
 "                          (auto: block devices with O_DIRECT)\n"
 "  --cpus A,B,...          run queue i and its io_uring workers on CPU\n"
 "                          list[i %% n] (default: not pinned)\n"
+"  --engine uring|null     I/O engine (default uring; null completes every\n"
+"                          request at once without touching storage)\n"
 "  --no-direct             buffered I/O instead of O_DIRECT\n"
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
@@ -108,6 +110,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "copy-pool", required_argument, NULL, 'C' },
 		{ "fixed-buffers", required_argument, NULL, 'F' },
 		{ "cpus", required_argument, NULL, 'c' },
+		{ "engine", required_argument, NULL, 'E' },
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ "no-discard", no_argument, NULL, 'X' },
 		{ "stats", required_argument, NULL, 't' },
@@ -210,6 +213,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			else if (!strcmp(optarg, "auto"))
 				o->vbd.fixed_buffers = -1;
 			else
+				goto bad;
+			break;
+		case 'E':
+			if (blk_engine_lookup(optarg, &o->vbd.engine))
 				goto bad;
 			break;
 		case 'T':
