@@ -76,6 +76,9 @@ enum blk_stat {
 	BLK_ST_PERSIST_HITS, BLK_ST_PERSIST_MISSES, BLK_ST_PERSIST_EVICTIONS,
 	BLK_ST_PERSIST_PURGED, BLK_ST_PERSIST_FULL, BLK_ST_PERSIST_ENTRIES,
 	BLK_ST_COPY_REQS, BLK_ST_COPY_POOL_EMPTY, BLK_ST_MAP_REQS,
+	/* The queue thread's own CPU time (not its io_uring workers'):
+	 * refreshed at most every 100 ms while it works, exact at exit. */
+	BLK_ST_CPU_US,
 	BLK_ST_COUNT
 };
 

@@ -109,6 +109,17 @@ static bool spin_for_work(struct blk_queue *q)
 	}
 }
 
+/* CPU accounting off the per-request path: one clock read per 100 ms
+ * of (coarse) wall time at most. */
+static void cpu_tick(struct blk_queue *q, bool force)
+{
+	if (!force && q->now_ns - q->last_cpu_ns < 100000000ull)
+		return;
+	q->last_cpu_ns = q->now_ns;
+	blk_stat_set(&q->stats, BLK_ST_CPU_US,
+		     clock_ns(CLOCK_THREAD_CPUTIME_ID) / 1000);
+}
+
 static void persist_tick(struct blk_queue *q)
 {
 	struct blk_persist_stats ps;
@@ -160,6 +171,7 @@ static void *queue_thread(void *arg)
 
 		blk_stat_add(&q->stats, BLK_ST_LOOPS, 1);
 		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+		cpu_tick(q, false);
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			q->stopping = true;
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL)
@@ -220,6 +232,7 @@ static void *queue_thread(void *arg)
 		persist_tick(q);
 	}
 	persist_tick(q);
+	cpu_tick(q, true);
 	return NULL;
 }
 

@@ -84,6 +84,7 @@ struct blk_queue {
 	uint64_t now_ns;
 	struct xb_ratelimit rl;   /* guest-caused messages */
 	uint64_t last_purge_ns;
+	uint64_t last_cpu_ns;     /* last BLK_ST_CPU_US update */
 
 	/*
 	 * Grant copy bounce pool, two tiers in one mapping: one small chunk
