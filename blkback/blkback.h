@@ -31,6 +31,8 @@
 #define BLK_PERSIST_MAX_CAP 8192u
 #define BLK_DEFAULT_PERSIST_IDLE_S 60u
 #define BLK_DEFAULT_COPY_POOL_KIB 16384u        /* per queue */
+/* Adaptive polling never spins longer than this for one idle period. */
+#define BLK_POLL_ADAPTIVE_MAX_US 100u
 
 /* ---- backing store ---- */
 
@@ -79,6 +81,7 @@ enum blk_stat {
 	/* The queue thread's own CPU time (not its io_uring workers'):
 	 * refreshed at most every 100 ms while it works, exact at exit. */
 	BLK_ST_CPU_US,
+	BLK_ST_POLL_WINDOW_NS,         /* adaptive polling's current window */
 	BLK_ST_COUNT
 };
 
@@ -125,7 +128,15 @@ struct blk_queue_config {
 	bool persistent;                /* frontend and backend agreed */
 	uint32_t persist_max;           /* 0: default (see above) */
 	uint64_t persist_idle_ns;       /* 0: default */
-	uint32_t poll_us;               /* spin before sleeping; 0: off */
+	/*
+	 * Polling for new requests before sleeping on the event channel:
+	 * poll_us > 0 spins that long, always; else poll_adaptive spins for
+	 * a learned period (up to BLK_POLL_ADAPTIVE_MAX_US: long enough for
+	 * the gaps between requests seen lately, nothing once the guest
+	 * goes quiet); else never.
+	 */
+	uint32_t poll_us;
+	bool poll_adaptive;
 	/*
 	 * Without persistent grants: move data by grant copy through a
 	 * bounce pool instead of mapping the pages per request (0: always

@@ -57,7 +57,11 @@ static void usage(FILE *f)
 "  --persist-max N         persistent grants kept per queue (default:\n"
 "                          ring slots x segments, 1056..8192)\n"
 "  --persist-idle S        unmap persistent grants idle S seconds (60)\n"
-"  --poll-us N             spin N us on the ring before sleeping (0: off)\n"
+"  --poll adaptive|off|US  before sleeping on the event channel, spin on\n"
+"                          the ring for a learned period (adaptive, the\n"
+"                          default: up to 100 us, none when the guest is\n"
+"                          quiet), never (off), or always US us\n"
+"  --poll-us N             same as --poll N (0: off)\n"
 "  --copy-pool KIB         without persistent grants, grant-copy through a\n"
 "                          bounce pool of KIB per queue (16384; 0: map)\n"
 "  --fixed-buffers auto|on|off  register the bounce pool with io_uring\n"
@@ -107,6 +111,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "persist-max", required_argument, NULL, 'm' },
 		{ "persist-idle", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
+		{ "poll", required_argument, NULL, 'L' },
 		{ "copy-pool", required_argument, NULL, 'C' },
 		{ "fixed-buffers", required_argument, NULL, 'F' },
 		{ "cpus", required_argument, NULL, 'c' },
@@ -180,10 +185,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				goto bad;
 			o->vbd.persist_idle_s = (uint32_t)v;
 			break;
+		case 'L':
+			if (!strcmp(optarg, "adaptive")) {
+				o->vbd.poll_us = 0;
+				o->vbd.poll_adaptive = true;
+				break;
+			}
+			if (!strcmp(optarg, "off")) {
+				o->vbd.poll_us = 0;
+				o->vbd.poll_adaptive = false;
+				break;
+			}
+			/* A number of microseconds: */
+			__attribute__((fallthrough));
 		case 'p':
 			if (parse_uint(optarg, 1000000, &v))
 				goto bad;
 			o->vbd.poll_us = (uint32_t)v;
+			o->vbd.poll_adaptive = false;
 			break;
 		case 'C':
 			if (parse_uint(optarg, 1u << 22, &v))

@@ -90,11 +90,10 @@ static bool ring_has_work(struct blk_queue *q)
 	return prod != q->ring.req_cons;
 }
 
-/* Polling mode: spin up to poll_us for work before sleeping. */
-static bool spin_for_work(struct blk_queue *q)
+/* Spin up to @ns for work; true if some came. */
+static bool spin_for_work(struct blk_queue *q, uint64_t ns)
 {
-	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) +
-			    (uint64_t)q->cfg.poll_us * 1000;
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + ns;
 	unsigned int i = 0;
 
 	for (;;) {
@@ -107,6 +106,50 @@ static bool spin_for_work(struct blk_queue *q)
 		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
 			return false;
 	}
+}
+
+/*
+ * Adaptive polling. An idle period starts when the thread runs out of
+ * work with nothing in flight and ends when a request is taken off the
+ * ring (found spinning, or after sleeping on the event channel: then the
+ * gap also holds the wake-up). The gaps are smoothed (1/8 per sample,
+ * samples capped at twice the maximum window, so one long pause weighs
+ * little but a few make spinning pointless) and the window is the gap
+ * with room to spare: 2 x gap + 2 us, up to BLK_POLL_ADAPTIVE_MAX_US. A
+ * typical gap longer than the maximum window means the guest is quiet:
+ * no spinning at all, so an idle guest costs no CPU. Periods that end
+ * in a timeout or a stop teach nothing.
+ */
+#define POLL_MAX_NS ((uint64_t)BLK_POLL_ADAPTIVE_MAX_US * 1000u)
+
+static void poll_learn(struct blk_queue *q)
+{
+	uint64_t gap = clock_ns(CLOCK_MONOTONIC) - q->idle_start_ns;
+
+	q->idle_start_ns = 0;
+	if (gap > 2 * POLL_MAX_NS)
+		gap = 2 * POLL_MAX_NS;
+	q->poll_gap_ns = q->poll_gap_ns - q->poll_gap_ns / 8 + gap / 8;
+	if (q->poll_gap_ns >= POLL_MAX_NS)
+		q->poll_window_ns = 0;
+	else if (2 * q->poll_gap_ns + 2000 > POLL_MAX_NS)
+		q->poll_window_ns = POLL_MAX_NS;
+	else
+		q->poll_window_ns = 2 * q->poll_gap_ns + 2000;
+	blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, q->poll_window_ns);
+}
+
+/* Idle with nothing in flight: spin (fixed or learned) before sleeping.
+ * true if work came. */
+static bool poll_idle(struct blk_queue *q)
+{
+	if (q->cfg.poll_us)
+		return spin_for_work(q, (uint64_t)q->cfg.poll_us * 1000);
+	if (!q->cfg.poll_adaptive)
+		return false;
+	if (!q->idle_start_ns)
+		q->idle_start_ns = clock_ns(CLOCK_MONOTONIC);
+	return q->poll_window_ns && spin_for_work(q, q->poll_window_ns);
 }
 
 /* CPU accounting off the per-request path: one clock read per 100 ms
@@ -148,6 +191,9 @@ static void *queue_thread(void *arg)
 
 	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
 	q->last_purge_ns = q->now_ns;
+	/* Start as if the guest were quiet: no spinning until requests
+	 * show they come close together. */
+	q->poll_gap_ns = POLL_MAX_NS;
 	if (q->cfg.pin_cpu && q->cfg.cpu < CPU_SETSIZE) {
 		cpu_set_t set;
 
@@ -174,8 +220,12 @@ static void *queue_thread(void *arg)
 		cpu_tick(q, false);
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			q->stopping = true;
-		if (!q->halted && !q->stopping && q->blocked == BLK_NIL)
-			progress |= blk_ring_consume(q) > 0;
+		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
+		    blk_ring_consume(q) > 0) {
+			progress = true;
+			if (q->idle_start_ns)
+				poll_learn(q);
+		}
 		if (q->blocked != BLK_NIL && !q->io_inflight) {
 			uint32_t idx = q->blocked;
 
@@ -201,8 +251,7 @@ static void *queue_thread(void *arg)
 		 * the engine, so that the kernel's worker (io-wq, e.g. for
 		 * tmpfs, which cannot do non-blocking reads) gets the CPU
 		 * instead of our spinning. */
-		if (q->cfg.poll_us && !q->stopping && !q->io_inflight &&
-		    spin_for_work(q))
+		if (!q->stopping && !q->io_inflight && poll_idle(q))
 			continue;
 		/* Re-arm req_event and look once more (lost wake-up race). */
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&

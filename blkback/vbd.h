@@ -36,7 +36,8 @@ struct blk_vbd_config {
 	uint32_t max_indirect_segs;   /* feature-max-indirect-segments; 0: off */
 	uint32_t persist_max;         /* grants per queue (0: default) */
 	uint32_t persist_idle_s;      /* idle purge (0: default) */
-	uint32_t poll_us;             /* polling before sleeping; 0: off */
+	uint32_t poll_us;             /* fixed spin before sleeping; 0: */
+	bool poll_adaptive;           /* ... learned spin (default), or off */
 	uint32_t copy_pool_kib;       /* grant copy pool without persistent
 	                               * grants; 0: map per request */
 	int fixed_buffers;            /* register the pool: 1 on, 0 off,
@@ -46,7 +47,8 @@ struct blk_vbd_config {
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
 };
 
-/* Defaults: direct, discard, persistent, 4 queues, order 4, 256 segs. */
+/* Defaults: direct, discard, persistent, 4 queues, order 4, 256 segs,
+ * adaptive polling. */
 void blk_vbd_config_defaults(struct blk_vbd_config *cfg);
 
 struct blk_vbd;

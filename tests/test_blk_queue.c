@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +126,103 @@ static void test_polling_mode(void **state)
 	o.persistent = true;
 	o.abi = BLK_ABI_X86_32;
 	roundtrip(&o);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t process_cpu_us(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* One read at QD1, the frontend spinning for the response (bounded). */
+static void spin_one(struct fx *x, uint64_t id)
+{
+	uint64_t end = mono_ns() + 5000000000ull;
+	struct rsp r;
+
+	fe_rw(&x->fe, BLKIF_OP_READ, id, 8, 1, &x->data_ref[0], 0, 7);
+	fe_push(&x->fe, false);
+	while (__atomic_load_n(&x->fe.sring->rsp_prod, __ATOMIC_ACQUIRE) ==
+	       x->fe.rsp_cons)
+		if (mono_ns() > end)
+			fail_msg("no response to request %llu",
+				 (unsigned long long)id);
+	fe_wait(&x->fe, 1, &r);
+	assert_true(r.id == id);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+}
+
+/*
+ * Adaptive polling: requests arriving back to back teach the queue to
+ * spin (hits, a window, far fewer sleeps than requests); a guest that
+ * goes quiet teaches it to stop spinning (window 0), and an idle queue
+ * costs no CPU. Off: never spins.
+ */
+static void test_adaptive_polling(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .poll_adaptive = true,
+			  .engine = &blk_engine_null_ops };
+	uint64_t sleeps0, hits0, cpu0, i, w, wmax = 0;
+	unsigned int burst;
+	struct fx *x;
+
+	(void)state;
+	fx_create(&x);
+	fx_start(x, &o);
+	/* A quiet start: no window before any request came. */
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	/* On a loaded machine either thread may lose its CPU at times:
+	 * up to 5 bursts to see most requests found by spinning. */
+	for (burst = 0; burst < 5; burst++) {
+		hits0 = stat_of(x->q, BLK_ST_POLL_HITS);
+		sleeps0 = stat_of(x->q, BLK_ST_SLEEPS);
+		for (i = 0; i < 2000; i++) {
+			spin_one(x, i);
+			w = stat_of(x->q, BLK_ST_POLL_WINDOW_NS);
+			assert_true(w <= BLK_POLL_ADAPTIVE_MAX_US * 1000ull);
+			if (w > wmax)
+				wmax = w;
+		}
+		if (stat_of(x->q, BLK_ST_POLL_HITS) - hits0 > 1000 &&
+		    stat_of(x->q, BLK_ST_SLEEPS) - sleeps0 < 1000)
+			break;
+	}
+	assert_true(burst < 5);
+	assert_true(wmax > 0);
+	/* Quiet: one request every 5 ms. */
+	for (i = 0; i < 30; i++) {
+		msleep(5);
+		spin_one(x, 10000 + i);
+	}
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	/* Idle: the whole process (the queue thread is the only one that
+	 * could burn CPU) uses well under 1% of a second. */
+	cpu0 = process_cpu_us();
+	msleep(1000);
+	assert_true(process_cpu_us() - cpu0 < 10000);
+	fx_stop(x);
+	fx_destroy(x);
+
+	o.poll_adaptive = false;
+	fx_create(&x);
+	fx_start(x, &o);
+	for (i = 0; i < 200; i++)
+		spin_one(x, i);
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_HITS), 0);
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	fx_stop(x);
+	fx_destroy(x);
 }
 
 /* The null engine through the whole data path: every request answered
@@ -518,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_matrix),
 		cmocka_unit_test(test_polling_mode),
 		cmocka_unit_test(test_null_engine_queue),
+		cmocka_unit_test(test_adaptive_polling),
 		cmocka_unit_test(test_indirect),
 		cmocka_unit_test(test_indirect_response_operation),
 		cmocka_unit_test(test_flush_barrier_discard),
