@@ -34,11 +34,15 @@ static void drain_evtchn(struct blk_queue *q)
 	evtchn_port_t port;
 	unsigned int i;
 
-	/* Bounded: a handle has few ports; a broken provider cannot spin us. */
+	/* Bounded: a broken provider cannot spin us. The handle is ours
+	 * alone and holds one port: once that one is seen, asking again
+	 * would only cost a system call to hear "nothing". */
 	for (i = 0; i < 64; i++) {
 		if (xb_evtchn_pending(q->evtchn, &port))
 			break;
 		xb_evtchn_unmask(q->evtchn, port);
+		if (port == q->port)
+			break;
 	}
 	blk_stat_add(&q->stats, BLK_ST_EVENTS, 1);
 }
@@ -152,6 +156,13 @@ static bool poll_idle(struct blk_queue *q)
 	return q->poll_window_ns && spin_for_work(q, q->poll_window_ns);
 }
 
+/* The in-flight gauges, once per loop rather than per request. */
+static void publish_gauges(struct blk_queue *q)
+{
+	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT, q->busy);
+	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT_MAX, q->busy_max);
+}
+
 /* CPU accounting off the per-request path: one clock read per 100 ms
  * of (coarse) wall time at most. */
 static void cpu_tick(struct blk_queue *q, bool force)
@@ -241,6 +252,7 @@ static void *queue_thread(void *arg)
 		if (n > 0)
 			progress |= handle_cqes(q, cqes, n);
 		blk_ring_flush_responses(q);
+		publish_gauges(q);
 
 		if (q->stopping && !q->busy)
 			break;

@@ -73,6 +73,7 @@ struct blk_queue {
 	uint32_t max_segs;
 	uint32_t free_head;
 	uint32_t busy;           /* slots in use */
+	uint32_t busy_max;       /* most slots ever in use at once */
 	uint32_t io_inflight;    /* slots whose I/O was handed to the engine */
 	uint32_t blocked;        /* flush/barrier waiting for a drain */
 	bool halted;
