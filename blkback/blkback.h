@@ -41,6 +41,7 @@ struct blk_disk {
 	bool blockdev;
 	bool readonly;
 	bool direct;                 /* opened with O_DIRECT */
+	bool memory;                 /* a file on tmpfs or ramfs */
 	uint64_t sectors;            /* 512-byte units */
 	uint32_t sector_size;        /* logical block size */
 	uint32_t physical_sector_size;
@@ -153,6 +154,9 @@ struct blk_queue_config {
 	bool pin_cpu;
 	unsigned int cpu;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+	/* Engine: reads and writes as synchronous system calls on the
+	 * queue thread (see blk_engine_config.inline_rw). */
+	bool inline_rw;
 };
 
 struct blk_queue;

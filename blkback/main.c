@@ -68,6 +68,10 @@ static void usage(FILE *f)
 "                          (auto: block devices with O_DIRECT)\n"
 "  --cpus A,B,...          run queue i and its io_uring workers on CPU\n"
 "                          list[i %% n] (default: not pinned)\n"
+"  --inline-io auto|on|off reads and writes as synchronous calls on the\n"
+"                          queue thread instead of io_uring (auto: files\n"
+"                          on tmpfs/ramfs, which io_uring can only serve\n"
+"                          through its worker threads)\n"
 "  --engine uring|null     I/O engine (default uring; null completes every\n"
 "                          request at once without touching storage)\n"
 "  --no-direct             buffered I/O instead of O_DIRECT\n"
@@ -116,6 +120,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "fixed-buffers", required_argument, NULL, 'F' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "engine", required_argument, NULL, 'E' },
+		{ "inline-io", required_argument, NULL, 'N' },
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ "no-discard", no_argument, NULL, 'X' },
 		{ "stats", required_argument, NULL, 't' },
@@ -236,6 +241,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'E':
 			if (blk_engine_lookup(optarg, &o->vbd.engine))
+				goto bad;
+			break;
+		case 'N':
+			if (!strcmp(optarg, "on"))
+				o->vbd.inline_io = 1;
+			else if (!strcmp(optarg, "off"))
+				o->vbd.inline_io = 0;
+			else if (!strcmp(optarg, "auto"))
+				o->vbd.inline_io = -1;
+			else
 				goto bad;
 			break;
 		case 'T':

@@ -464,6 +464,7 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		.fixed_len = cfg->fixed_buffers && q->pool ? q->pool_bytes : 0,
 		.pin_cpu = cfg->pin_cpu,
 		.cpu = cfg->cpu,
+		.inline_rw = cfg->inline_rw,
 	};
 	ret = q->cfg.engine->create(&ecfg, &q->eng);
 	if (ret)

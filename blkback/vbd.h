@@ -45,6 +45,9 @@ struct blk_vbd_config {
 	unsigned int nr_cpus;         /* queue i runs on cpus[i % nr_cpus] */
 	unsigned int cpus[BLK_MAX_QUEUES]; /* (and its io-wq workers) */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+	int inline_io;                /* reads/writes as synchronous calls on
+	                               * the queue thread: 1 on, 0 off, -1
+	                               * auto (files on tmpfs/ramfs) */
 };
 
 /* Defaults: direct, discard, persistent, 4 queues, order 4, 256 segs,

@@ -40,6 +40,7 @@ void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
 	cfg->copy_pool_kib = BLK_DEFAULT_COPY_POOL_KIB;
 	cfg->fixed_buffers = -1;
 	cfg->poll_adaptive = true;
+	cfg->inline_io = -1;
 }
 
 int blk_vbd_create(const struct blk_vbd_config *cfg, struct blk_vbd **out)
@@ -330,6 +331,8 @@ static int blk_connect(struct xb_dev *dev)
 				   (vbd->cfg.fixed_buffers < 0 &&
 				    vbd->disk.blockdev && vbd->disk.direct);
 		qc.engine = vbd->cfg.engine;
+		qc.inline_rw = vbd->cfg.inline_io > 0 ||
+			       (vbd->cfg.inline_io < 0 && vbd->disk.memory);
 		ret = blk_queue_start(&qc, &vbd->queues[q]);
 		if (ret)
 			goto err_stop;

@@ -90,6 +90,7 @@ static void test_disk_probe(void **state)
 	assert_int_equal(x->disk.sector_size, 512);
 	assert_true(x->disk.physical_sector_size >= 512);
 	assert_true(x->disk.direct);      /* tmpfs takes O_DIRECT */
+	assert_true(x->disk.memory);      /* and is memory */
 	assert_true(x->disk.discard);     /* and punches holes */
 	assert_false(x->disk.discard_secure);
 	assert_false(x->disk.blockdev);
@@ -273,6 +274,78 @@ static void test_fixed_buffers(void **state)
 	free(other);
 }
 
+/* Inline reads and writes (cfg.inline_rw): done by the time prep returns,
+ * completed locally without a system call to reap; a failed or short
+ * linked member cancels the rest of its chain; flush still works. */
+static void test_inline_rw(void **state)
+{
+	struct fx *x = *state;
+	struct blk_engine_config cfg = { .fd = x->disk.fd, .depth = 4,
+					 .inline_rw = true };
+	struct blk_engine *e;
+	struct iovec iov[2];
+	struct blk_cqe c[8];
+	uint8_t file[8192];
+	int i, n;
+
+	assert_int_equal(blk_engine_uring_ops.create(&cfg, &e), 0);
+	assert_int_equal(e->ops->start(e), 0);
+	for (i = 0; i < 8192; i++)
+		x->buf[i] = (uint8_t)(i * 5 + 3);
+	iov[0] = (struct iovec){ x->buf, 4096 };
+	iov[1] = (struct iovec){ x->buf + 4096, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, true, iov, 2, 16384, 1, 0), 0);
+	/* Already in the file before any submit. */
+	assert_int_equal(pread(x->disk.fd, file, 8192, 16384), 8192);
+	assert_memory_equal(file, x->buf, 8192);
+	assert_true(e->ops->ready(e));
+	assert_int_equal(e->ops->reap(e, c, 8, false, 0), 1);
+	assert_true(c[0].tag == 1);
+	assert_int_equal(c[0].res, 8192);
+	memset(x->buf + 16384, 0, 8192);
+	iov[0] = (struct iovec){ x->buf + 16384, 8192 };
+	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 16384, 2, 0), 0);
+	assert_int_equal(reap_n(e, c, 1), 1);
+	assert_int_equal(c[0].res, 8192);
+	assert_memory_equal(x->buf + 16384, x->buf, 8192);
+	/* Linked write + flush. */
+	iov[0] = (struct iovec){ x->buf, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, true, iov, 1, 0, 3, BLK_IO_LINK),
+			 0);
+	assert_int_equal(e->ops->prep_flush(e, 4, 0), 0);
+	n = reap_n(e, c, 2);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].res, c[i].tag == 3 ? 4096 : 0);
+	/* A failing head cancels the chain, and only the chain. */
+	iov[0] = (struct iovec){ (void *)8, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, true, iov, 1, 0, 5, BLK_IO_LINK),
+			 0);
+	assert_int_equal(e->ops->prep_flush(e, 6, 0), 0);
+	iov[0] = (struct iovec){ x->buf, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 0, 7, 0), 0);
+	n = reap_n(e, c, 3);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		if (c[i].tag == 5)
+			assert_int_equal(c[i].res, -EFAULT);
+		else if (c[i].tag == 6)
+			assert_int_equal(c[i].res, -ECANCELED);
+		else
+			assert_int_equal(c[i].res, 4096);
+	}
+	/* A short read in a chain breaks it too. */
+	iov[0] = (struct iovec){ x->buf, 8192 };
+	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, IMG_SIZE - 4096, 8,
+					 BLK_IO_LINK), 0);
+	assert_int_equal(e->ops->prep_flush(e, 9, 0), 0);
+	n = reap_n(e, c, 2);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].res, c[i].tag == 8 ? 4096 : -ECANCELED);
+	e->ops->destroy(e);
+}
+
 /* The null engine: everything completes at once with the full length,
  * neither the file nor the buffers are touched; polls still work. */
 static void test_null_engine(void **state)
@@ -350,6 +423,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_null_engine, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inline_rw, setup,
 						teardown),
 	};
 

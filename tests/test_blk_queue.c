@@ -128,6 +128,23 @@ static void test_polling_mode(void **state)
 	roundtrip(&o);
 }
 
+/* Reads and writes done inline on the queue thread (the default for
+ * tmpfs files), over the three ways of moving data, adaptive polling. */
+static void test_inline_rw(void **state)
+{
+	unsigned int p;
+
+	(void)state;
+	for (p = 0; p < 3; p++) {
+		struct opts o = { .abi = BLK_ABI_X86_64, .order = 1,
+				  .inline_rw = true, .poll_adaptive = true,
+				  .persistent = p == 1,
+				  .copy_kib = p == 2 ? 8192 : 0 };
+
+		roundtrip(&o);
+	}
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -177,9 +194,9 @@ static void test_adaptive_polling(void **state)
 	unsigned int burst;
 	struct fx *x;
 
-	(void)state;
 	fx_create(&x);
 	fx_start(x, &o);
+	*state = x;     /* a failed check leaves the queue to the teardown */
 	/* A quiet start: no window before any request came. */
 	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
 	/* On a loaded machine either thread may lose its CPU at times:
@@ -194,8 +211,10 @@ static void test_adaptive_polling(void **state)
 			if (w > wmax)
 				wmax = w;
 		}
-		if (stat_of(x->q, BLK_ST_POLL_HITS) - hits0 > 1000 &&
-		    stat_of(x->q, BLK_ST_SLEEPS) - sleeps0 < 1000)
+		/* Unloaded, nearly all are hits; with a dozen runnable
+		 * threads per core (shared CI machines) far fewer. */
+		if (stat_of(x->q, BLK_ST_POLL_HITS) - hits0 >= 200 &&
+		    stat_of(x->q, BLK_ST_SLEEPS) - sleeps0 < 1900)
 			break;
 	}
 	assert_true(burst < 5);
@@ -211,18 +230,30 @@ static void test_adaptive_polling(void **state)
 	cpu0 = process_cpu_us();
 	msleep(1000);
 	assert_true(process_cpu_us() - cpu0 < 10000);
+	*state = NULL;
 	fx_stop(x);
 	fx_destroy(x);
 
 	o.poll_adaptive = false;
 	fx_create(&x);
 	fx_start(x, &o);
+	*state = x;
 	for (i = 0; i < 200; i++)
 		spin_one(x, i);
 	assert_int_equal(stat_of(x->q, BLK_ST_POLL_HITS), 0);
 	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	*state = NULL;
 	fx_stop(x);
 	fx_destroy(x);
+}
+
+static int adaptive_teardown(void **state)
+{
+	struct fx *x = *state;
+
+	if (x)
+		fx_destroy(x);   /* stops the queue */
+	return 0;
 }
 
 /* The null engine through the whole data path: every request answered
@@ -615,8 +646,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_matrix),
 		cmocka_unit_test(test_polling_mode),
+		cmocka_unit_test(test_inline_rw),
 		cmocka_unit_test(test_null_engine_queue),
-		cmocka_unit_test(test_adaptive_polling),
+		cmocka_unit_test_teardown(test_adaptive_polling,
+					  adaptive_teardown),
 		cmocka_unit_test(test_indirect),
 		cmocka_unit_test(test_indirect_response_operation),
 		cmocka_unit_test(test_flush_barrier_discard),
