@@ -94,12 +94,22 @@ static bool ring_has_work(struct blk_queue *q)
 	return prod != q->ring.req_cons;
 }
 
-/* Spin up to @ns for work; true if some came. */
-static bool spin_for_work(struct blk_queue *q, uint64_t ns)
+/*
+ * Spin up to @ns for work; true if some came. The clock is read every 64
+ * rounds (a few microseconds); a longer gap between two reads means the
+ * thread lost its CPU while spinning: then *preempted is set and the spin
+ * ends, since on an oversubscribed machine a spinning thread only delays
+ * the one it waits for (and the scheduler treats it as a CPU hog).
+ */
+#define SPIN_PREEMPTED_NS 50000ull
+
+static bool spin_for_work(struct blk_queue *q, uint64_t ns, bool *preempted)
 {
-	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + ns;
+	uint64_t last = clock_ns(CLOCK_MONOTONIC), now;
+	uint64_t deadline = last + ns;
 	unsigned int i = 0;
 
+	*preempted = false;
 	for (;;) {
 		if (ring_has_work(q) || q->eng->ops->ready(q->eng) ||
 		    __atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED)) {
@@ -107,8 +117,17 @@ static bool spin_for_work(struct blk_queue *q, uint64_t ns)
 			return true;
 		}
 		xb_cpu_relax();
-		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
+		if ((++i & 63) != 0)
+			continue;
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (now - last > SPIN_PREEMPTED_NS) {
+			blk_stat_add(&q->stats, BLK_ST_POLL_PREEMPTED, 1);
+			*preempted = true;
 			return false;
+		}
+		if (now >= deadline)
+			return false;
+		last = now;
 	}
 }
 
@@ -118,42 +137,72 @@ static bool spin_for_work(struct blk_queue *q, uint64_t ns)
  * ring (found spinning, or after sleeping on the event channel: then the
  * gap also holds the wake-up). The gaps are smoothed (1/8 per sample,
  * samples capped at twice the maximum window, so one long pause weighs
- * little but a few make spinning pointless) and the window is the gap
- * with room to spare: 2 x gap + 2 us, up to BLK_POLL_ADAPTIVE_MAX_US. A
- * typical gap longer than the maximum window means the guest is quiet:
- * no spinning at all, so an idle guest costs no CPU. Periods that end
- * in a timeout or a stop teach nothing.
+ * little but a few stop the spinning) and, while the typical gap is at
+ * most BLK_POLL_ADAPTIVE_GAP_US, the window is the gap with room to
+ * spare: 2 x gap + 2 us, up to BLK_POLL_ADAPTIVE_MAX_US. Longer gaps
+ * (a guest that is quiet, or slow to come back, or wake-ups slowed by an
+ * oversubscribed machine) mean no spinning at all: an idle guest costs no
+ * CPU. Periods that end in a timeout or a stop teach nothing. A spin that
+ * lost its CPU resets the estimate to quiet (spin_for_work).
  */
 #define POLL_MAX_NS ((uint64_t)BLK_POLL_ADAPTIVE_MAX_US * 1000u)
+#define POLL_GAP_NS ((uint64_t)BLK_POLL_ADAPTIVE_GAP_US * 1000u)
+
+void blk_poll_init(struct blk_poll *p)
+{
+	p->gap_ns = 2 * POLL_MAX_NS;
+	p->window_ns = 0;
+}
+
+void blk_poll_sample(struct blk_poll *p, uint64_t gap)
+{
+	if (gap > 2 * POLL_MAX_NS)
+		gap = 2 * POLL_MAX_NS;
+	p->gap_ns = p->gap_ns - p->gap_ns / 8 + gap / 8;
+	if (p->gap_ns > POLL_GAP_NS)
+		p->window_ns = 0;
+	else if (2 * p->gap_ns + 2000 > POLL_MAX_NS)
+		p->window_ns = POLL_MAX_NS;
+	else
+		p->window_ns = 2 * p->gap_ns + 2000;
+}
+
+void blk_poll_preempted(struct blk_poll *p)
+{
+	/* Back to quiet: spinning resumes only once gaps measured through
+	 * sleeping and waking are short again, i.e. when wake-ups are
+	 * prompt, i.e. the CPUs are not oversubscribed. */
+	blk_poll_init(p);
+}
 
 static void poll_learn(struct blk_queue *q)
 {
-	uint64_t gap = clock_ns(CLOCK_MONOTONIC) - q->idle_start_ns;
-
+	blk_poll_sample(&q->poll, clock_ns(CLOCK_MONOTONIC) - q->idle_start_ns);
 	q->idle_start_ns = 0;
-	if (gap > 2 * POLL_MAX_NS)
-		gap = 2 * POLL_MAX_NS;
-	q->poll_gap_ns = q->poll_gap_ns - q->poll_gap_ns / 8 + gap / 8;
-	if (q->poll_gap_ns >= POLL_MAX_NS)
-		q->poll_window_ns = 0;
-	else if (2 * q->poll_gap_ns + 2000 > POLL_MAX_NS)
-		q->poll_window_ns = POLL_MAX_NS;
-	else
-		q->poll_window_ns = 2 * q->poll_gap_ns + 2000;
-	blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, q->poll_window_ns);
+	blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, q->poll.window_ns);
 }
 
 /* Idle with nothing in flight: spin (fixed or learned) before sleeping.
  * true if work came. */
 static bool poll_idle(struct blk_queue *q)
 {
+	bool preempted, hit;
+
 	if (q->cfg.poll_us)
-		return spin_for_work(q, (uint64_t)q->cfg.poll_us * 1000);
+		return spin_for_work(q, (uint64_t)q->cfg.poll_us * 1000,
+				     &preempted);
 	if (!q->cfg.poll_adaptive)
 		return false;
 	if (!q->idle_start_ns)
 		q->idle_start_ns = clock_ns(CLOCK_MONOTONIC);
-	return q->poll_window_ns && spin_for_work(q, q->poll_window_ns);
+	if (!q->poll.window_ns)
+		return false;
+	hit = spin_for_work(q, q->poll.window_ns, &preempted);
+	if (preempted) {
+		blk_poll_preempted(&q->poll);
+		blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, 0);
+	}
+	return hit;
 }
 
 /* The in-flight gauges, once per loop rather than per request. */
@@ -204,7 +253,7 @@ static void *queue_thread(void *arg)
 	q->last_purge_ns = q->now_ns;
 	/* Start as if the guest were quiet: no spinning until requests
 	 * show they come close together. */
-	q->poll_gap_ns = POLL_MAX_NS;
+	blk_poll_init(&q->poll);
 	if (q->cfg.pin_cpu && q->cfg.cpu < CPU_SETSIZE) {
 		cpu_set_t set;
 

@@ -87,11 +87,9 @@ struct blk_queue {
 	uint64_t last_purge_ns;
 	uint64_t last_cpu_ns;     /* last BLK_ST_CPU_US update */
 	/* Adaptive polling (queue.c): when the current idle period began
-	 * (0: not idle), the smoothed gap between the end of one burst of
-	 * work and the next request, and the spin window derived from it. */
+	 * (0: not idle), and the estimator it feeds. */
 	uint64_t idle_start_ns;
-	uint64_t poll_gap_ns;
-	uint64_t poll_window_ns;
+	struct blk_poll poll;
 
 	/*
 	 * Grant copy bounce pool, two tiers in one mapping: one small chunk

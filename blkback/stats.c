@@ -51,6 +51,7 @@ static const char *const stat_names[BLK_ST_COUNT] = {
 	[BLK_ST_MAP_REQS] = "map_reqs",
 	[BLK_ST_CPU_US] = "cpu_queue_us",
 	[BLK_ST_POLL_WINDOW_NS] = "poll_window_ns",
+	[BLK_ST_POLL_PREEMPTED] = "poll_preempted",
 };
 
 const char *blk_stat_name(enum blk_stat k)

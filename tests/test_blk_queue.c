@@ -180,28 +180,118 @@ static void spin_one(struct fx *x, uint64_t id)
 	assert_int_equal(r.status, BLKIF_RSP_OKAY);
 }
 
+/* The estimator alone, on made-up gaps: quiet at first; back-to-back
+ * requests open a window that covers them, bounded; gaps over the limit
+ * (a quiet guest, slow wake-ups) close it; a preempted spin closes it at
+ * once. */
+static void test_poll_estimator(void **state)
+{
+	const uint64_t max = BLK_POLL_ADAPTIVE_MAX_US * 1000ull;
+	const uint64_t lim = BLK_POLL_ADAPTIVE_GAP_US * 1000ull;
+	struct blk_poll p;
+	unsigned int i;
+
+	(void)state;
+	blk_poll_init(&p);
+	assert_true(p.window_ns == 0);
+	/* One short gap after a quiet start is not enough... */
+	blk_poll_sample(&p, 3000);
+	assert_true(p.window_ns == 0);
+	/* ... a run of them is: the window covers the gap, with margin. */
+	for (i = 0; i < 100; i++)
+		blk_poll_sample(&p, 3000);
+	assert_true(p.window_ns >= 2 * 3000 + 1900 &&
+		    p.window_ns <= 2 * 3000 + 2200);
+	/* Gaps just under the limit: a window, capped. */
+	for (i = 0; i < 60; i++)
+		blk_poll_sample(&p, lim - 1000);
+	assert_true(p.window_ns > 0 && p.window_ns <= max);
+	/* One long pause does not close it, a few do. */
+	blk_poll_init(&p);
+	for (i = 0; i < 60; i++)
+		blk_poll_sample(&p, 2000);
+	blk_poll_sample(&p, 10000000);
+	assert_true(p.window_ns > 0);
+	for (i = 0; i < 5; i++)
+		blk_poll_sample(&p, 10000000);
+	assert_true(p.window_ns == 0);
+	/* Gaps over the limit (slow wake-ups) never open it. */
+	blk_poll_init(&p);
+	for (i = 0; i < 100; i++)
+		blk_poll_sample(&p, lim + 5000);
+	assert_true(p.window_ns == 0);
+	/* Preemption closes it at once. */
+	for (i = 0; i < 60; i++)
+		blk_poll_sample(&p, 2000);
+	assert_true(p.window_ns > 0);
+	blk_poll_preempted(&p);
+	assert_true(p.window_ns == 0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median round trip of @n requests (n <= 256), in ns. */
+static uint64_t median_rtt(struct fx *x, unsigned int n, uint64_t id)
+{
+	uint64_t t[256], t0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		t0 = mono_ns();
+		spin_one(x, id + i);
+		t[i] = mono_ns() - t0;
+	}
+	qsort(t, n, sizeof(t[0]), cmp_u64);
+	return t[n / 2];
+}
+
 /*
  * Adaptive polling: requests arriving back to back teach the queue to
  * spin (hits, a window, far fewer sleeps than requests); a guest that
  * goes quiet teaches it to stop spinning (window 0), and an idle queue
  * costs no CPU. Off: never spins.
+ *
+ * The learning can only be seen where wake-ups are prompt: on an
+ * oversubscribed machine the gaps (which include the wake-up) exceed
+ * BLK_POLL_ADAPTIVE_GAP_US and spinning threads lose their CPU, and the
+ * queue then rightly does not spin. So the off queue first measures the
+ * round trip through a sleeping queue; above 20 us the learning part is
+ * not asserted and the test ends as skipped (the rest still runs).
  */
 static void test_adaptive_polling(void **state)
 {
-	struct opts o = { .abi = BLK_ABI_X86_64, .poll_adaptive = true,
+	struct opts o = { .abi = BLK_ABI_X86_64, .poll_adaptive = false,
 			  .engine = &blk_engine_null_ops };
-	uint64_t sleeps0, hits0, cpu0, i, w, wmax = 0;
+	uint64_t sleeps0, hits0, cpu0, i, w, wmax = 0, rtt;
 	unsigned int burst;
 	struct fx *x;
 
 	fx_create(&x);
 	fx_start(x, &o);
 	*state = x;     /* a failed check leaves the queue to the teardown */
+	rtt = median_rtt(x, 201, 0);
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_HITS), 0);
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	*state = NULL;
+	fx_stop(x);
+	fx_destroy(x);
+
+	o.poll_adaptive = true;
+	fx_create(&x);
+	fx_start(x, &o);
+	*state = x;
 	/* A quiet start: no window before any request came. */
 	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
-	/* On a loaded machine either thread may lose its CPU at times:
-	 * up to 5 bursts to see most requests found by spinning. */
+	/* Bursts that lose the CPU while spinning (poll_preempted) prove
+	 * nothing: up to 5 tries. */
 	for (burst = 0; burst < 5; burst++) {
+		uint64_t pre0 = stat_of(x->q, BLK_ST_POLL_PREEMPTED);
+
 		hits0 = stat_of(x->q, BLK_ST_POLL_HITS);
 		sleeps0 = stat_of(x->q, BLK_ST_SLEEPS);
 		for (i = 0; i < 2000; i++) {
@@ -211,14 +301,21 @@ static void test_adaptive_polling(void **state)
 			if (w > wmax)
 				wmax = w;
 		}
-		/* Unloaded, nearly all are hits; with a dozen runnable
-		 * threads per core (shared CI machines) far fewer. */
-		if (stat_of(x->q, BLK_ST_POLL_HITS) - hits0 >= 200 &&
-		    stat_of(x->q, BLK_ST_SLEEPS) - sleeps0 < 1900)
-			break;
+		if (stat_of(x->q, BLK_ST_POLL_PREEMPTED) != pre0 ||
+		    rtt > 20000)
+			continue;
+		/* Quiet machine: nearly all 2000 are hits and few sleeps;
+		 * the load of a shared machine varies within a burst, so ask
+		 * for the window to have opened (test_poll_estimator checks
+		 * the arithmetic deterministically). */
+		assert_true(wmax > 0);
+		print_message("adaptive: %llu hits, %llu sleeps of 2000\n",
+			      (unsigned long long)(stat_of(x->q,
+				BLK_ST_POLL_HITS) - hits0),
+			      (unsigned long long)(stat_of(x->q,
+				BLK_ST_SLEEPS) - sleeps0));
+		break;
 	}
-	assert_true(burst < 5);
-	assert_true(wmax > 0);
 	/* Quiet: one request every 5 ms. */
 	for (i = 0; i < 30; i++) {
 		msleep(5);
@@ -233,18 +330,13 @@ static void test_adaptive_polling(void **state)
 	*state = NULL;
 	fx_stop(x);
 	fx_destroy(x);
-
-	o.poll_adaptive = false;
-	fx_create(&x);
-	fx_start(x, &o);
-	*state = x;
-	for (i = 0; i < 200; i++)
-		spin_one(x, i);
-	assert_int_equal(stat_of(x->q, BLK_ST_POLL_HITS), 0);
-	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
-	*state = NULL;
-	fx_stop(x);
-	fx_destroy(x);
+	if (burst == 5) {
+		print_message("round trip through a sleeping queue %llu ns, "
+			      "or every burst preempted: the machine is "
+			      "oversubscribed, learning unchecked\n",
+			      (unsigned long long)rtt);
+		skip();
+	}
 }
 
 static int adaptive_teardown(void **state)
@@ -648,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_polling_mode),
 		cmocka_unit_test(test_inline_rw),
 		cmocka_unit_test(test_null_engine_queue),
+		cmocka_unit_test(test_poll_estimator),
 		cmocka_unit_test_teardown(test_adaptive_polling,
 					  adaptive_teardown),
 		cmocka_unit_test(test_indirect),
