@@ -200,6 +200,17 @@ static int allow_all(scmp_filter_ctx ctx, const int *nrs, size_t n)
 	return 0;
 }
 
+/* Allow @nr when argument @arg compares true (one comparison). */
+static int allow_if(scmp_filter_ctx ctx, int nr, unsigned int arg,
+		    enum scmp_compare op, uint64_t a, uint64_t b)
+{
+	const struct scmp_arg_cmp c = {
+		.arg = arg, .op = op, .datum_a = a, .datum_b = b,
+	};
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &c);
+}
+
 static int build_filter(const struct xb_sandbox_config *cfg,
 			scmp_filter_ctx ctx)
 {
@@ -213,25 +224,20 @@ static int build_filter(const struct xb_sandbox_config *cfg,
 	if (ret)
 		return ret;
 	/* No new executable memory: code cannot be injected and run. */
-	ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_mmap, 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	ret = allow_if(ctx, SYS_mmap, 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_mprotect, 1,
-				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
-					       0));
+		ret = allow_if(ctx, SYS_mprotect, 2, SCMP_CMP_MASKED_EQ,
+			       PROT_EXEC, 0);
 	/* Thread names only (pthread_setname_np on the calling thread). */
 	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_prctl, 1,
-				       SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+		ret = allow_if(ctx, SYS_prctl, 0, SCMP_CMP_EQ, PR_SET_NAME, 0);
 	for (i = 0; !ret && i < sizeof(common_ioctls) / sizeof(common_ioctls[0]);
 	     i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_ioctl, 1,
-				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-					       common_ioctls[i]));
+		ret = allow_if(ctx, SYS_ioctl, 1, SCMP_CMP_MASKED_EQ,
+			       0xffffffffu, common_ioctls[i]);
 	for (i = 0; !ret && i < cfg->nr_ioctls; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_ioctl, 1,
-				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-					       cfg->ioctls[i]));
+		ret = allow_if(ctx, SYS_ioctl, 1, SCMP_CMP_MASKED_EQ,
+			       0xffffffffu, cfg->ioctls[i]);
 #ifdef XB_SANITIZED
 	if (!ret)
 		ret = allow_all(ctx, sanitizer_syscalls,
