@@ -143,7 +143,7 @@ static const int common_syscalls[] = {
 	SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64,
 	SYS_pwrite64, SYS_preadv, SYS_pwritev, SYS_preadv2, SYS_pwritev2,
 	SYS_lseek, SYS_close, SYS_fstat, SYS_newfstatat, SYS_fcntl,
-	SYS_ftruncate, SYS_recvmsg, SYS_sendmsg, SYS_recvfrom, SYS_sendto,
+	SYS_recvmsg, SYS_sendmsg, SYS_recvfrom, SYS_sendto,
 	SYS_shutdown, SYS_pipe2,   /* libxenstore: its watch pipe, made lazily */
 	/* waiting */
 	SYS_poll, SYS_ppoll, SYS_epoll_create1, SYS_epoll_ctl,
