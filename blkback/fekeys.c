@@ -38,7 +38,7 @@ static int read_u64(blk_fe_read_fn read, void *arg, const char *key,
 static int read_queue(blk_fe_read_fn read, void *arg, unsigned int q,
 		      struct blk_fe_keys *out)
 {
-	char dir[16] = "", key[48];
+	char dir[24] = "", key[48];
 	uint32_t i;
 	uint64_t v;
 	int ret;

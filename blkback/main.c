@@ -481,7 +481,8 @@ int main(int argc, char **argv)
 	xb_info("serving %s", path);
 	so.path = o.stats;
 	if (o.stats && o.sandbox) {
-		so.fd = open(o.stats, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		so.fd = open(o.stats, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0644);
 		if (so.fd < 0) {
 			xb_err("cannot open %s: %s", o.stats, strerror(errno));
 			goto out_dev;
