@@ -182,7 +182,8 @@ static const unsigned long common_ioctls[] = {
 static const int sanitizer_syscalls[] = {
 	SYS_open, SYS_openat, SYS_readlink, SYS_readlinkat, SYS_ptrace,
 	SYS_wait4, SYS_waitid, SYS_prctl, SYS_getppid, SYS_kill,
-	SYS_sigaltstack, SYS_getdents64, SYS_prlimit64, SYS_getrlimit,
+	SYS_sigaltstack, SYS_getdents, SYS_getdents64, SYS_prlimit64,
+	SYS_getrlimit,
 	SYS_mmap, SYS_mprotect, SYS_dup2, SYS_dup3, SYS_ioctl,
 };
 #endif
