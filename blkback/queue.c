@@ -247,8 +247,13 @@ static void *queue_thread(void *arg)
 	struct blk_queue *q = arg;
 	const struct blk_engine_ops *ops = q->eng->ops;
 	struct blk_cqe cqes[CQE_BATCH];
+	char name[16];
 	int n;
 
+	/* Named by itself: naming another thread opens /proc, which the
+	 * sandbox forbids. */
+	snprintf(name, sizeof(name), "blk%u.%u", q->cfg.domid, q->cfg.index);
+	pthread_setname_np(pthread_self(), name);
 	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
 	q->last_purge_ns = q->now_ns;
 	/* Start as if the guest were quiet: no spinning until requests
@@ -525,13 +530,6 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		goto err_engine;
 	}
 	q->thread_started = true;
-	{
-		char name[16];
-
-		snprintf(name, sizeof(name), "blk%u.%u", cfg->domid,
-			 cfg->index);
-		pthread_setname_np(q->thread, name);
-	}
 	*out = q;
 	return 0;
 
