@@ -41,8 +41,7 @@ struct nfa_pump_config {
 	int stop_fd;              /* readable: stop (a signalfd) */
 	const char *stats_path;   /* JSON counters, rewritten every second
 	                           * and at exit; NULL: none */
-	unsigned int spin_us;     /* after work, poll this long before
-	                           * sleeping (0: sleep at once) */
+	unsigned int spin_us;     /* poll this long before sleeping (0) */
 };
 
 /* Tap-side counters (the netfront ones come from netfront_get_stats). */

@@ -37,12 +37,12 @@ struct opts {
 	unsigned int domid, devid, backend_domid;
 	const char *netns, *ifname, *bridge, *vifname, *rate, *script;
 	const char *stats, *mac_str;
+	unsigned int spin_us;
 	unsigned int mtu;
 	bool hotplug_connected;
 	struct netfront_config nc;
 	bool hash;
 	int timeout_ms;
-	unsigned int spin_us;
 };
 
 static void usage(FILE *f)
@@ -70,7 +70,7 @@ static void usage(FILE *f)
 "  --rx-fill N          RX requests kept posted per queue (256)\n"
 "  --stats FILE         JSON counters, rewritten every second\n"
 "  --timeout MS         each XenBus wait (30000)\n"
-"  --spin-us N          after work, poll N us before sleeping (0)\n");
+"  --spin-us N          poll N us before sleeping (0: never)\n");
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -162,9 +162,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_FILL: o->nc.rx_fill = (unsigned int)atoi(optarg); break;
 		case O_STATS: o->stats = optarg; break;
 		case O_TIMEOUT: o->timeout_ms = atoi(optarg); break;
-		case O_SPIN:
-			o->spin_us = (unsigned int)strtoul(optarg, NULL, 10);
-			break;
+		case O_SPIN: o->spin_us = (unsigned int)atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -252,11 +250,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bad --mac %s\n", o.mac_str);
 			return 2;
 		}
-	} else {
-		tc.mac[0] = 0x00; tc.mac[1] = 0x16; tc.mac[2] = 0x3e;
-		tc.mac[3] = (uint8_t)(o.domid >> 8);
-		tc.mac[4] = (uint8_t)o.domid;
-		tc.mac[5] = (uint8_t)o.devid;
 	}
 	snprintf(ident, sizeof(ident), "uback-netfront[%u/%u]", o.domid,
 		 o.devid);
@@ -287,6 +280,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	o.domid = xg_dom_id(dom);
+	if (!o.mac_str) {
+		/* Xen's OUI, then the domain and device (as libxl's random
+		 * MACs stay in 00:16:3e) */
+		tc.mac[0] = 0x00; tc.mac[1] = 0x16; tc.mac[2] = 0x3e;
+		tc.mac[3] = (uint8_t)(o.domid >> 8);
+		tc.mac[4] = (uint8_t)o.domid;
+		tc.mac[5] = (uint8_t)o.devid;
+	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", tc.mac[0],
 		 tc.mac[1], tc.mac[2], tc.mac[3], tc.mac[4], tc.mac[5]);
 	snprintf(mtu, sizeof(mtu), "%u", o.mtu);

@@ -122,8 +122,8 @@ static void write_stats(struct pump *p)
 		rename(tmp, p->cfg->stats_path);
 }
 
-/* netfront RX -> tap. Frames handled (PUMP_BUDGET: more may wait). */
-static unsigned int pump_rx(struct pump *p, unsigned int qi)
+/* netfront RX -> tap. true if the budget ran out (more may wait). */
+static bool pump_rx(struct pump *p, unsigned int qi)
 {
 	struct pump_q *q = &p->q[qi];
 	struct netfront_rx_frame f;
@@ -139,7 +139,7 @@ static unsigned int pump_rx(struct pump *p, unsigned int qi)
 					   "queue %u: RX ring protocol error",
 					   qi);
 		if (r)
-			return k;
+			return false;
 		if (netfront_rx_vnet(&f, &vh)) {
 			q->st.tap_tx_errors++;
 			continue;
@@ -153,14 +153,14 @@ static unsigned int pump_rx(struct pump *p, unsigned int qi)
 		else
 			q->st.tap_tx_frames++;
 	}
-	return k;
+	return true;
 }
 
-/* tap -> netfront TX. Frames handled (PUMP_BUDGET: more may wait).
- * Each frame is published at once (as Linux netfront's xmit without
- * xmit_more): a busy backend starts on it while we read the next; the
- * event is only sent when the backend asked for one (req_event). */
-static unsigned int pump_tx(struct pump *p, unsigned int qi)
+/* tap -> netfront TX. true if the budget ran out. Each frame is
+ * published at once (as Linux netfront's xmit without xmit_more): a busy
+ * backend starts on it while we read the next; an event is only sent
+ * when the backend asked for one (req_event). */
+static bool pump_tx(struct pump *p, unsigned int qi)
 {
 	struct pump_q *q = &p->q[qi];
 	struct virtio_net_hdr vh;
@@ -176,11 +176,11 @@ static unsigned int pump_tx(struct pump *p, unsigned int qi)
 			ssize_t n;
 
 			if (!q->readable)
-				return k;
+				return false;
 			n = read(q->fd, q->buf, RDBUF_LEN);
 			if (n < 0) {
 				q->readable = false;
-				return k;
+				return false;
 			}
 			q->st.tap_rx_frames++;
 			if ((size_t)n < VNET_LEN + 14) {
@@ -195,14 +195,14 @@ static unsigned int pump_tx(struct pump *p, unsigned int qi)
 		iov.iov_len = q->pend_len - VNET_LEN;
 		r = netfront_tx_vnet(p->nf, qi, &vh, &iov, 1);
 		if (r == -EAGAIN)
-			return k;
+			return false;
 		q->pending = false;
 		if (r)
 			q->st.tap_rx_dropped++;
 		else
 			netfront_queue_kick(p->nf, qi);
 	}
-	return k;
+	return true;
 }
 
 static void set_watch(struct pump *p, unsigned int qi)
@@ -220,23 +220,44 @@ static void set_watch(struct pump *p, unsigned int qi)
 		q->readable = true;
 }
 
+/*
+ * Before sleeping, poll for up to spin_us: a wake-up through an event
+ * channel costs ~15 us across cores here (docs/environment.md), so a
+ * short spin buys latency for CPU. Returns the epoll timeout to use: 0 if
+ * work showed up while spinning, else the idle tick.
+ */
+static int spin_wait(struct pump *p)
+{
+	uint64_t end;
+	struct epoll_event ev;
+	unsigned int qi;
+
+	if (!p->cfg->spin_us)
+		return 200;
+	end = now_ns() + (uint64_t)p->cfg->spin_us * 1000u;
+	do {
+		for (qi = 0; qi < p->nq; qi++)
+			if (netfront_queue_has_work(p->nf, qi))
+				return 0;
+		/* a tap frame or an event channel: peek without sleeping */
+		if (epoll_wait(p->ep, &ev, 1, 0) > 0)
+			return 0;
+	} while (now_ns() < end);
+	return 200;
+}
+
 static int loop(struct pump *p)
 {
 	struct epoll_event evs[32];
-	uint64_t next_stats = now_ns() + 1000000000ull, spin_until = 0;
-	uint64_t spin_ns = (uint64_t)p->cfg->spin_us * 1000;
+	uint64_t next_stats = now_ns() + 1000000000ull;
 	bool busy = false;
 	unsigned int qi;
 
 	for (;;) {
-		bool nfev = false, worked = false;
+		bool nfev = false;
 		int n, i;
 
-		/* Spinning: a zero-timeout epoll_wait per round still tells
-		 * us about tap frames; the rings are looked at directly. */
-		if (!busy && spin_ns && now_ns() < spin_until)
-			busy = true;
-		n = epoll_wait(p->ep, evs, 32, busy ? 0 : 200);
+		n = epoll_wait(p->ep, evs, 32, busy ? 0 : spin_wait(p));
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		busy = false;
@@ -255,18 +276,13 @@ static int loop(struct pump *p)
 			return -ENOTCONN;
 		}
 		for (qi = 0; qi < p->nq; qi++) {
-			unsigned int nrx = pump_rx(p, qi);
-			unsigned int ntx = pump_tx(p, qi);
-
-			if (nrx == PUMP_BUDGET || ntx == PUMP_BUDGET)
+			if (pump_rx(p, qi))
 				busy = true;
-			if (nrx || ntx)
-				worked = true;
+			if (pump_tx(p, qi))
+				busy = true;
 			set_watch(p, qi);
 			netfront_queue_kick(p->nf, qi);
 		}
-		if (worked && spin_ns)
-			spin_until = now_ns() + spin_ns;
 		if (now_ns() >= next_stats) {
 			write_stats(p);
 			next_stats = now_ns() + 1000000000ull;
