@@ -412,6 +412,115 @@ static void test_gso_roundtrip(void **state)
 	free(rx);
 }
 
+/*
+ * Zero-copy TX (netfront_tx_buffers + netfront_tx_commit): frames written
+ * straight into the offered pool pages come back byte for byte, a GSO one
+ * with its metadata; an abandoned reservation leaves nothing behind; a
+ * reservation larger than the ring can take is -EAGAIN, and without SG
+ * one over a page is -EMSGSIZE.
+ */
+static void fill_iov(const struct iovec *iov, unsigned int n,
+		     const uint8_t *src, size_t len)
+{
+	unsigned int i;
+	size_t off = 0;
+
+	for (i = 0; i < n && off < len; i++) {
+		size_t c = iov[i].iov_len < len - off ? iov[i].iov_len
+						      : len - off;
+
+		memcpy(iov[i].iov_base, src + off, c);
+		off += c;
+	}
+	assert_int_equal(off, len);
+}
+
+static void test_tx_zero_copy(void **state)
+{
+	struct netfront_config c = { .sg = true, .gso_tcpv4 = true,
+				     .gso_tcpv6 = true, .ipv6_csum = true };
+	static const size_t sizes[] = { 14, 60, 4096, 4097, 9018, 65535 };
+	struct netfront_meta gm = { .gso_type = NETFRONT_GSO_TCPV4,
+				    .gso_size = 1448,
+				    .csum = NETFRONT_CSUM_PARTIAL }, got;
+	uint8_t *tx = malloc(65536), *rx = malloc(65536);
+	struct iovec iov[NETFRONT_MAX_SLOTS];
+	struct guest g = { 0 };
+	struct netfront_stats s;
+	unsigned int i, n;
+	uint32_t len;
+
+	(void)state;
+	guest_up(&g, &c);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(netfront_tx_buffers(g.nf, 0, NETFRONT_MAX_FRAME,
+						     iov, &n), 0);
+		assert_int_equal(n, 16);   /* 65535 bytes from offset 0 */
+		build_plain(tx, sizes[i], 100 + i);
+		fill_iov(iov, n, tx, sizes[i]);
+		assert_int_equal(netfront_tx_commit(g.nf, 0, NULL, sizes[i]),
+				 0);
+		assert_int_equal(netfront_kick(g.nf), 0);
+		assert_int_equal(recv_any(&g, rx, 65536, &got, &len, WAIT_MS),
+				 0);
+		assert_int_equal(len, sizes[i]);
+		assert_memory_equal(tx, rx, len);
+	}
+	/* An abandoned reservation: the next frame uses the same pages. */
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, 1500, iov, &n), 0);
+	assert_int_equal(n, 1);
+	build_tcp4(tx, 30000, 7);
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, 30000, iov, &n), 0);
+	assert_int_equal(n, 8);
+	fill_iov(iov, n, tx, 30000);
+	assert_int_equal(netfront_tx_commit(g.nf, 0, &gm, 30000), 0);
+	assert_int_equal(netfront_kick(g.nf), 0);
+	assert_int_equal(recv_any(&g, rx, 65536, &got, &len, WAIT_MS), 0);
+	assert_int_equal(len, 30000);
+	assert_memory_equal(tx, rx, 50);
+	assert_memory_equal(tx + 52, rx + 52, len - 52);
+	assert_int_equal(got.gso_type, NETFRONT_GSO_TCPV4);
+	assert_int_equal(got.gso_size, 1448);
+	/* Bad lengths. */
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, 13, iov, &n), -EINVAL);
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, NETFRONT_MAX_FRAME + 1,
+					     iov, &n), -EINVAL);
+	assert_int_equal(netfront_tx_commit(g.nf, 0, NULL, 13), -EINVAL);
+	netfront_get_stats(g.nf, 0, &s);
+	assert_int_equal(s.tx_frames, 7);
+	check_stats_clean(&g);
+	guest_down(&g);
+	free(tx);
+	free(rx);
+}
+
+static void test_tx_zero_copy_limits(void **state)
+{
+	struct netfront_config c = { 0 };
+	struct iovec iov[NETFRONT_MAX_SLOTS];
+	struct guest g = { 0 };
+	unsigned int n, i;
+
+	(void)state;
+	/* legacy: no SG, one page per frame */
+	guest_up(&g, &c);
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, 4097, iov, &n),
+			 -EMSGSIZE);
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, 1514, iov, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(iov[0].iov_len, 1514);
+	/* Fill the ring without publishing: then no room is -EAGAIN. */
+	for (i = 0; i < 256; i++) {
+		if (netfront_tx_buffers(g.nf, 0, 60, iov, &n))
+			break;
+		memset(iov[0].iov_base, 0xff, 60);
+		assert_int_equal(netfront_tx_commit(g.nf, 0, NULL, 60), 0);
+	}
+	assert_true(i < 256);
+	assert_int_equal(netfront_tx_buffers(g.nf, 0, 60, iov, &n), -EAGAIN);
+	guest_down(&g);
+}
+
 /* A GSO type not negotiated is refused before touching the ring. */
 static void test_gso_not_negotiated(void **state)
 {
@@ -876,6 +985,8 @@ int main(void)
 		cmocka_unit_test(test_hostile_req_prod),
 		cmocka_unit_test(test_refused_without_rx_copy),
 		cmocka_unit_test(test_tx_vnet_sw_csum),
+		cmocka_unit_test(test_tx_zero_copy),
+		cmocka_unit_test(test_tx_zero_copy_limits),
 	};
 
 	if (access(UBACK_NET_BIN, X_OK)) {

@@ -74,16 +74,18 @@ static int check_meta(const struct netfront *nf,
 	return 0;
 }
 
+static void tx_post(struct nf_queue *q, const struct netfront_meta *meta,
+		    size_t len, unsigned int nslots,
+		    const struct netif_extra_info *ex);
+
 int netfront_tx(struct netfront *nf, unsigned int qi,
 		const struct netfront_meta *meta, const struct iovec *iov,
 		unsigned int iovcnt)
 {
 	struct nf_queue *q = txq(nf, qi);
 	struct netif_extra_info ex;
-	struct netif_tx_request r;
 	unsigned int nslots, s, v = 0;
 	size_t len = 0, voff = 0;
-	uint16_t ids[NETFRONT_MAX_SLOTS] = { 0 };
 	bool gso;
 	int ret;
 
@@ -109,7 +111,7 @@ int netfront_tx(struct netfront *nf, unsigned int qi,
 	}
 
 	for (s = 0; s < nslots; s++) {
-		uint16_t id = q->tx_free[--q->tx_nfree];
+		uint16_t id = q->tx_free[q->tx_nfree - 1 - s];
 		uint8_t *dst = q->tx_pool.page[id];
 		size_t want = len - (size_t)s * NF_PAGE_SIZE, got = 0;
 
@@ -129,8 +131,25 @@ int netfront_tx(struct netfront *nf, unsigned int qi,
 				voff = 0;
 			}
 		}
-		ids[s] = id;
-		q->tx_inuse[id] = true;
+	}
+	tx_post(q, meta, len, nslots, gso ? &ex : NULL);
+	return 0;
+}
+
+/* Post a frame of @len bytes already in the pool pages on top of the
+ * free stack (the next @nslots ids it would hand out), with its GSO
+ * extra if @ex. The caller checked ring and pool space. */
+static void tx_post(struct nf_queue *q, const struct netfront_meta *meta,
+		    size_t len, unsigned int nslots,
+		    const struct netif_extra_info *ex)
+{
+	uint16_t ids[NETFRONT_MAX_SLOTS] = { 0 };
+	struct netif_tx_request r;
+	unsigned int s;
+
+	for (s = 0; s < nslots; s++) {
+		ids[s] = q->tx_free[--q->tx_nfree];
+		q->tx_inuse[ids[s]] = true;
 	}
 
 	/* First slot: the whole packet's size; the backend derives the
@@ -143,10 +162,10 @@ int netfront_tx(struct netfront *nf, unsigned int qi,
 	r.id = ids[0];
 	r.size = (uint16_t)len;
 	netfront_wire_put_tx(nf_ring_slot(&q->tx, q->tx.req_prod_pvt++), &r);
-	if (gso) {
+	if (ex) {
 		netfront_wire_put_tx_extra(nf_ring_slot(&q->tx,
 							q->tx.req_prod_pvt++),
-					   &ex);
+					   ex);
 		q->st.tx_gso++;
 	}
 	for (s = 1; s < nslots; s++) {
@@ -163,6 +182,65 @@ int netfront_tx(struct netfront *nf, unsigned int qi,
 	q->st.tx_frames++;
 	q->st.tx_bytes += len;
 	q->st.tx_slots += nslots;
+}
+
+int netfront_tx_buffers(struct netfront *nf, unsigned int qi, size_t max_len,
+			struct iovec *iov, unsigned int *iovcnt)
+{
+	struct nf_queue *q = txq(nf, qi);
+	unsigned int nslots, s;
+
+	if (!q)
+		return nf->connected ? -EINVAL : -ENOTCONN;
+	if (max_len < 14 || max_len > NETFRONT_MAX_FRAME)
+		return -EINVAL;
+	nslots = netfront_wire_tx_slots((uint32_t)max_len, 0);
+	if (nslots > 1 && !nf->info.sg)
+		return -EMSGSIZE;
+	if (ring_free(&q->tx) < nslots + 1u || q->tx_nfree < nslots) {
+		q->st.tx_busy++;
+		return -EAGAIN;
+	}
+	for (s = 0; s < nslots; s++) {
+		size_t n = max_len - (size_t)s * NF_PAGE_SIZE;
+
+		iov[s].iov_base = q->tx_pool.page[q->tx_free[q->tx_nfree - 1 - s]];
+		iov[s].iov_len = n > NF_PAGE_SIZE ? NF_PAGE_SIZE : n;
+	}
+	*iovcnt = nslots;
+	return 0;
+}
+
+int netfront_tx_commit(struct netfront *nf, unsigned int qi,
+		       const struct netfront_meta *meta, size_t len)
+{
+	struct nf_queue *q = txq(nf, qi);
+	struct netif_extra_info ex;
+	unsigned int nslots;
+	bool gso;
+	int ret;
+
+	if (!q)
+		return nf->connected ? -EINVAL : -ENOTCONN;
+	if (len < 14)
+		return -EINVAL;
+	if (len > NETFRONT_MAX_FRAME)
+		return -EMSGSIZE;
+	ret = check_meta(nf, meta, len);
+	if (ret)
+		return ret;
+	nslots = netfront_wire_tx_slots((uint32_t)len, 0);
+	if (nslots > 1 && !nf->info.sg)
+		return -EMSGSIZE;
+	gso = netfront_wire_gso_extra(meta, &ex);
+	/* netfront_tx_buffers reserved for the largest frame: still true
+	 * unless the caller skipped it. */
+	if (ring_free(&q->tx) < nslots + (gso ? 1u : 0u) ||
+	    q->tx_nfree < nslots) {
+		q->st.tx_busy++;
+		return -EAGAIN;
+	}
+	tx_post(q, meta, len, nslots, gso ? &ex : NULL);
 	return 0;
 }
 

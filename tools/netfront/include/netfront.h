@@ -218,6 +218,23 @@ int netfront_tx(struct netfront *nf, unsigned int q,
 int netfront_tx_vnet(struct netfront *nf, unsigned int q,
 		     const struct virtio_net_hdr *vnet,
 		     const struct iovec *iov, unsigned int iovcnt);
+/*
+ * Zero-copy TX, as Linux netfront grants the skb's own pages instead of
+ * copying: netfront_tx_buffers() points @iov (NETFRONT_MAX_SLOTS entries)
+ * at the granted pool pages a frame of up to @max_len bytes would use,
+ * *iovcnt of them, without taking them; the caller writes the frame
+ * there (e.g. readv from a tap) and queues it with netfront_tx_commit()
+ * and its real length, or simply drops it (nothing to undo). No other
+ * TX call on queue @q in between. Errors as netfront_tx: -EAGAIN ring or
+ * pool cannot hold a frame of @max_len (and its GSO extra), -EMSGSIZE,
+ * -EINVAL, -ENOTCONN; commit also -EOPNOTSUPP (GSO or blank checksum not
+ * negotiated: the caller completes nothing here, as the bytes are split
+ * over pages). Same thread rules as netfront_tx.
+ */
+int netfront_tx_buffers(struct netfront *nf, unsigned int q, size_t max_len,
+			struct iovec *iov, unsigned int *iovcnt);
+int netfront_tx_commit(struct netfront *nf, unsigned int q,
+		       const struct netfront_meta *meta, size_t len);
 /* Free TX slots of queue @q: a frame of n data slots fits when n + 1
  * (the GSO extra) <= this. */
 unsigned int netfront_tx_space(const struct netfront *nf, unsigned int q);
