@@ -370,6 +370,7 @@ int main(int argc, char **argv)
 		struct nfa_pump_config pc = {
 			.nf = nf, .tap_fds = fds, .stop_fd = sfd,
 			.stats_path = o.stats, .spin_us = o.spin_us,
+			.ifname = o.ifname,
 		};
 
 		ret = nfa_pump_run(&pc);

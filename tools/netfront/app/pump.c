@@ -38,8 +38,13 @@ struct pump_q {
 	struct nfa_tap_stats st;
 };
 
+#define MCAST_MAX 64u
+
 struct pump {
 	const struct nfa_pump_config *cfg;
+	bool mcast;                /* multicast control negotiated */
+	unsigned int nmc;
+	uint8_t mc[MCAST_MAX][6];  /* what the backend was told */
 	struct netfront *nf;
 	unsigned int nq;
 	bool zero_copy;
@@ -302,6 +307,64 @@ static int spin_wait(struct pump *p)
 	return 200;
 }
 
+static bool mc_has(uint8_t (*list)[6], unsigned int n, const uint8_t *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!memcmp(list[i], a, 6))
+			return true;
+	return false;
+}
+
+/*
+ * Multicast control: the guest kernel's subscriptions on the tap are in
+ * /proc/self/net/dev_mcast (this thread lives in the guest namespace).
+ * Mirror them to the backend as MCAST_ADD/DEL extras, once a second.
+ * An extra refused for lack of ring space is retried at the next tick.
+ */
+static void mcast_sync(struct pump *p)
+{
+	uint8_t want[MCAST_MAX][6];
+	unsigned int nw = 0, i;
+	char line[256], name[64], hex[64];
+	FILE *f;
+
+	if (!p->mcast || !p->cfg->ifname)
+		return;
+	f = fopen("/proc/self/net/dev_mcast", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && nw < MCAST_MAX) {
+		unsigned int idx, users, global, b[6];
+
+		if (sscanf(line, "%u %63s %u %u %63s", &idx, name, &users,
+			   &global, hex) != 5 || strcmp(name, p->cfg->ifname) ||
+		    strlen(hex) != 12 ||
+		    sscanf(hex, "%2x%2x%2x%2x%2x%2x", &b[0], &b[1], &b[2],
+			   &b[3], &b[4], &b[5]) != 6)
+			continue;
+		for (i = 0; i < 6; i++)
+			want[nw][i] = (uint8_t)b[i];
+		if ((want[nw][0] & 1) && !mc_has(want, nw, want[nw]))
+			nw++;
+	}
+	fclose(f);
+	for (i = 0; i < p->nmc;) {
+		if (!mc_has(want, nw, p->mc[i]) &&
+		    netfront_mcast(p->nf, false, p->mc[i]) == 0) {
+			memcpy(p->mc[i], p->mc[--p->nmc], 6);
+			continue;
+		}
+		i++;
+	}
+	for (i = 0; i < nw && p->nmc < MCAST_MAX; i++)
+		if (!mc_has(p->mc, p->nmc, want[i]) &&
+		    netfront_mcast(p->nf, true, want[i]) == 0)
+			memcpy(p->mc[p->nmc++], want[i], 6);
+	netfront_queue_kick(p->nf, 0);
+}
+
 static int loop(struct pump *p)
 {
 	struct epoll_event evs[32];
@@ -340,6 +403,7 @@ static int loop(struct pump *p)
 			netfront_queue_kick(p->nf, qi);
 		}
 		if (now_ns() >= next_stats) {
+			mcast_sync(p);
 			write_stats(p);
 			next_stats = now_ns() + 1000000000ull;
 		}
@@ -357,6 +421,7 @@ int nfa_pump_run(const struct nfa_pump_config *cfg)
 	netfront_get_info(cfg->nf, &info);
 	p.nq = info.nr_queues;
 	p.zero_copy = info.sg && info.tx_csum && info.ipv6_csum;
+	p.mcast = info.multicast_control;
 	p.q = calloc(p.nq, sizeof(*p.q));
 	if (!p.q)
 		return -ENOMEM;
