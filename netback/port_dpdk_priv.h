@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the DPDK port (port_dpdk.c, port_dpdk_mbuf.c), exposed for
+ * tests/test_net_port_dpdk.c. Data-path helpers: no allocation other than
+ * from the given mempool, no logging, callable from any queue thread.
+ */
+#ifndef NETBACK_PORT_DPDK_PRIV_H
+#define NETBACK_PORT_DPDK_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+/* Headers of an Ethernet frame (one 802.1Q tag at most) up to L4. */
+struct net_dpdk_hdrs {
+	uint16_t l2_len;
+	uint16_t l3_len;
+	uint16_t l4_len;     /* TCP data offset or 8 (UDP); 0 otherwise */
+	uint8_t ip_version;  /* 4 or 6 */
+	uint8_t l4_proto;    /* IPPROTO_TCP, IPPROTO_UDP or other */
+};
+
+/* Parse IPv4/IPv6 over Ethernet. -EINVAL if truncated or not IP (IPv6
+ * extension headers are not walked: the next header is the L4 proto). */
+int net_dpdk_parse_hdrs(const uint8_t *d, uint32_t len,
+			struct net_dpdk_hdrs *h);
+
+/*
+ * Copy @f into a new mbuf chain from @pool, completing a NEEDS_CSUM
+ * checksum in software; a TCP GSO frame gets TSO metadata if @tso, else
+ * is refused. Returns 0 and *out, -ENOBUFS if the pool is empty (nothing
+ * allocated stays), -EOPNOTSUPP for GSO without @tso or a non-TCP GSO
+ * type, -EINVAL for a bad length or vnet header.
+ */
+int net_dpdk_frame_to_mbuf(struct rte_mempool *pool, const struct net_frame *f,
+			   bool tso, struct rte_mbuf **out);
+
+/*
+ * Copy mbuf chain @m into @f (data and len; vnet from the mbuf's rx
+ * offload flags, GSO only if @offloads has the matching NET_OFF_TSO*).
+ * Does not free @m. -EMSGSIZE over NET_FRAME_MAX, -EOPNOTSUPP for an LRO
+ * frame the guest cannot take, -EINVAL for a runt or malformed chain.
+ */
+int net_dpdk_mbuf_to_frame(struct rte_mbuf *m, unsigned int offloads,
+			   struct net_frame *f);
+
+/* Split the EAL arguments (fixed ones, then @extra) into @argv, backed by
+ * @buf. -E2BIG if they do not fit. */
+int net_dpdk_eal_argv(const char *extra, char *buf, size_t bufsz,
+		      char **argv, int max_argc, int *argc_out);
+
+#endif /* NETBACK_PORT_DPDK_PRIV_H */
