@@ -96,7 +96,7 @@ int net_dpdk_eal_argv(const char *extra, char *buf, size_t bufsz,
 
 	n = snprintf(buf, bufsz,
 		     "uback-net --no-huge --no-pci --file-prefix uback-%d "
-		     "-m 128 -l 0 --log-level=*:warning --no-telemetry %s",
+		     "-m 128 -l 0 --no-shconf --log-level=*:warning --no-telemetry %s",
 		     (int)getpid(), extra ? extra : "");
 	if (n < 0 || (size_t)n >= bufsz)
 		return -E2BIG;
@@ -109,6 +109,12 @@ int net_dpdk_eal_argv(const char *extra, char *buf, size_t bufsz,
 	argv[argc] = NULL;
 	*argc_out = argc;
 	return 0;
+}
+
+/* With --no-shconf the EAL leaves only its empty runtime directory. */
+static void dpdk_eal_atexit(void)
+{
+	(void)rmdir(rte_eal_get_runtime_dir());
 }
 
 /* The EAL can be initialised once per process and never again after
@@ -144,6 +150,7 @@ static int dpdk_eal_up(void)
 	}
 	if (have_cpus)
 		pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	atexit(dpdk_eal_atexit);
 	ret = 1;
 out_state:
 	dpdk_eal_state = ret;
