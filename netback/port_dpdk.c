@@ -20,6 +20,7 @@
  * when the guest takes TSO, else it is dropped (rx_errors).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -281,6 +282,10 @@ static int dpdk_configure(struct net_port *p,
 	if (cfg->mtu)
 		conf.rxmode.mtu = cfg->mtu;
 
+	xb_debug("dpdk %s: driver %s, offloads rx 0x%" PRIx64 "/0x%" PRIx64
+		 " tx 0x%" PRIx64 "/0x%" PRIx64 " (used/offered)", p->name,
+		 info.driver_name, conf.rxmode.offloads, info.rx_offload_capa,
+		 conf.txmode.offloads, info.tx_offload_capa);
 	ret = rte_eth_dev_configure(p->port_id, p->nr_queues, p->nr_queues,
 				    &conf);
 	if (ret < 0) {

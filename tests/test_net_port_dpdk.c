@@ -5,7 +5,10 @@
  *   (no args)  suite unit: header parsing, EAL argv, a net_ring loopback
  *              (frames of 60..65535 B back intact, checksums completed,
  *              GSO refused and counted), net_null counts, bad devargs,
- *              reopen of a closed name.
+ *              reopen of a closed name; net_vhost <-> net_virtio_user in
+ *              this process (both directions, 64..9000 B, a TCP GSO frame
+ *              crossing whole where the device has TSO, dropped and
+ *              counted where the device or the guest lacks it).
  *   --memif    suite dpdk: a dpdk-testpmd memif server in io forward mode,
  *              this port its client: frames of several sizes come back
  *              whole; testpmd killed and restarted: no crash, frames resume.
@@ -141,6 +144,45 @@ static void make_udp_partial(struct net_frame *f, uint32_t len)
 	f->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	f->vnet.csum_start = 34;
 	f->vnet.csum_offset = 6;
+}
+
+/* IPv4/TCP GSO super-frame of @len bytes (MSS @mss) as a Linux guest
+ * hands it over: partial checksum, pseudo-header sum with the length. */
+static void make_tcp_gso(struct net_frame *f, uint32_t len, uint16_t mss)
+{
+	uint8_t *ip = f->data + 14;
+	uint8_t *tcp = ip + 20;
+	uint16_t ipl = (uint16_t)(len - 14);
+	uint16_t sum;
+
+	make_frame(f, len, 0);
+	f->data[12] = 0x08;
+	f->data[13] = 0x00;
+	memset(ip, 0, 40);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ipl >> 8);
+	ip[3] = (uint8_t)ipl;
+	ip[6] = 0x40;   /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	ip[12] = 198; ip[13] = 18; ip[14] = 0; ip[15] = 1;
+	ip[16] = 198; ip[17] = 18; ip[18] = 0; ip[19] = 2;
+	sum = rte_ipv4_cksum((const void *)ip);
+	memcpy(ip + 10, &sum, 2);
+	tcp[0] = 0x30; tcp[1] = 0x39;
+	tcp[2] = 0x00; tcp[3] = 0x50;
+	tcp[7] = 1;            /* seq 1 */
+	tcp[12] = 5 << 4;      /* data offset 20 */
+	tcp[13] = 0x18;        /* PSH ACK */
+	tcp[14] = 0xff; tcp[15] = 0xff;
+	sum = rte_ipv4_phdr_cksum((const void *)ip, 0);
+	memcpy(tcp + 16, &sum, 2);
+	f->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	f->vnet.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	f->vnet.gso_size = mss;
+	f->vnet.hdr_len = 54;
+	f->vnet.csum_start = 34;
+	f->vnet.csum_offset = 16;
 }
 
 static int open_port(const char *args, unsigned int nq, struct net_port **p)
@@ -376,6 +418,123 @@ static void test_bad_open(void **state)
 	}
 	ops->close(p);
 	ops->close(NULL);
+}
+
+/* ---- unit: net_vhost <-> net_virtio_user in this process ----------------- */
+
+static void test_vhost_virtio_user(void **state)
+{
+	static const uint32_t sizes[] = { 64, 1514, 9000 };
+	char dir[] = "/tmp/uback-vhost-XXXXXX";
+	char args[256];
+	struct net_port *vh = NULL;
+	struct net_port *vu = NULL;
+	struct net_port_stats st;
+	struct frames tx;
+	struct frames rx;
+	uint64_t end;
+	uint32_t seq;
+	unsigned int got;
+
+	frames_init(&tx);
+	frames_init(&rx);
+	assert_non_null(mkdtemp(dir));
+	snprintf(args, sizeof(args), "net_vhost_u%d,iface=%s/vh.sock,queues=1,tso=1",
+		 (int)getpid(), dir);
+	assert_int_equal(open_port(args, 1, &vh), 0);
+	snprintf(args, sizeof(args),
+		 "net_virtio_user_u%d,path=%s/vh.sock,queues=1",
+		 (int)getpid(), dir);
+	assert_int_equal(open_port(args, 1, &vu), 0);
+	assert_int_equal(ops->enable(vh, 1, NET_OFF_CSUM | NET_OFF_TSO4), 0);
+	assert_int_equal(ops->enable(vu, 1, 0), 0);
+
+	/* both directions, every size, payload checked */
+	for (unsigned int dirn = 0; dirn < 2; dirn++) {
+		struct net_port *a = dirn ? vh : vu;
+		struct net_port *b = dirn ? vu : vh;
+
+		for (unsigned int s = 0; s < 3; s++) {
+			/* the vhost side comes up when the virtio side has
+			 * its queues: retry the first burst for a while */
+			end = now_ns() + 10000000000ull;
+			got = 0;
+			for (unsigned int i = 0; i < 8; i++)
+				make_frame(&tx.f[i], sizes[s], i);
+			while (got == 0 && now_ns() < end) {
+				int r = ops->tx_burst(a, 0, tx.f, 8);
+
+				assert_true(r >= 0);
+				usleep(1000);
+				while ((r = ops->rx_burst(b, 0, rx.f,
+							  BURST)) > 0) {
+					for (int i = 0; i < r; i++) {
+						assert_int_equal(check_frame(
+							&rx.f[i], &seq), 0);
+						assert_int_equal(rx.f[i].len,
+								 sizes[s]);
+					}
+					got += (unsigned int)r;
+				}
+			}
+			fprintf(stderr, "%s -> %s %u B: %u frames\n",
+				dirn ? "vhost" : "virtio_user",
+				dirn ? "virtio_user" : "vhost", sizes[s], got);
+			assert_true(got > 0);
+		}
+	}
+	ops->get_stats(vh, 0, &st);
+	assert_int_equal(st.rx_errors + st.rx_oversize, 0);
+	ops->get_stats(vu, 0, &st);
+	assert_int_equal(st.rx_errors + st.rx_oversize, 0);
+
+	/* a GSO frame crosses whole where the device takes TSO (virtio_user
+	 * here), and arrives as GSO for a guest that takes TSO4 */
+	make_tcp_gso(&tx.f[0], 14 + 20 + 20 + 4 * 1448, 1448);
+	assert_int_equal(ops->tx_burst(vu, 0, tx.f, 1), 1);
+	end = now_ns() + 2000000000ull;
+	got = 0;
+	while (got == 0 && now_ns() < end) {
+		int r = ops->rx_burst(vh, 0, rx.f, BURST);
+
+		assert_true(r >= 0);
+		got = (unsigned int)r;
+	}
+	assert_int_equal(got, 1);
+	assert_int_equal(rx.f[0].len, tx.f[0].len);
+	assert_int_equal(rx.f[0].vnet.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(rx.f[0].vnet.gso_size, 1448);
+	assert_int_equal(rx.f[0].vnet.hdr_len, 54);
+	assert_int_equal(rx.f[0].vnet.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(rx.f[0].vnet.csum_start, 34);
+	assert_int_equal(rx.f[0].vnet.csum_offset, 16);
+	/* byte for byte, the partial checksum back in Linux's convention */
+	assert_memory_equal(rx.f[0].data, tx.f[0].data, tx.f[0].len);
+
+	/* the same frame for a guest without TSO: dropped, counted */
+	assert_int_equal(ops->enable(vh, 1, NET_OFF_CSUM), 0);
+	assert_int_equal(ops->tx_burst(vu, 0, tx.f, 1), 1);
+	end = now_ns() + 2000000000ull;
+	ops->get_stats(vh, 0, &st);
+	while (st.rx_errors == 0 && now_ns() < end) {
+		assert_int_equal(ops->rx_burst(vh, 0, rx.f, BURST), 0);
+		ops->get_stats(vh, 0, &st);
+	}
+	assert_int_equal(st.rx_errors, 1);
+
+	/* net_vhost offers no TSO: a GSO frame towards it is dropped */
+	ops->get_stats(vh, 0, &st);
+	assert_int_equal(st.tx_dropped, 0);
+	assert_int_equal(ops->tx_burst(vh, 0, tx.f, 1), 1);
+	ops->get_stats(vh, 0, &st);
+	assert_int_equal(st.tx_dropped, 1);
+	ops->close(vu);
+	ops->close(vh);
+	snprintf(args, sizeof(args), "%s/vh.sock", dir);
+	unlink(args);
+	assert_int_equal(rmdir(dir), 0);
+	frames_fini(&tx);
+	frames_fini(&rx);
 }
 
 /* ---- dpdk suite: a dpdk-testpmd memif peer ----------------------------- */
@@ -706,6 +865,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ring_loopback),
 		cmocka_unit_test(test_null_counts),
 		cmocka_unit_test(test_bad_open),
+		cmocka_unit_test(test_vhost_virtio_user),
 	};
 	const struct CMUnitTest memif[] = {
 		cmocka_unit_test_teardown(test_memif_echo, port_teardown),
