@@ -342,6 +342,44 @@ static void test_ring_loopback(void **state)
 	assert_int_equal(st.rx_oversize, 0);
 	assert_int_equal(st.rx_errors, 0);
 
+	/* back-pressure: without rx the ring fills, tx_burst takes fewer
+	 * than offered and then none; every frame taken comes back, in
+	 * order, and nothing was dropped */
+	{
+		unsigned int taken = 0;
+		unsigned int back = 0;
+		uint64_t dropped0;
+
+		r = 1;
+		ops->get_stats(p, 0, &st);
+		dropped0 = st.tx_dropped;
+
+		unsigned int partial = 0;
+
+		/* bursts of 7 do not divide the ring: one is cut short */
+		for (unsigned int b = 0; b < 10000 && r > 0; b++) {
+			for (unsigned int i = 0; i < 7; i++)
+				make_frame(&tx.f[i], 100, taken + i);
+			r = ops->tx_burst(p, 0, tx.f, 7);
+			assert_true(r >= 0 && r <= 7);
+			taken += (unsigned int)r;
+			partial += r > 0 && r < 7;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(partial, 1);
+		assert_true(taken > 0);
+		while ((r = ops->rx_burst(p, 0, rx.f, BURST)) > 0) {
+			for (int i = 0; i < r; i++) {
+				assert_int_equal(check_frame(&rx.f[i], &seq), 0);
+				assert_int_equal(seq, back);
+				back++;
+			}
+		}
+		assert_int_equal(back, taken);
+		ops->get_stats(p, 0, &st);
+		assert_int_equal(st.tx_dropped, dropped0);
+	}
+
 	/* disabled again: nothing moves */
 	ops->disable(p);
 	make_frame(&tx.f[0], 64, 0);
@@ -606,7 +644,7 @@ static void peer_start(struct peer *pe)
 		       "--vdev", vdev, "--",
 		       "--forward-mode=io", "--auto-start",
 		       "--total-num-mbufs=16384",
-		       "--rxd=1024", "--txd=1024",
+		       "--rxd=1024", "--txd=1024", "--rxq=2", "--txq=2",
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -668,8 +706,9 @@ static int memif_teardown(void **state)
 /* Send frames of @len and receive them back through the peer until @n
  * came back or @ms elapsed; checks every received frame. Returns how many
  * came back; *sent_out how many tx_burst took. */
-static unsigned int echo(struct net_port *p, struct frames *tx,
-			 struct frames *rx, uint32_t len, unsigned int n,
+static unsigned int echo(struct net_port *p, unsigned int q,
+			 struct frames *tx, struct frames *rx, uint32_t len,
+			 unsigned int n,
 			 unsigned int ms, unsigned int *sent_out,
 			 unsigned int *seq_base)
 {
@@ -688,14 +727,22 @@ static unsigned int echo(struct net_port *p, struct frames *tx,
 			for (unsigned int i = 0; i < k; i++)
 				make_frame(&tx->f[i], len,
 					   *seq_base + sent + i);
-			r = ops->tx_burst(p, 0, tx->f, k);
+			r = ops->tx_burst(p, q, tx->f, k);
 			assert_true(r >= 0);
 			sent += (unsigned int)r;
 		}
-		int r = ops->rx_burst(p, 0, rx->f, BURST);
+		int r = ops->rx_burst(p, q, rx->f, BURST);
 
 		assert_true(r >= 0);
 		for (int i = 0; i < r; i++) {
+			if (check_frame(&rx->f[i], &seq) != 0) {
+				fprintf(stderr, "bad frame q%u len %u (want %u) "
+					"i %d of %d, got %u\n", q, rx->f[i].len,
+					len, i, r, got);
+				for (unsigned int k = 0; k < 32; k++)
+					fprintf(stderr, "%02x", rx->f[i].data[k]);
+				fprintf(stderr, "\n");
+			}
 			assert_int_equal(check_frame(&rx->f[i], &seq), 0);
 			assert_int_equal(rx->f[i].len, len);
 			/* in order, none lost, none twice */
@@ -737,30 +784,41 @@ static void test_memif_echo(void **state)
 	struct frames tx;
 	struct frames rx;
 	unsigned int seq = 0;
+	uint64_t dropped0;
 
 	frames_init(&tx);
 	frames_init(&rx);
-	assert_int_equal(open_port(g_devargs, 1, &g_port), 0);
+	assert_int_equal(open_port(g_devargs, 2, &g_port), 0);
 	p = g_port;
-	assert_int_equal(ops->enable(p, 1, 0), 0);
+	assert_int_equal(ops->enable(p, 2, 0), 0);
 	assert_true(wait_link(p, &tx, &rx, 15000));
 	ops->get_stats(p, 0, &st);
-	uint64_t dropped0 = st.tx_dropped;
+	dropped0 = st.tx_dropped;
 
-	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		unsigned int sent;
-		unsigned int got = echo(p, &tx, &rx, sizes[s], 2000, 10000,
-					&sent, &seq);
+	/* every size on queue 0, then on queue 1 (testpmd's io forwarding
+	 * returns each queue's frames on the same queue) */
+	for (unsigned int q = 0; q < 2; q++) {
+		for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]);
+		     s++) {
+			unsigned int sent;
+			unsigned int got = echo(p, q, &tx, &rx, sizes[s], 2000,
+						10000, &sent, &seq);
 
-		fprintf(stderr, "memif echo %u B: %u sent, %u back\n",
-			sizes[s], sent, got);
-		assert_int_equal(sent, 2000);
-		assert_int_equal(got, 2000);
+			fprintf(stderr, "memif echo q%u %u B: %u sent, "
+				"%u back\n", q, sizes[s], sent, got);
+			assert_int_equal(sent, 2000);
+			assert_int_equal(got, 2000);
+		}
 	}
 	ops->get_stats(p, 0, &st);
 	assert_int_equal(st.tx_dropped, dropped0);
-	assert_int_equal(st.rx_errors, 0);
-	assert_int_equal(st.rx_oversize, 0);
+	for (unsigned int q = 0; q < 2; q++) {
+		ops->get_stats(p, q, &st);
+		assert_int_equal(st.rx_errors, 0);
+		assert_int_equal(st.rx_oversize, 0);
+		if (q)
+			assert_int_equal(st.tx_dropped, 0);
+	}
 	port_teardown(NULL);
 	frames_fini(&tx);
 	frames_fini(&rx);
@@ -778,11 +836,11 @@ static void test_memif_peer_restart(void **state)
 
 	frames_init(&tx);
 	frames_init(&rx);
-	assert_int_equal(open_port(g_devargs, 1, &g_port), 0);
+	assert_int_equal(open_port(g_devargs, 2, &g_port), 0);
 	p = g_port;
-	assert_int_equal(ops->enable(p, 1, 0), 0);
+	assert_int_equal(ops->enable(p, 2, 0), 0);
 	assert_true(wait_link(p, &tx, &rx, 15000));
-	assert_int_equal(echo(p, &tx, &rx, 1000, 500, 10000, &sent, &seq),
+	assert_int_equal(echo(p, 0, &tx, &rx, 1000, 500, 10000, &sent, &seq),
 			 500);
 
 	/* the peer dies: bursts keep working, frames are dropped (counted)
@@ -804,8 +862,8 @@ static void test_memif_peer_restart(void **state)
 	peer_start(&g_peer);
 	assert_true(wait_link(p, &tx, &rx, 20000));
 	seq = 0;
-	assert_int_equal(echo(p, &tx, &rx, 1514, 1000, 10000, &sent, &seq),
-			 1000);
+	assert_int_equal(echo(p, 0, &tx, &rx, 1514, 1000, 10000, &sent,
+			      &seq), 1000);
 	port_teardown(NULL);
 	frames_fini(&tx);
 	frames_fini(&rx);
@@ -826,8 +884,8 @@ static int bench(void)
 
 	frames_init(&tx);
 	frames_init(&rx);
-	if (memif_setup(NULL) < 0 || open_port(g_devargs, 1, &p) < 0 ||
-	    ops->enable(p, 1, 0) < 0 || !wait_link(p, &tx, &rx, 15000)) {
+	if (memif_setup(NULL) < 0 || open_port(g_devargs, 2, &p) < 0 ||
+	    ops->enable(p, 2, 0) < 0 || !wait_link(p, &tx, &rx, 15000)) {
 		fprintf(stderr, "bench: no memif peer\n");
 		return 1;
 	}
