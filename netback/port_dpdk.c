@@ -47,7 +47,8 @@
 #define DPDK_TX_DESC 1024u
 #define DPDK_MBUF_CACHE 256u
 #define DPDK_WATCH_US 250000u      /* link watchdog period */
-#define DPDK_RESTART_TICKS 4u      /* down this many periods: restart */
+#define DPDK_RESTART_TICKS 4u      /* down this long: restart, */
+#define DPDK_RESTART_TICKS_MAX 32u /* doubling up to this while it fails */
 
 struct dpdk_queue {
 	struct net_port_stats stats;   /* written by the queue thread only */
@@ -70,7 +71,9 @@ struct net_port {
 	bool restart_on_down;
 	bool closing;
 	unsigned int down_ticks;
-	uint32_t paused;               /* bursts stay out while set */
+	unsigned int restart_ticks;    /* current restart interval */
+	uint32_t paused;               /* bursts stay out while set (and
+					* while the device is not started) */
 	uint64_t restarts;
 	char name[RTE_ETH_NAME_MAX_LEN];
 	struct dpdk_queue q[NET_PORT_MAX_QUEUES];
@@ -227,15 +230,22 @@ static void dpdk_watchdog(void *arg)
 	if (rte_eth_link_get_nowait(p->port_id, &link) == 0 &&
 	    link.link_status == RTE_ETH_LINK_UP) {
 		p->down_ticks = 0;
+		p->restart_ticks = DPDK_RESTART_TICKS;
 		goto out_rearm;
 	}
-	if (++p->down_ticks < DPDK_RESTART_TICKS)
+	if (++p->down_ticks < p->restart_ticks)
 		goto out_rearm;
 	p->down_ticks = 0;
+	/* each try makes the driver log a failed connect: back off */
+	if (p->restart_ticks < DPDK_RESTART_TICKS_MAX)
+		p->restart_ticks *= 2;
 	queues_pause(p);
 	(void)rte_eth_dev_stop(p->port_id);
 	ret = rte_eth_dev_start(p->port_id);
-	queues_resume(p);
+	/* a device that did not start stays paused: its bursts would
+	 * land in ethdev's not-ready stubs */
+	if (ret == 0)
+		queues_resume(p);
 	p->restarts++;
 	/* once, then every 64th try: a peer may stay away for long */
 	if (ret < 0 && (p->restarts & 63) == 1)
@@ -422,10 +432,17 @@ static int dpdk_open(const struct net_port_config *cfg,
 	 * client connects, a vhost socket listens); netback gates the
 	 * bursts with enable/disable. */
 	ret = rte_eth_dev_start(port_id);
-	if (ret < 0) {
+	if (ret < 0 && p->restart_on_down) {
+		/* a memif client whose server is not there yet: the
+		 * watchdog starts it when the server appears */
+		xb_warn("dpdk %s: start: %s; retrying in the background",
+			p->name, rte_strerror(-ret));
+		p->paused = 1;
+	} else if (ret < 0) {
 		xb_err("dpdk %s: start: %s", p->name, rte_strerror(-ret));
 		goto err_close_dev;
 	}
+	p->restart_ticks = DPDK_RESTART_TICKS;
 	if (p->restart_on_down) {
 		ret = rte_eal_alarm_set(DPDK_WATCH_US, dpdk_watchdog, p);
 		if (ret < 0) {
