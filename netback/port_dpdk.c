@@ -43,6 +43,8 @@
 #include "port_dpdk_priv.h"
 
 #define DPDK_BURST 32u
+#define DPDK_TX_CSUM (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | \
+		      RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
 #define DPDK_RX_DESC 1024u
 #define DPDK_TX_DESC 1024u
 #define DPDK_MBUF_CACHE 256u
@@ -63,7 +65,7 @@ struct net_port {
 	unsigned int nr_queues;        /* configured on the device */
 	unsigned int active_queues;    /* enabled by netback */
 	unsigned int offloads;         /* NET_OFF_* the guest takes */
-	bool tso;                      /* device sends TCP GSO frames */
+	unsigned int dev_off;          /* NET_OFF_* the device takes */
 	bool enabled;
 	/* The link watchdog (an EAL alarm on the EAL interrupt thread)
 	 * restarts a device whose driver does not reconnect by itself. */
@@ -100,7 +102,8 @@ int net_dpdk_eal_argv(const char *extra, char *buf, size_t bufsz,
 
 	n = snprintf(buf, bufsz,
 		     "uback-net --no-huge --no-pci --file-prefix uback-%d "
-		     "-m 128 -l 0 --no-shconf --log-level=*:warning --no-telemetry %s",
+		     "-m 128 -l 0 --no-shconf --no-telemetry "
+		     "--log-level=*:warning %s",
 		     (int)getpid(), extra ? extra : "");
 	if (n < 0 || (size_t)n >= bufsz)
 		return -E2BIG;
@@ -280,15 +283,16 @@ static int dpdk_configure(struct net_port *p,
 		(RTE_ETH_RX_OFFLOAD_SCATTER | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
 		 RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_LRO);
 	conf.txmode.offloads = info.tx_offload_capa &
-		(RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_TCP_TSO |
-		 RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM);
-	/* TSO needs the L4 checksum offload with it. */
-	p->tso = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) &&
-		 (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
-	if (!p->tso)
-		conf.txmode.offloads &= ~(RTE_ETH_TX_OFFLOAD_TCP_TSO |
-					  RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
-					  RTE_ETH_TX_OFFLOAD_IPV4_CKSUM);
+		RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* Checksum offload only with both TCP and UDP; TSO only with it. */
+	if ((info.tx_offload_capa & DPDK_TX_CSUM) == DPDK_TX_CSUM) {
+		conf.txmode.offloads |= DPDK_TX_CSUM;
+		p->dev_off |= NET_OFF_CSUM;
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) {
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+			p->dev_off |= NET_OFF_TSO4 | NET_OFF_TSO6;
+		}
+	}
 	if (cfg->mtu)
 		conf.rxmode.mtu = cfg->mtu;
 
@@ -451,8 +455,9 @@ static int dpdk_open(const struct net_port_config *cfg,
 			goto err_stop_dev;
 		}
 	}
-	xb_info("dpdk %s: port %u, %u queues%s", p->name, port_id,
-		p->nr_queues, p->tso ? ", TSO" : "");
+	xb_info("dpdk %s: port %u, %u queues%s%s", p->name, port_id,
+		p->nr_queues, p->dev_off & NET_OFF_CSUM ? ", csum" : "",
+		p->dev_off & NET_OFF_TSO4 ? ", TSO" : "");
 	*out = p;
 	return 0;
 
@@ -592,7 +597,8 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 		return (int)n;
 	}
 	while (taken < n) {
-		int ret = net_dpdk_frame_to_mbuf(p->pool, &f[taken], p->tso,
+		int ret = net_dpdk_frame_to_mbuf(p->pool, &f[taken],
+						 p->dev_off,
 						 &dq->mbufs[built]);
 
 		if (ret == -ENOBUFS)

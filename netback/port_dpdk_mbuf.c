@@ -111,11 +111,43 @@ static uint16_t tso_phdr_sum(const uint8_t *d, const struct net_dpdk_hdrs *h)
 	return rte_ipv6_phdr_cksum(ip, RTE_MBUF_F_TX_TCP_SEG);
 }
 
-static int tx_offload(const struct net_frame *f, bool tso, struct rte_mbuf *m,
-		      uint16_t *csum, uint32_t *csum_at)
+/* Offset of the checksum field in an L4 header, 0 if not TCP/UDP. */
+static uint16_t l4_csum_off(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 0;
+}
+
+/* A partial checksum the device completes: only for a plain TCP/UDP
+ * header where the vnet header points (anything else is done here). The
+ * field keeps the pseudo-header sum with the length, as DPDK wants for
+ * checksum offload without TSO. */
+static bool tx_csum_offload(const struct net_frame *f, struct rte_mbuf *m)
+{
+	const struct virtio_net_hdr *v = &f->vnet;
+	struct net_dpdk_hdrs h;
+	uint16_t off;
+
+	if (net_dpdk_parse_hdrs(f->data, f->len, &h) < 0)
+		return false;
+	off = l4_csum_off(h.l4_proto);
+	if (!off || v->csum_start != h.l2_len + h.l3_len ||
+	    v->csum_offset != off)
+		return false;
+	m->l2_len = h.l2_len;
+	m->l3_len = h.l3_len;
+	m->ol_flags |= (h.l4_proto == IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
+						  : RTE_MBUF_F_TX_UDP_CKSUM) |
+		       (h.ip_version == 4 ? RTE_MBUF_F_TX_IPV4
+					  : RTE_MBUF_F_TX_IPV6);
+	return true;
+}
+
+static int tx_offload(const struct net_frame *f, unsigned int dev_off,
+		      struct rte_mbuf *m, uint16_t *csum, uint32_t *csum_at)
 {
 	const struct virtio_net_hdr *v = &f->vnet;
 	uint8_t gso = v->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	unsigned int need;
 	struct net_dpdk_hdrs h;
 
 	*csum_at = 0;
@@ -127,16 +159,19 @@ static int tx_offload(const struct net_frame *f, bool tso, struct rte_mbuf *m,
 			return 0;
 		if (start >= f->len || at + 2 > f->len)
 			return -EINVAL;
+		if ((dev_off & NET_OFF_CSUM) && tx_csum_offload(f, m))
+			return 0;
 		*csum = finish_csum(f->data, start, f->len);
 		*csum_at = at;
 		return 0;
 	}
-	if (!tso || (gso != VIRTIO_NET_HDR_GSO_TCPV4 &&
-		     gso != VIRTIO_NET_HDR_GSO_TCPV6))
+	need = gso == VIRTIO_NET_HDR_GSO_TCPV4 ? NET_OFF_TSO4 :
+	       gso == VIRTIO_NET_HDR_GSO_TCPV6 ? NET_OFF_TSO6 : 0;
+	if (!need || !(dev_off & need))
 		return -EOPNOTSUPP;
 	if (v->gso_size == 0 || net_dpdk_parse_hdrs(f->data, f->len, &h) < 0 ||
 	    h.l4_proto != IPPROTO_TCP ||
-	    h.ip_version != (gso == VIRTIO_NET_HDR_GSO_TCPV4 ? 4 : 6))
+	    h.ip_version != (need == NET_OFF_TSO4 ? 4 : 6))
 		return -EINVAL;
 	m->l2_len = h.l2_len;
 	m->l3_len = h.l3_len;
@@ -151,7 +186,7 @@ static int tx_offload(const struct net_frame *f, bool tso, struct rte_mbuf *m,
 }
 
 int net_dpdk_frame_to_mbuf(struct rte_mempool *pool, const struct net_frame *f,
-			   bool tso, struct rte_mbuf **out)
+			   unsigned int dev_off, struct rte_mbuf **out)
 {
 	struct rte_mbuf *head;
 	struct rte_mbuf *seg;
@@ -165,7 +200,7 @@ int net_dpdk_frame_to_mbuf(struct rte_mempool *pool, const struct net_frame *f,
 	head = rte_pktmbuf_alloc(pool);
 	if (!head)
 		return -ENOBUFS;
-	ret = tx_offload(f, tso, head, &csum, &csum_at);
+	ret = tx_offload(f, dev_off, head, &csum, &csum_at);
 	if (ret < 0)
 		goto err_free_chain;
 
@@ -237,6 +272,33 @@ static int rx_gso(struct rte_mbuf *m, unsigned int offloads,
 	return 0;
 }
 
+/* A partial checksum from the device (L4_CKSUM_NONE): handed on as
+ * NEEDS_CSUM to a guest that takes it, else completed here. */
+static int rx_partial(unsigned int offloads, struct net_frame *f)
+{
+	struct net_dpdk_hdrs h;
+	uint32_t start;
+	uint16_t off;
+	uint16_t sum;
+
+	if (net_dpdk_parse_hdrs(f->data, f->len, &h) < 0)
+		return -EINVAL;
+	off = l4_csum_off(h.l4_proto);
+	if (!off)
+		return -EINVAL;
+	start = (uint32_t)h.l2_len + h.l3_len;
+	if (offloads & NET_OFF_CSUM) {
+		f->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		f->vnet.csum_start = (uint16_t)start;
+		f->vnet.csum_offset = off;
+		return 0;
+	}
+	sum = finish_csum(f->data, start, f->len);
+	memcpy(f->data + start + off, &sum, 2);
+	f->vnet.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	return 0;
+}
+
 int net_dpdk_mbuf_to_frame(struct rte_mbuf *m, unsigned int offloads,
 			   struct net_frame *f)
 {
@@ -264,8 +326,14 @@ int net_dpdk_mbuf_to_frame(struct rte_mbuf *m, unsigned int offloads,
 	memset(&f->vnet, 0, sizeof(f->vnet));
 	if ((m->ol_flags & RTE_MBUF_F_RX_LRO) && m->tso_segsz)
 		return rx_gso(m, offloads, f);
-	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-	    RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+	switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
 		f->vnet.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+		break;
+	case RTE_MBUF_F_RX_L4_CKSUM_NONE:
+		return rx_partial(offloads, f);
+	default:
+		break;
+	}
 	return 0;
 }

@@ -30,18 +30,23 @@ int net_dpdk_parse_hdrs(const uint8_t *d, uint32_t len,
 			struct net_dpdk_hdrs *h);
 
 /*
- * Copy @f into a new mbuf chain from @pool, completing a NEEDS_CSUM
- * checksum in software; a TCP GSO frame gets TSO metadata if @tso, else
- * is refused. Returns 0 and *out, -ENOBUFS if the pool is empty (nothing
- * allocated stays), -EOPNOTSUPP for GSO without @tso or a non-TCP GSO
- * type, -EINVAL for a bad length or vnet header.
+ * Copy @f into a new mbuf chain from @pool. @dev_off: NET_OFF_* the device
+ * takes (NET_OFF_CSUM: TCP and UDP checksum offload). A NEEDS_CSUM frame
+ * gets checksum offload flags if the device takes them and the headers
+ * are plain TCP/UDP, else its checksum is completed in software; a TCP
+ * GSO frame gets TSO metadata if the device takes that TSO, else is
+ * refused. Returns 0 and *out, -ENOBUFS if the pool is empty (nothing
+ * allocated stays), -EOPNOTSUPP for GSO the device cannot take,
+ * -EINVAL for a bad length or vnet header.
  */
 int net_dpdk_frame_to_mbuf(struct rte_mempool *pool, const struct net_frame *f,
-			   bool tso, struct rte_mbuf **out);
+			   unsigned int dev_off, struct rte_mbuf **out);
 
 /*
  * Copy mbuf chain @m into @f (data and len; vnet from the mbuf's rx
- * offload flags, GSO only if @offloads has the matching NET_OFF_TSO*).
+ * offload flags: a good L4 checksum is DATA_VALID, a partial one
+ * NEEDS_CSUM if @offloads has NET_OFF_CSUM else completed here, an LRO
+ * frame GSO only if @offloads has the matching NET_OFF_TSO*).
  * Does not free @m. -EMSGSIZE over NET_FRAME_MAX, -EOPNOTSUPP for an LRO
  * frame the guest cannot take, -EINVAL for a runt or malformed chain.
  */

@@ -527,6 +527,55 @@ static void test_vhost_virtio_user(void **state)
 	ops->get_stats(vu, 0, &st);
 	assert_int_equal(st.rx_errors + st.rx_oversize, 0);
 
+	/* a partial checksum crosses as such, both ways (both devices
+	 * offload checksums), to a guest that takes it; a guest that does
+	 * not gets it completed */
+	for (unsigned int dirn = 0; dirn < 2; dirn++) {
+		struct net_port *a = dirn ? vh : vu;
+		struct net_port *b = dirn ? vu : vh;
+
+		for (unsigned int g = 0; g < 2; g++) {
+			assert_int_equal(ops->enable(b, 1, g ? 0 : NET_OFF_CSUM),
+					 0);
+			make_udp_partial(&tx.f[0], 300);
+			assert_int_equal(ops->tx_burst(a, 0, tx.f, 1), 1);
+			end = now_ns() + 2000000000ull;
+			got = 0;
+			while (got == 0 && now_ns() < end) {
+				int r = ops->rx_burst(b, 0, rx.f, BURST);
+
+				assert_true(r >= 0);
+				got = (unsigned int)r;
+			}
+			assert_int_equal(got, 1);
+			assert_int_equal(rx.f[0].len, 300);
+			if (!g) {
+				assert_int_equal(rx.f[0].vnet.flags,
+						 VIRTIO_NET_HDR_F_NEEDS_CSUM);
+				assert_int_equal(rx.f[0].vnet.csum_start, 34);
+				assert_int_equal(rx.f[0].vnet.csum_offset, 6);
+				assert_memory_equal(rx.f[0].data, tx.f[0].data,
+						    300);
+			} else {
+				uint16_t sum;
+				uint16_t want;
+
+				assert_false(rx.f[0].vnet.flags &
+					     VIRTIO_NET_HDR_F_NEEDS_CSUM);
+				memcpy(&sum, rx.f[0].data + 40, 2);
+				memset(rx.f[0].data + 40, 0, 2);
+				want = rte_ipv4_udptcp_cksum(
+					(const void *)(rx.f[0].data + 14),
+					rx.f[0].data + 34);
+				assert_int_equal(sum, want);
+				assert_memory_equal(rx.f[0].data + 42,
+						    tx.f[0].data + 42, 300 - 42);
+			}
+		}
+	}
+	assert_int_equal(ops->enable(vh, 1, NET_OFF_CSUM | NET_OFF_TSO4), 0);
+	assert_int_equal(ops->enable(vu, 1, 0), 0);
+
 	/* a GSO frame crosses whole where the device takes TSO (virtio_user
 	 * here), and arrives as GSO for a guest that takes TSO4 */
 	make_tcp_gso(&tx.f[0], 14 + 20 + 20 + 4 * 1448, 1448);
