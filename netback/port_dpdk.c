@@ -50,7 +50,7 @@
 #define DPDK_MBUF_CACHE 256u
 #define DPDK_WATCH_US 250000u      /* link watchdog period */
 #define DPDK_RESTART_TICKS 4u      /* down this long: restart, */
-#define DPDK_RESTART_TICKS_MAX 32u /* doubling up to this while it fails */
+#define DPDK_RESTART_TICKS_MAX 16u /* doubling up to this while it fails */
 
 struct dpdk_queue {
 	struct net_port_stats stats;   /* written by the queue thread only */

@@ -910,7 +910,7 @@ static void test_memif_peer_restart(void **state)
 
 	/* it comes back on the same socket: frames resume */
 	peer_start(&g_peer);
-	assert_true(wait_link(p, &tx, &rx, 20000));
+	assert_true(wait_link(p, &tx, &rx, 30000));
 	seq = 0;
 	assert_int_equal(echo(p, 0, &tx, &rx, 1514, 1000, 10000, &sent,
 			      &seq), 1000);
@@ -944,7 +944,7 @@ static void test_memif_open_before_peer(void **state)
 	assert_int_equal(st.tx_dropped, BURST);
 
 	peer_start(&g_peer);
-	assert_true(wait_link(p, &tx, &rx, 20000));
+	assert_true(wait_link(p, &tx, &rx, 30000));
 	assert_int_equal(echo(p, 1, &tx, &rx, 1514, 1000, 10000, &sent,
 			      &seq), 1000);
 	port_teardown(NULL);
