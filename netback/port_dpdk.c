@@ -343,6 +343,44 @@ static void dpdk_set_mac(struct net_port *p, const uint8_t mac[6])
 			rte_strerror(-ret));
 }
 
+/* Create the ethdev of @args (p->name is its name); on failure nothing
+ * stays probed. */
+static int dpdk_probe(struct net_port *p, const char *args)
+{
+	struct rte_eth_dev_info info;
+	uint16_t port_id;
+	int ret;
+
+	if (rte_eth_dev_get_port_by_name(p->name, &port_id) == 0) {
+		xb_err("dpdk %s: device already exists", p->name);
+		return -EEXIST;
+	}
+	/* Hot-plug rather than --vdev: one EAL serves every port the
+	 * process opens, each with its own devargs. */
+	ret = rte_dev_probe(args);
+	if (ret < 0) {
+		xb_err("dpdk: probe '%s': %s", args, rte_strerror(-ret));
+		return ret == -EEXIST ? -EEXIST : -EINVAL;
+	}
+	if (rte_eth_dev_get_port_by_name(p->name, &port_id) != 0) {
+		xb_err("dpdk %s: probed but not an ethdev", p->name);
+		(void)rte_eal_hotplug_remove("vdev", p->name);
+		return -EINVAL;
+	}
+	ret = rte_eth_dev_info_get(port_id, &info);
+	if (ret < 0) {
+		xb_err("dpdk %s: device info: %s", p->name,
+		       rte_strerror(-ret));
+		(void)rte_eth_dev_close(port_id);
+		(void)rte_eal_hotplug_remove("vdev", p->name);
+		return ret;
+	}
+	p->port_id = port_id;
+	p->dev = info.device;
+	p->restart_on_down = needs_restart_on_down(info.driver_name, args);
+	return 0;
+}
+
 static int dpdk_open(const struct net_port_config *cfg,
 		     struct net_port **out)
 {
@@ -380,38 +418,14 @@ static int dpdk_open(const struct net_port_config *cfg,
 		xb_warn("dpdk %s: bridge '%s' ignored (not a kernel device)",
 			p->name, cfg->bridge);
 
-	if (rte_eth_dev_get_port_by_name(p->name, &port_id) == 0) {
-		xb_err("dpdk %s: device already exists", p->name);
-		ret = -EEXIST;
+	ret = dpdk_probe(p, cfg->args);
+	if (ret < 0)
 		goto err_free;
-	}
-	/* Hot-plug rather than --vdev: one EAL serves every port the
-	 * process opens, each with its own devargs. */
-	ret = rte_dev_probe(cfg->args);
-	if (ret < 0) {
-		xb_err("dpdk: probe '%s': %s", cfg->args, rte_strerror(-ret));
-		ret = ret == -EEXIST ? -EEXIST : -EINVAL;
-		goto err_free;
-	}
-	if (rte_eth_dev_get_port_by_name(p->name, &port_id) != 0) {
-		xb_err("dpdk %s: probed but no such ethdev", p->name);
-		ret = -EINVAL;
-		goto err_free;
-	}
-	p->port_id = port_id;
-	{
-		struct rte_eth_dev_info info;
+	port_id = p->port_id;
 
-		ret = rte_eth_dev_info_get(port_id, &info);
-		if (ret < 0)
-			goto err_remove_dev;
-		p->dev = info.device;
-		p->restart_on_down = needs_restart_on_down(info.driver_name,
-							   cfg->args);
-	}
-
-	/* Enough for every ring descriptor of every queue to hold a full
-	 * chain of a 9000 B frame, plus bursts in flight and caches. */
+	/* One mbuf per descriptor of every ring, bursts in flight and the
+	 * per-lcore caches; chains of large frames draw beyond that and
+	 * meet -ENOBUFS (tx back-pressure) or drops in the driver (rx). */
 	nb_mbufs = p->nr_queues * (DPDK_RX_DESC + DPDK_TX_DESC +
 				   4 * DPDK_BURST) + 2 * DPDK_MBUF_CACHE;
 	if (nb_mbufs < 8191)
@@ -426,7 +440,7 @@ static int dpdk_open(const struct net_port_config *cfg,
 		ret = -rte_errno;
 		xb_err("dpdk %s: mempool of %u mbufs: %s", p->name, nb_mbufs,
 		       rte_strerror(rte_errno));
-		goto err_remove_dev;
+		goto err_close_dev;
 	}
 	ret = dpdk_configure(p, cfg);
 	if (ret < 0)
@@ -463,14 +477,10 @@ static int dpdk_open(const struct net_port_config *cfg,
 
 err_stop_dev:
 	(void)rte_eth_dev_stop(port_id);
-
 err_close_dev:
-	rte_eth_dev_close(port_id);
-err_remove_dev:
-	if (p->dev)
-		rte_dev_remove(p->dev);
-	if (p->pool)
-		rte_mempool_free(p->pool);
+	(void)rte_eth_dev_close(port_id);
+	(void)rte_dev_remove(p->dev);
+	rte_mempool_free(p->pool);   /* NULL ok */
 err_free:
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -457,6 +457,28 @@ static void test_bad_open(void **state)
 	}
 	ops->close(p);
 	ops->close(NULL);
+	/* an MTU over the device's limit (memif: 1500): refused after the
+	 * probe, and the name is free again */
+	{
+		char args[128];
+		struct net_port_config cfg = {
+			.ifname = "vif0.0",
+			.args = args,
+			.nr_queues = 1,
+			.mtu = 9000,
+		};
+
+		snprintf(args, sizeof(args), "net_memif_m0,role=client,"
+			 "socket=/tmp/uback-nosuch-%d.sock,socket-abstract=no",
+			 (int)getpid());
+
+		p = NULL;
+		assert_true(ops->open(&cfg, &p) < 0);
+		assert_null(p);
+		cfg.mtu = 1500;
+		assert_int_equal(ops->open(&cfg, &p), 0);
+		ops->close(p);
+	}
 }
 
 /* ---- unit: net_vhost <-> net_virtio_user in this process ----------------- */
