@@ -655,6 +655,7 @@ struct peer {
 	char dir[64];        /* private temp dir: socket */
 	char sock[128];
 	char prefix[64];     /* testpmd's EAL file prefix */
+	char log[128];       /* testpmd's output, shown when a case fails */
 	pid_t pid;
 	int stdin_w;         /* testpmd exits when this closes */
 	unsigned int gen;
@@ -702,12 +703,12 @@ static void peer_start(struct peer *pe)
 	pe->pid = fork();
 	assert_true(pe->pid >= 0);
 	if (pe->pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
+		int out = open(pe->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		dup2(pfd[0], 0);
-		if (null >= 0 && !getenv("TEST_TESTPMD_VERBOSE")) {
-			dup2(null, 1);
-			dup2(null, 2);
+		if (out >= 0 && !getenv("TEST_TESTPMD_VERBOSE")) {
+			dup2(out, 1);
+			dup2(out, 2);
 		}
 		close(pfd[1]);
 		execlp(TESTPMD, TESTPMD, "--no-huge", "--no-pci",
@@ -731,6 +732,15 @@ static void peer_kill(struct peer *pe, int sig)
 
 	if (pe->pid <= 0)
 		return;
+	if (waitpid(pe->pid, &status, WNOHANG) == pe->pid) {
+		/* it died on its own: say how (a memif server is known to
+		 * crash at times when its client leaves) */
+		fprintf(stderr, "testpmd %d had exited: %s %d\n", (int)pe->pid,
+			WIFSIGNALED(status) ? "signal" : "status",
+			WIFSIGNALED(status) ? WTERMSIG(status)
+					    : WEXITSTATUS(status));
+		goto out_reaped;
+	}
 	kill(pe->pid, sig);
 	while (waitpid(pe->pid, &status, WNOHANG) == 0) {
 		if (now_ns() > end) {
@@ -740,6 +750,7 @@ static void peer_kill(struct peer *pe, int sig)
 		}
 		usleep(10000);
 	}
+out_reaped:
 	pe->pid = 0;
 	close(pe->stdin_w);
 	unlink(pe->sock);
@@ -749,7 +760,21 @@ static void peer_kill(struct peer *pe, int sig)
 static void peer_atexit(void)
 {
 	peer_kill(&g_peer, SIGTERM);
+	unlink(g_peer.log);
 	rmdir(g_peer.dir);
+}
+
+static void peer_dump_log(void)
+{
+	char line[512];
+	FILE *f = fopen(g_peer.log, "r");
+
+	fprintf(stderr, "---- testpmd (pid %d) output:\n", (int)g_peer.pid);
+	while (f && fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	if (f)
+		fclose(f);
+	fprintf(stderr, "----\n");
 }
 
 static int memif_setup(void **state)
@@ -759,20 +784,28 @@ static int memif_setup(void **state)
 		return -1;
 	snprintf(g_peer.sock, sizeof(g_peer.sock), "%s/memif.sock",
 		 g_peer.dir);
+	snprintf(g_peer.log, sizeof(g_peer.log), "%s/testpmd.log",
+		 g_peer.dir);
 	snprintf(g_devargs, sizeof(g_devargs),
 		 "net_memif_u%d,role=client,socket=%s,socket-abstract=no",
 		 (int)getpid(), g_peer.sock);
 	atexit(peer_atexit);
+	return 0;
+}
+
+/* A fresh testpmd per case: one that crashed cannot fail the next case. */
+static int peer_setup(void **state)
+{
 	peer_start(&g_peer);
 	return 0;
 }
 
-static int memif_teardown(void **state)
+/* The server leaves before its client (a memif server can crash when its
+ * client leaves first), then the port closes. */
+static int peer_port_teardown(void **state)
 {
-	/* the server leaves before its client: a memif server can crash
-	 * when its client leaves first */
 	peer_kill(&g_peer, SIGTERM);
-	return 0;
+	return port_teardown(state);
 }
 
 /* Send frames of @len and receive them back through the peer until @n
@@ -845,6 +878,8 @@ static bool wait_link(struct net_port *p, struct frames *tx,
 			return true;
 		}
 	}
+	if (g_peer.log[0])
+		peer_dump_log();
 	return false;
 }
 
@@ -891,7 +926,6 @@ static void test_memif_echo(void **state)
 		if (q)
 			assert_int_equal(st.tx_dropped, 0);
 	}
-	port_teardown(NULL);
 	frames_fini(&tx);
 	frames_fini(&rx);
 }
@@ -936,7 +970,6 @@ static void test_memif_peer_restart(void **state)
 	seq = 0;
 	assert_int_equal(echo(p, 0, &tx, &rx, 1514, 1000, 10000, &sent,
 			      &seq), 1000);
-	port_teardown(NULL);
 	frames_fini(&tx);
 	frames_fini(&rx);
 }
@@ -969,7 +1002,6 @@ static void test_memif_open_before_peer(void **state)
 	assert_true(wait_link(p, &tx, &rx, 30000));
 	assert_int_equal(echo(p, 1, &tx, &rx, 1514, 1000, 10000, &sent,
 			      &seq), 1000);
-	port_teardown(NULL);
 	frames_fini(&tx);
 	frames_fini(&rx);
 }
@@ -1032,7 +1064,8 @@ static int bench(void)
 	(void)sched_setaffinity(0, sizeof(cpu0), &cpu0);
 	frames_init(&tx);
 	frames_init(&rx);
-	if (memif_setup(NULL) < 0 || open_port(g_devargs, 2, &p) < 0 ||
+	if (memif_setup(NULL) < 0 || peer_setup(NULL) < 0 ||
+	    open_port(g_devargs, 2, &p) < 0 ||
 	    ops->enable(p, 2, 0) < 0 || !wait_link(p, &tx, &rx, 15000)) {
 		fprintf(stderr, "bench: no memif peer\n");
 		return 1;
@@ -1056,7 +1089,7 @@ static int bench(void)
 	       (double)got / ((double)(t1 - t0) / 1e3),
 	       (double)sent / ((double)(t1 - t0) / 1e3),
 	       (double)(t1 - t0) / 1e9);
-	memif_teardown(NULL);
+	peer_kill(&g_peer, SIGTERM);
 	ops->close(p);
 	frames_fini(&tx);
 	frames_fini(&rx);
@@ -1074,11 +1107,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vhost_virtio_user),
 	};
 	const struct CMUnitTest memif[] = {
-		cmocka_unit_test_teardown(test_memif_echo, port_teardown),
-		cmocka_unit_test_teardown(test_memif_peer_restart,
-					  port_teardown),
-		cmocka_unit_test_teardown(test_memif_open_before_peer,
-					  port_teardown),
+		cmocka_unit_test_setup_teardown(test_memif_echo, peer_setup,
+						peer_port_teardown),
+		cmocka_unit_test_setup_teardown(test_memif_peer_restart,
+						peer_setup,
+						peer_port_teardown),
+		cmocka_unit_test_setup_teardown(test_memif_open_before_peer,
+						peer_setup,
+						peer_port_teardown),
 	};
 
 	if (argc > 1 && (!strcmp(argv[1], "--memif") ||
@@ -1093,8 +1129,7 @@ int main(int argc, char **argv)
 			return bench();
 		}
 		return cmocka_run_group_tests_name("net_port_dpdk_memif",
-						   memif, memif_setup,
-						   memif_teardown);
+						   memif, memif_setup, NULL);
 	}
 	return cmocka_run_group_tests_name("net_port_dpdk", unit, NULL, NULL);
 }
