@@ -43,6 +43,8 @@
 #include "port_dpdk_priv.h"
 
 #define DPDK_BURST 32u
+#define TX_REFUSED (-1)     /* GSO the device cannot take */
+#define TX_MALFORMED (-2)   /* bad length or vnet header */
 #define DPDK_TX_CSUM (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | \
 		      RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
 #define DPDK_RX_DESC 1024u
@@ -51,6 +53,7 @@
 #define DPDK_WATCH_US 250000u      /* link watchdog period */
 #define DPDK_RESTART_TICKS 4u      /* down this long: restart, */
 #define DPDK_RESTART_TICKS_MAX 16u /* doubling up to this while it fails */
+#define DPDK_HANDSHAKE_TICKS 40u   /* started, never up: wait this long */
 
 struct dpdk_queue {
 	struct net_port_stats stats;   /* written by the queue thread only */
@@ -74,6 +77,8 @@ struct net_port {
 	bool closing;
 	unsigned int down_ticks;
 	unsigned int restart_ticks;    /* current restart interval */
+	bool started;                  /* the last start succeeded */
+	bool link_seen;                /* the link was up since then */
 	uint32_t paused;               /* bursts stay out while set (and
 					* while the device is not started) */
 	uint64_t restarts;
@@ -234,14 +239,15 @@ static void dpdk_watchdog(void *arg)
 	    link.link_status == RTE_ETH_LINK_UP) {
 		p->down_ticks = 0;
 		p->restart_ticks = DPDK_RESTART_TICKS;
+		p->link_seen = true;
 		goto out_rearm;
 	}
-	if (++p->down_ticks < p->restart_ticks)
+	/* Started but never up: the handshake is under way, and a memif
+	 * server may crash when its client leaves in the middle of it. */
+	if (++p->down_ticks < (p->started && !p->link_seen ?
+			       DPDK_HANDSHAKE_TICKS : p->restart_ticks))
 		goto out_rearm;
 	p->down_ticks = 0;
-	/* each try makes the driver log a failed connect: back off */
-	if (p->restart_ticks < DPDK_RESTART_TICKS_MAX)
-		p->restart_ticks *= 2;
 	queues_pause(p);
 	(void)rte_eth_dev_stop(p->port_id);
 	ret = rte_eth_dev_start(p->port_id);
@@ -249,6 +255,11 @@ static void dpdk_watchdog(void *arg)
 	 * land in ethdev's not-ready stubs */
 	if (ret == 0)
 		queues_resume(p);
+	p->started = ret == 0;
+	p->link_seen = false;
+	/* each failed try makes the driver log a failed connect */
+	if (ret < 0 && p->restart_ticks < DPDK_RESTART_TICKS_MAX)
+		p->restart_ticks *= 2;
 	p->restarts++;
 	/* once, then every 64th try: a peer may stay away for long */
 	if (ret < 0 && (p->restarts & 63) == 1)
@@ -461,6 +472,7 @@ static int dpdk_open(const struct net_port_config *cfg,
 		goto err_close_dev;
 	}
 	p->restart_ticks = DPDK_RESTART_TICKS;
+	p->started = ret == 0;
 	if (p->restart_on_down) {
 		ret = rte_eal_alarm_set(DPDK_WATCH_US, dpdk_watchdog, p);
 		if (ret < 0) {
@@ -571,8 +583,8 @@ static int dpdk_rx_burst(struct net_port *p, unsigned int q,
 			oversize++;
 		else
 			errors++;
-		rte_pktmbuf_free(m);
 	}
+	rte_pktmbuf_free_bulk(dq->mbufs, nb);
 	queue_exit(dq);
 	if (oversize)
 		stat_add(&dq->stats.rx_oversize, oversize);
@@ -589,9 +601,12 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 	unsigned int taken = 0;   /* frames consumed from f[] */
 	unsigned int built = 0;   /* mbufs in dq->mbufs */
 	unsigned int dropped = 0;
-	/* mbuf index -> frame index, so that a short tx_burst returns the
-	 * right count of frames taken. */
+	unsigned int errors = 0;
+	/* Per frame: its mbuf's index, or a refusal. Counted only up to
+	 * the frames finally taken: the rest are offered again. */
+	int16_t mbuf_of[DPDK_BURST];
 	unsigned int frame_of[DPDK_BURST];
+	unsigned int i;
 	uint16_t sent;
 
 	if (q >= p->active_queues ||
@@ -606,44 +621,45 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 		stat_add(&dq->stats.tx_dropped, n);
 		return (int)n;
 	}
-	while (taken < n) {
+	for (; taken < n; taken++) {
 		int ret = net_dpdk_frame_to_mbuf(p->pool, &f[taken],
 						 p->dev_off,
 						 &dq->mbufs[built]);
 
 		if (ret == -ENOBUFS)
 			break;   /* pool empty: back-pressure */
-		if (ret < 0) {
-			dropped++;
+		if (ret == -EOPNOTSUPP) {
+			mbuf_of[taken] = TX_REFUSED;
+		} else if (ret < 0) {
+			mbuf_of[taken] = TX_MALFORMED;
 		} else {
-			frame_of[built] = taken;
-			built++;
+			mbuf_of[taken] = (int16_t)built;
+			frame_of[built++] = taken;
 		}
-		taken++;
 	}
-	if (built == 0)
-		goto out;
-	sent = rte_eth_tx_burst(p->port_id, (uint16_t)q, dq->mbufs,
-				(uint16_t)built);
+	sent = built ? rte_eth_tx_burst(p->port_id, (uint16_t)q, dq->mbufs,
+					(uint16_t)built) : 0;
 	if (sent < built) {
 		/* A peer that went away takes nothing until it is back:
-		 * drop and count rather than stall the guest. */
+		 * drop and count rather than stall the guest. Else it is
+		 * back-pressure: the frames from the first unsent one on
+		 * are offered again by the caller. */
 		if (rte_eth_link_get_nowait(p->port_id, &link) == 0 &&
-		    link.link_status == RTE_ETH_LINK_DOWN) {
+		    link.link_status == RTE_ETH_LINK_DOWN)
 			dropped += built - sent;
-		} else {
-			/* Back-pressure: the frames from the first unsent
-			 * one on are offered again by the caller; of those
-			 * before it, the ones not sent were dropped. */
+		else
 			taken = frame_of[sent];
-			dropped = taken - sent;
-		}
 		rte_pktmbuf_free_bulk(&dq->mbufs[sent], built - sent);
 	}
-out:
 	queue_exit(dq);
+	for (i = 0; i < taken; i++) {
+		dropped += mbuf_of[i] == TX_REFUSED;
+		errors += mbuf_of[i] == TX_MALFORMED;
+	}
 	if (dropped)
 		stat_add(&dq->stats.tx_dropped, dropped);
+	if (errors)
+		stat_add(&dq->stats.tx_errors, errors);
 	return (int)taken;
 }
 
