@@ -18,6 +18,20 @@
  * must not have GSO offered to the guest). From the device, a frame with a
  * good L4 checksum becomes DATA_VALID, an LRO frame becomes a GSO frame
  * when the guest takes TSO, else it is dropped (rx_errors).
+ *
+ * EAL: initialised at the first open, once per process, never cleaned up
+ * (it cannot be initialised again): --no-huge --no-pci --no-shconf
+ * --file-prefix uback-<pid> -m 128 -l 0, then the words of the environment
+ * variable UBACK_DPDK_EAL (e.g. "-m 512 --log-level=*:debug"; later
+ * options win). Devices are hot-plugged by devargs, so one process can
+ * open several ports.
+ *
+ * Peers: a vhost-user device (either role) and a memif server wait for
+ * their peer by themselves. A memif client connects only when started, so
+ * a watchdog (an EAL alarm) restarts it while its link is down: the port
+ * opens even before its server exists, and reconnects after the server
+ * went away. While the device restarts, bursts stay out (tx frames are
+ * dropped and counted).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -661,6 +675,11 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 	if (errors)
 		stat_add(&dq->stats.tx_errors, errors);
 	return (int)taken;
+}
+
+unsigned int net_dpdk_host_offloads(const struct net_port *p)
+{
+	return NET_OFF_CSUM | (p->dev_off & (NET_OFF_TSO4 | NET_OFF_TSO6));
 }
 
 static void dpdk_get_stats(struct net_port *p, unsigned int q,

@@ -53,6 +53,13 @@ int net_dpdk_frame_to_mbuf(struct rte_mempool *pool, const struct net_frame *f,
 int net_dpdk_mbuf_to_frame(struct rte_mbuf *m, unsigned int offloads,
 			   struct net_frame *f);
 
+/* NET_OFF_* that port @p takes from the guest: NET_OFF_CSUM always (done
+ * in software where the device cannot), NET_OFF_TSO4/6 only where the
+ * device has TSO. For netback to offer feature-gso-tcpv4/6 accordingly;
+ * proposed as an optional net_port_ops member (host_offloads). Any
+ * thread, after open. */
+unsigned int net_dpdk_host_offloads(const struct net_port *p);
+
 /* Split the EAL arguments (fixed ones, then @extra) into @argv, backed by
  * @buf. -E2BIG if they do not fit. */
 int net_dpdk_eal_argv(const char *extra, char *buf, size_t bufsz,

@@ -290,6 +290,7 @@ static void test_ring_loopback(void **state)
 	assert_int_equal(ops->tx_burst(p, 0, tx.f, 1), 0);
 	assert_int_equal(ops->rx_burst(p, 0, rx.f, BURST), 0);
 
+	assert_int_equal(net_dpdk_host_offloads(p), NET_OFF_CSUM);
 	assert_int_equal(ops->enable(p, 2, 0), -EINVAL);
 	assert_int_equal(ops->enable(p, 1, 0), 0);
 	for (unsigned int i = 0; i < n; i++)
@@ -522,6 +523,10 @@ static void test_vhost_virtio_user(void **state)
 	assert_int_equal(open_port(args, 1, &vu), 0);
 	assert_int_equal(ops->enable(vh, 1, NET_OFF_CSUM | NET_OFF_TSO4), 0);
 	assert_int_equal(ops->enable(vu, 1, 0), 0);
+	/* virtio_user (its vhost peer offers TSO) takes GSO, net_vhost not */
+	assert_int_equal(net_dpdk_host_offloads(vu),
+			 NET_OFF_CSUM | NET_OFF_TSO4 | NET_OFF_TSO6);
+	assert_int_equal(net_dpdk_host_offloads(vh), NET_OFF_CSUM);
 
 	/* both directions, every size, payload checked */
 	for (unsigned int dirn = 0; dirn < 2; dirn++) {
