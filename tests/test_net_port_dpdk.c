@@ -697,7 +697,8 @@ static void test_vhost_virtio_user(void **state)
 
 struct peer {
 	char dir[64];        /* private temp dir: socket */
-	char sock[128];
+	char sock[128];      /* where the port connects */
+	char sock_tmp[128];  /* where testpmd listens until it is ready */
 	char prefix[64];     /* testpmd's EAL file prefix */
 	char log[128];       /* testpmd's output, shown when a case fails */
 	pid_t pid;
@@ -733,6 +734,40 @@ static void peer_rm_runtime(struct peer *pe)
 		fprintf(stderr, "cannot remove %s runtime dir\n", pe->prefix);
 }
 
+static void peer_dump_log(void);
+
+/*
+ * testpmd's memif server accepts a client as soon as its socket exists,
+ * before its port is started, and was seen to crash (SIGSEGV) when a
+ * client connected in that window. Its socket is published under the
+ * name the port uses only once testpmd forwards.
+ */
+static void peer_wait_ready(struct peer *pe)
+{
+	uint64_t end = now_ns() + 60000000000ull;
+	char buf[8192];
+
+	while (now_ns() < end) {
+		FILE *f = fopen(pe->log, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (strstr(buf, "Press enter to exit")) {
+			assert_int_equal(rename(pe->sock_tmp, pe->sock), 0);
+			return;
+		}
+		if (waitpid(pe->pid, NULL, WNOHANG) == pe->pid) {
+			pe->pid = 0;
+			break;
+		}
+		usleep(20000);
+	}
+	peer_dump_log();
+	fail_msg("testpmd did not start");
+}
+
 static void peer_start(struct peer *pe)
 {
 	char vdev[256];
@@ -740,9 +775,12 @@ static void peer_start(struct peer *pe)
 
 	snprintf(pe->prefix, sizeof(pe->prefix), "uback-tpmd-%d-%u",
 		 (int)getpid(), pe->gen++);
+	snprintf(pe->sock_tmp, sizeof(pe->sock_tmp), "%s/starting.sock",
+		 pe->dir);
 	snprintf(vdev, sizeof(vdev),
 		 "net_memif0,role=server,socket=%s,socket-abstract=no",
-		 pe->sock);
+		 pe->sock_tmp);
+	unlink(pe->log);   /* not to read the previous one as ready */
 	assert_int_equal(pipe(pfd), 0);
 	pe->pid = fork();
 	assert_true(pe->pid >= 0);
@@ -750,12 +788,14 @@ static void peer_start(struct peer *pe)
 		int out = open(pe->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		dup2(pfd[0], 0);
-		if (out >= 0 && !getenv("TEST_TESTPMD_VERBOSE")) {
+		if (out >= 0) {
 			dup2(out, 1);
 			dup2(out, 2);
 		}
 		close(pfd[1]);
-		execlp(TESTPMD, TESTPMD, "--no-huge", "--no-pci",
+		/* line-buffered, for peer_wait_ready() to see its output */
+		execlp("stdbuf", "stdbuf", "-oL", TESTPMD, "--no-huge",
+		       "--no-pci",
 		       "--file-prefix", pe->prefix, "-m", "128", "-l", "0,1",
 		       "--no-telemetry", "--log-level=*:warning",
 		       "--vdev", vdev, "--",
@@ -767,6 +807,7 @@ static void peer_start(struct peer *pe)
 	}
 	close(pfd[0]);
 	pe->stdin_w = pfd[1];
+	peer_wait_ready(pe);
 }
 
 static void peer_kill(struct peer *pe, int sig)
@@ -798,6 +839,7 @@ out_reaped:
 	pe->pid = 0;
 	close(pe->stdin_w);
 	unlink(pe->sock);
+	unlink(pe->sock_tmp);
 	peer_rm_runtime(pe);
 }
 
