@@ -61,9 +61,9 @@
 #define TX_MALFORMED (-2)   /* bad length or vnet header */
 #define DPDK_TX_CSUM (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | \
 		      RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
-#define DPDK_RX_DESC 1024u
-#define DPDK_TX_DESC 1024u
-#define DPDK_MBUF_CACHE 256u
+#define DPDK_DESC_MAX 1024u   /* ring descriptors per queue, fewer with */
+#define DPDK_DESC_MIN 256u    /* more queues (the pool must fit in -m 128) */
+#define DPDK_MBUF_CACHE 64u   /* per queue thread (each one an lcore) */
 #define DPDK_WATCH_US 250000u      /* link watchdog period */
 #define DPDK_RESTART_TICKS 4u      /* down this long: restart, */
 #define DPDK_RESTART_TICKS_MAX 16u /* doubling up to this while it fails */
@@ -80,6 +80,7 @@ struct net_port {
 	struct rte_device *dev;
 	struct rte_mempool *pool;
 	unsigned int nr_queues;        /* configured on the device */
+	unsigned int nb_desc;          /* per ring */
 	unsigned int active_queues;    /* enabled by netback */
 	unsigned int offloads;         /* NET_OFF_* the guest takes */
 	unsigned int dev_off;          /* NET_OFF_* the device takes */
@@ -332,7 +333,7 @@ static int dpdk_configure(struct net_port *p,
 		return ret;
 	}
 	for (i = 0; i < p->nr_queues; i++) {
-		ret = rte_eth_rx_queue_setup(p->port_id, i, DPDK_RX_DESC,
+		ret = rte_eth_rx_queue_setup(p->port_id, i, p->nb_desc,
 					     rte_eth_dev_socket_id(p->port_id),
 					     NULL, p->pool);
 		if (ret < 0) {
@@ -340,7 +341,7 @@ static int dpdk_configure(struct net_port *p,
 			       rte_strerror(-ret));
 			return ret;
 		}
-		ret = rte_eth_tx_queue_setup(p->port_id, i, DPDK_TX_DESC,
+		ret = rte_eth_tx_queue_setup(p->port_id, i, p->nb_desc,
 					     rte_eth_dev_socket_id(p->port_id),
 					     NULL);
 		if (ret < 0) {
@@ -451,8 +452,10 @@ static int dpdk_open(const struct net_port_config *cfg,
 	/* One mbuf per descriptor of every ring, bursts in flight and the
 	 * per-lcore caches; chains of large frames draw beyond that and
 	 * meet -ENOBUFS (tx back-pressure) or drops in the driver (rx). */
-	nb_mbufs = p->nr_queues * (DPDK_RX_DESC + DPDK_TX_DESC +
-				   4 * DPDK_BURST) + 2 * DPDK_MBUF_CACHE;
+	p->nb_desc = p->nr_queues <= 2 ? DPDK_DESC_MAX :
+		     p->nr_queues <= 4 ? DPDK_DESC_MAX / 2 : DPDK_DESC_MIN;
+	nb_mbufs = p->nr_queues * (2 * p->nb_desc + 4 * DPDK_BURST +
+				   2 * DPDK_MBUF_CACHE) + 1024;
 	if (nb_mbufs < 8191)
 		nb_mbufs = 8191;
 	snprintf(pool_name, sizeof(pool_name), "uback-%u",

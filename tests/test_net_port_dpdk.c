@@ -450,6 +450,25 @@ static void test_null_counts(void **state)
 	frames_fini(&fr);
 }
 
+/* The most queues a port may have fit in the EAL's default memory. */
+static void test_null_max_queues(void **state)
+{
+	struct net_port *p = NULL;
+	struct frames fr;
+
+	frames_init(&fr);
+	assert_int_equal(open_port("net_null_mq0", NET_PORT_MAX_QUEUES, &p),
+			 0);
+	assert_int_equal(ops->enable(p, NET_PORT_MAX_QUEUES, 0), 0);
+	for (unsigned int q = 0; q < NET_PORT_MAX_QUEUES; q++) {
+		make_frame(&fr.f[0], 1514, q);
+		assert_int_equal(ops->tx_burst(p, q, fr.f, 1), 1);
+		assert_true(ops->rx_burst(p, q, fr.f, BURST) > 0);
+	}
+	ops->close(p);
+	frames_fini(&fr);
+}
+
 static void test_bad_open(void **state)
 {
 	struct net_port *p = (struct net_port *)0x1;
@@ -1189,6 +1208,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_parse_hdrs),
 		cmocka_unit_test(test_ring_loopback),
 		cmocka_unit_test(test_null_counts),
+		cmocka_unit_test(test_null_max_queues),
 		cmocka_unit_test(test_bad_open),
 		cmocka_unit_test(test_vhost_virtio_user),
 	};
