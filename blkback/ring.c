@@ -68,9 +68,9 @@ static uint32_t slot_alloc(struct blk_queue *q)
 		return BLK_NIL;
 	q->free_head = q->slots[idx].next_free;
 	q->busy++;
-	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT, q->busy);
-	if (q->busy > q->stats.v[BLK_ST_IN_FLIGHT_MAX])
-		blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT_MAX, q->busy);
+	/* The in-flight gauges are published once per loop (queue.c). */
+	if (q->busy > q->busy_max)
+		q->busy_max = q->busy;
 	return idx;
 }
 
@@ -79,7 +79,6 @@ static void slot_free(struct blk_queue *q, uint32_t idx)
 	q->slots[idx].next_free = q->free_head;
 	q->free_head = idx;
 	q->busy--;
-	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT, q->busy);
 }
 
 /* Drop every mapping a slot holds (the pages' I/O is over). */

@@ -40,6 +40,8 @@ void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
 	cfg->max_indirect_segs = BLK_DEFAULT_INDIRECT_SEGS;
 	cfg->copy_pool_kib = BLK_DEFAULT_COPY_POOL_KIB;
 	cfg->fixed_buffers = -1;
+	cfg->poll_adaptive = true;
+	cfg->inline_io = -1;
 }
 
 int blk_vbd_create(const struct blk_vbd_config *cfg, struct blk_vbd **out)
@@ -262,6 +264,7 @@ static int blk_connect(struct xb_dev *dev)
 		qc.persist_idle_ns = (uint64_t)vbd->cfg.persist_idle_s *
 				     1000000000ull;
 		qc.poll_us = vbd->cfg.poll_us;
+		qc.poll_adaptive = vbd->cfg.poll_adaptive;
 		qc.copy_pool_kib = vbd->cfg.copy_pool_kib;
 		if (vbd->cfg.nr_cpus) {
 			qc.pin_cpu = true;
@@ -271,6 +274,8 @@ static int blk_connect(struct xb_dev *dev)
 				   (vbd->cfg.fixed_buffers < 0 &&
 				    vbd->disk.blockdev && vbd->disk.direct);
 		qc.engine = vbd->cfg.engine;
+		qc.inline_rw = vbd->cfg.inline_io > 0 ||
+			       (vbd->cfg.inline_io < 0 && vbd->disk.memory);
 		ret = blk_queue_start(&qc, &vbd->queues[q]);
 		if (ret)
 			goto err_stop;
