@@ -1229,10 +1229,13 @@ static int bench(void)
 
 	cpu_set_t cpu0;
 
-	/* this thread on CPU 0, testpmd's forwarding lcore on CPU 1 */
-	CPU_ZERO(&cpu0);
-	CPU_SET(0, &cpu0);
-	(void)sched_setaffinity(0, sizeof(cpu0), &cpu0);
+	/* TEST_BENCH_PIN=1: this thread on CPU 0, testpmd's forwarding
+	 * lcore is on CPU 1 (on a busy shared machine, unpinned does better) */
+	if (getenv("TEST_BENCH_PIN")) {
+		CPU_ZERO(&cpu0);
+		CPU_SET(0, &cpu0);
+		(void)sched_setaffinity(0, sizeof(cpu0), &cpu0);
+	}
 	frames_init(&tx);
 	frames_init(&rx);
 	if (memif_setup(NULL) < 0 || peer_setup(NULL) < 0 ||
