@@ -11,12 +11,15 @@
  * 9000 B or 64 KiB frame a chain of 5 or 33 segments; every PMD used here
  * (memif, vhost, ring, null) takes multi-segment mbufs.
  *
- * Offloads: a guest checksum request (NEEDS_CSUM) is completed in software
- * while the frame is in cache; a GSO frame goes out whole with TSO flags
+ * Offloads: a guest checksum request (NEEDS_CSUM) goes out as a partial
+ * checksum where the device offloads TCP and UDP checksums (vhost,
+ * virtio_user), else it is completed in software while the frame is in
+ * cache (memif, ring, null); a GSO frame goes out whole with TSO flags
  * when the device offers TCP TSO, otherwise it is dropped and counted in
  * tx_dropped (segmenting in software is not wanted; a device without TSO
  * must not have GSO offered to the guest). From the device, a frame with a
- * good L4 checksum becomes DATA_VALID, an LRO frame becomes a GSO frame
+ * good L4 checksum becomes DATA_VALID, a partial one NEEDS_CSUM (or is
+ * completed for a guest without checksum offload), an LRO frame a GSO frame
  * when the guest takes TSO, else it is dropped (rx_errors).
  *
  * EAL: initialised at the first open, once per process, never cleaned up

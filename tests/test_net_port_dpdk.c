@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +37,7 @@
 
 #include <cmocka.h>
 
+#include <rte_ethdev.h>
 #include <rte_ip.h>
 
 #include "port.h"
@@ -755,16 +757,12 @@ static void peer_rm_runtime(struct peer *pe)
 
 static void peer_dump_log(void);
 
-/*
- * testpmd's memif server accepts a client as soon as its socket exists,
- * before its port is started, and was seen to crash (SIGSEGV) when a
- * client connected in that window. Its socket is published under the
- * name the port uses only once testpmd forwards.
- */
-static void peer_wait_ready(struct peer *pe)
+/* Wait until testpmd's output contains @what (or it exits). */
+static bool peer_wait_output(struct peer *pe, const char *what,
+			     unsigned int ms)
 {
-	uint64_t end = now_ns() + 60000000000ull;
-	char buf[8192];
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	static char buf[65536];
 
 	while (now_ns() < end) {
 		FILE *f = fopen(pe->log, "r");
@@ -773,18 +771,59 @@ static void peer_wait_ready(struct peer *pe)
 		if (f)
 			fclose(f);
 		buf[n] = '\0';
-		if (strstr(buf, "Press enter to exit")) {
-			assert_int_equal(rename(pe->sock_tmp, pe->sock), 0);
-			return;
-		}
-		if (waitpid(pe->pid, NULL, WNOHANG) == pe->pid) {
-			pe->pid = 0;
+		if (strstr(buf, what))
+			return true;
+		if (pe->pid <= 0 || waitpid(pe->pid, NULL, WNOHANG) == pe->pid)
 			break;
-		}
 		usleep(20000);
+	}
+	return false;
+}
+
+/*
+ * testpmd's memif server crashed (SIGSEGV in its forwarding lcore, inside
+ * librte_net_memif) when a client connected while it was forwarding, or
+ * before its port was started. So testpmd runs interactive: its socket
+ * is published under the name the port uses only once its port is up,
+ * and forwarding starts (peer_go) only once the client is connected.
+ */
+static void peer_wait_ready(struct peer *pe)
+{
+	if (peer_wait_output(pe, "Checking link statuses...\nDone", 60000)) {
+		assert_int_equal(rename(pe->sock_tmp, pe->sock), 0);
+		return;
 	}
 	peer_dump_log();
 	fail_msg("testpmd did not start");
+}
+
+static char g_portname[64];   /* the ethdev name in g_devargs */
+
+/* Once the port's memif link is up, testpmd starts forwarding. */
+static void peer_go(struct peer *pe)
+{
+	static const char start[] = "start\n";
+	uint64_t end = now_ns() + 30000000000ull;
+	struct rte_eth_link link = { 0 };
+	uint16_t port_id;
+
+	while (now_ns() < end) {
+		if (rte_eth_dev_get_port_by_name(g_portname, &port_id) == 0 &&
+		    rte_eth_link_get_nowait(port_id, &link) == 0 &&
+		    link.link_status == RTE_ETH_LINK_UP)
+			break;
+		usleep(20000);
+	}
+	if (link.link_status != RTE_ETH_LINK_UP) {
+		peer_dump_log();
+		fail_msg("the memif client did not connect to testpmd");
+	}
+	assert_int_equal(write(pe->stdin_w, start, sizeof(start) - 1),
+			 (ssize_t)(sizeof(start) - 1));
+	if (!peer_wait_output(pe, "io packet forwarding", 30000)) {
+		peer_dump_log();
+		fail_msg("testpmd did not start forwarding");
+	}
 }
 
 static void peer_start(struct peer *pe)
@@ -812,16 +851,37 @@ static void peer_start(struct peer *pe)
 			dup2(out, 2);
 		}
 		close(pfd[1]);
-		/* line-buffered, for peer_wait_ready() to see its output */
-		execlp("stdbuf", "stdbuf", "-oL", TESTPMD, "--no-huge",
-		       "--no-pci",
-		       "--file-prefix", pe->prefix, "-m", "128", "-l", "0,1",
-		       "--no-telemetry", "--log-level=*:warning",
-		       "--vdev", vdev, "--",
-		       "--forward-mode=io", "--auto-start",
-		       "--total-num-mbufs=16384",
-		       "--rxd=1024", "--txd=1024", "--rxq=2", "--txq=2",
-		       (char *)NULL);
+		/* line-buffered (coreutils' stdbuf), for peer_wait_ready()
+		 * to see its output; TEST_TESTPMD_GDB=1 runs it under gdb
+		 * for a backtrace if it crashes */
+		if (getenv("TEST_TESTPMD_CORE")) {
+			/* a core file in the temp dir, kept on a crash */
+			struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+			setrlimit(RLIMIT_CORE, &rl);
+			if (chdir(pe->dir) != 0)
+				_exit(126);
+		}
+		setenv("_STDBUF_O", "L", 1);
+		setenv("LD_PRELOAD", "/usr/libexec/coreutils/libstdbuf.so", 1);
+		{
+			const char *args[] = {
+				"gdb", "-q", "-batch", "-ex", "run", "-ex", "bt",
+				"--args",
+				TESTPMD, "--no-huge", "--no-pci",
+				"--file-prefix", pe->prefix, "-m", "128",
+				"-l", "0,1", "--no-telemetry",
+				"--log-level=*:warning", "--vdev", vdev, "--",
+				"-i", "--forward-mode=io",
+				"--total-num-mbufs=16384", "--rxd=1024",
+				"--txd=1024", "--rxq=2", "--txq=2", NULL,
+			};
+			const char *const *argv = args;
+
+			if (!getenv("TEST_TESTPMD_GDB"))
+				argv += 8;
+			execvp(argv[0], (char *const *)argv);
+		}
 		_exit(127);
 	}
 	close(pfd[0]);
@@ -891,9 +951,11 @@ static int memif_setup(void **state)
 		 g_peer.dir);
 	snprintf(g_peer.log, sizeof(g_peer.log), "%s/testpmd.log",
 		 g_peer.dir);
+	snprintf(g_portname, sizeof(g_portname), "net_memif_u%d",
+		 (int)getpid());
 	snprintf(g_devargs, sizeof(g_devargs),
-		 "net_memif_u%d,role=client,socket=%s,socket-abstract=no",
-		 (int)getpid(), g_peer.sock);
+		 "%s,role=client,socket=%s,socket-abstract=no", g_portname,
+		 g_peer.sock);
 	atexit(peer_atexit);
 	return 0;
 }
@@ -1003,6 +1065,7 @@ static void test_memif_echo(void **state)
 	assert_int_equal(open_port(g_devargs, 2, &g_port), 0);
 	p = g_port;
 	assert_int_equal(ops->enable(p, 2, 0), 0);
+	peer_go(&g_peer);
 	assert_true(wait_link(p, &tx, &rx, 15000));
 	ops->get_stats(p, 0, &st);
 	dropped0 = st.tx_dropped;
@@ -1050,6 +1113,7 @@ static void test_memif_peer_restart(void **state)
 	assert_int_equal(open_port(g_devargs, 2, &g_port), 0);
 	p = g_port;
 	assert_int_equal(ops->enable(p, 2, 0), 0);
+	peer_go(&g_peer);
 	assert_true(wait_link(p, &tx, &rx, 15000));
 	assert_int_equal(echo(p, 0, &tx, &rx, 1000, 500, 10000, &sent, &seq),
 			 500);
@@ -1071,6 +1135,7 @@ static void test_memif_peer_restart(void **state)
 
 	/* it comes back on the same socket: frames resume */
 	peer_start(&g_peer);
+	peer_go(&g_peer);
 	assert_true(wait_link(p, &tx, &rx, 30000));
 	seq = 0;
 	assert_int_equal(echo(p, 0, &tx, &rx, 1514, 1000, 10000, &sent,
@@ -1104,6 +1169,7 @@ static void test_memif_open_before_peer(void **state)
 	assert_int_equal(st.tx_dropped, BURST);
 
 	peer_start(&g_peer);
+	peer_go(&g_peer);
 	assert_true(wait_link(p, &tx, &rx, 30000));
 	assert_int_equal(echo(p, 1, &tx, &rx, 1514, 1000, 10000, &sent,
 			      &seq), 1000);
@@ -1163,15 +1229,19 @@ static int bench(void)
 
 	cpu_set_t cpu0;
 
-	/* this thread on CPU 0, testpmd's forwarding lcore on CPU 1 */
-	CPU_ZERO(&cpu0);
-	CPU_SET(0, &cpu0);
-	(void)sched_setaffinity(0, sizeof(cpu0), &cpu0);
+	/* TEST_BENCH_PIN=1: this thread on CPU 0, testpmd's forwarding
+	 * lcore is on CPU 1 (on a busy shared machine, unpinned does better) */
+	if (getenv("TEST_BENCH_PIN")) {
+		CPU_ZERO(&cpu0);
+		CPU_SET(0, &cpu0);
+		(void)sched_setaffinity(0, sizeof(cpu0), &cpu0);
+	}
 	frames_init(&tx);
 	frames_init(&rx);
 	if (memif_setup(NULL) < 0 || peer_setup(NULL) < 0 ||
 	    open_port(g_devargs, 2, &p) < 0 ||
-	    ops->enable(p, 2, 0) < 0 || !wait_link(p, &tx, &rx, 15000)) {
+	    ops->enable(p, 2, 0) < 0 || (peer_go(&g_peer), false) ||
+	    !wait_link(p, &tx, &rx, 15000)) {
 		fprintf(stderr, "bench: no memif peer\n");
 		return 1;
 	}
