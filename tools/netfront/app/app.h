@@ -61,4 +61,12 @@ struct nfa_tap_stats {
  */
 int nfa_pump_run(const struct nfa_pump_config *cfg);
 
+/*
+ * Send @len-byte frames (60..1514) on every queue as fast as the rings
+ * take them for @secs seconds (gen.c); *sent says how many. -ENOTCONN if
+ * the backend left, -EINVAL for a bad length. No tap is involved.
+ */
+int nfa_gen_run(struct netfront *nf, unsigned int secs, unsigned int len,
+		const uint8_t mac[6], uint64_t *sent);
+
 #endif /* UBACK_NETFRONT_APP_H */

@@ -38,6 +38,7 @@ struct opts {
 	const char *netns, *ifname, *bridge, *vifname, *rate, *script;
 	const char *stats, *mac_str;
 	unsigned int spin_us;
+	unsigned int gen_secs, gen_len;
 	unsigned int mtu;
 	bool hotplug_connected;
 	struct netfront_config nc;
@@ -70,7 +71,10 @@ static void usage(FILE *f)
 "  --rx-fill N          RX requests kept posted per queue (256)\n"
 "  --stats FILE         JSON counters, rewritten every second\n"
 "  --timeout MS         each XenBus wait (30000)\n"
-"  --spin-us N          poll N us before sleeping (0: never)\n");
+"  --spin-us N          poll N us before sleeping (0: never)\n"
+"  --gen-secs S         no NIC: send frames as fast as the rings take them\n"
+"                       for S seconds, print the count, exit (bench/net)\n"
+"  --gen-len N          their size (60..1514, default 64)\n");
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -94,7 +98,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	enum { O_DOMID = 256, O_DEVID, O_BEDOM, O_NETNS, O_IFNAME, O_MAC,
 	       O_MTU, O_BRIDGE, O_VIFNAME, O_RATE, O_SCRIPT, O_HOTPLUG,
 	       O_QUEUES, O_SPLIT, O_CTRL, O_HASH, O_MCAST, O_NOSG, O_NOGSO,
-	       O_NOCSUM, O_NOV6, O_FILL, O_STATS, O_TIMEOUT, O_SIM, O_SPIN };
+	       O_NOCSUM, O_NOV6, O_FILL, O_STATS, O_TIMEOUT, O_SIM, O_SPIN, O_GEN, O_GENLEN };
 	static const struct option lo[] = {
 		{ "sim-dir", 1, NULL, O_SIM }, { "domid", 1, NULL, O_DOMID },
 		{ "devid", 1, NULL, O_DEVID },
@@ -115,6 +119,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "rx-fill", 1, NULL, O_FILL }, { "stats", 1, NULL, O_STATS },
 		{ "timeout", 1, NULL, O_TIMEOUT }, { "help", 0, NULL, 'h' },
 		{ "spin-us", 1, NULL, O_SPIN },
+		{ "gen-secs", 1, NULL, O_GEN },
+		{ "gen-len", 1, NULL, O_GENLEN },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -163,6 +169,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_STATS: o->stats = optarg; break;
 		case O_TIMEOUT: o->timeout_ms = atoi(optarg); break;
 		case O_SPIN: o->spin_us = (unsigned int)atoi(optarg); break;
+		case O_GEN: o->gen_secs = (unsigned int)atoi(optarg); break;
+		case O_GENLEN:
+			o->gen_len = (unsigned int)atoi(optarg);
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -350,6 +360,18 @@ int main(int argc, char **argv)
 		info.tx_csum, info.rx_csum, info.ipv6_csum, info.split_evtchn,
 		info.ctrl_ring, info.hash, info.multicast_control);
 
+	if (o.gen_secs) {
+		uint64_t sent = 0;
+
+		ret = nfa_gen_run(nf, o.gen_secs, o.gen_len ? o.gen_len : 64,
+				  tc.mac, &sent);
+		printf("gen: sent %llu frames of %u bytes in %u s (%.3f Mpps)\n",
+		       (unsigned long long)sent, o.gen_len ? o.gen_len : 64,
+		       o.gen_secs, (double)sent / o.gen_secs / 1e6);
+		fflush(stdout);
+		rc = ret == -ENOTCONN ? 3 : ret ? 1 : 0;
+		goto out;
+	}
 	tc.netns = o.netns;
 	tc.ifname = o.ifname;
 	tc.nr_queues = info.nr_queues;
