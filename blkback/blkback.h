@@ -76,6 +76,7 @@ enum blk_stat {
 	BLK_ST_PERSIST_HITS, BLK_ST_PERSIST_MISSES, BLK_ST_PERSIST_EVICTIONS,
 	BLK_ST_PERSIST_PURGED, BLK_ST_PERSIST_FULL, BLK_ST_PERSIST_ENTRIES,
 	BLK_ST_COPY_REQS, BLK_ST_COPY_POOL_EMPTY, BLK_ST_MAP_REQS,
+	BLK_ST_REPLAYED,         /* unanswered requests a successor redid */
 	BLK_ST_COUNT
 };
 
@@ -139,6 +140,12 @@ struct blk_queue_config {
 	bool pin_cpu;
 	unsigned int cpu;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+	/* The request journal (journal.h): a file that outlives the
+	 * process, or NULL for private memory. */
+	const char *journal_path;
+	/* Take over a live ring whose previous backend process is gone:
+	 * recover from the journal instead of starting at rsp_prod. */
+	bool adopt;
 };
 
 struct blk_queue;
@@ -147,7 +154,10 @@ struct blk_queue;
  * Map the ring, bind the event channel, set up the engine and start the
  * queue thread. On failure everything is undone and -errno returned:
  * -EINVAL (bad order/ref count), -ESRCH/-EINVAL from the grant map,
- * -ENOMEM. Logs one line on failure.
+ * -ENOMEM. Logs one line on failure. With cfg->adopt: -ENOENT/-ESTALE
+ * (no journal for these rings) or -EUCLEAN (journal inconsistent), the
+ * shared ring untouched; on success the predecessor's unpublished whole
+ * responses are published, its unanswered requests replayed first.
  */
 int blk_queue_start(const struct blk_queue_config *cfg,
 		    struct blk_queue **out);

@@ -68,6 +68,9 @@ static void usage(FILE *f)
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
 "  --stats-interval MS     how often (default 1000)\n"
+"  --state-dir DIR         request journals (q<N>.journal) there: a new\n"
+"                          process adopts a live device (see\n"
+"                          docs/operating.md); SIGUSR1 detaches\n"
 "  --log err|warn|info|debug\n");
 }
 
@@ -113,6 +116,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats", required_argument, NULL, 't' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +140,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'D': o->vbd.direct = false; break;
 		case 'X': o->vbd.discard = false; break;
 		case 't': o->stats = optarg; break;
+		case 'j': o->vbd.state_dir = optarg; break;
 		case 'd':
 			if (parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v))
 				goto bad;
@@ -302,6 +307,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	struct opts o;
 	int ret, sfd, rc = 1;
+	bool detach = false;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -318,6 +324,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	/* Blocked before any thread starts: queue threads inherit it. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -381,15 +388,30 @@ int main(int argc, char **argv)
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				xb_info("signal %u: shutting down", si.ssi_signo);
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo == SIGUSR1) {
+				/* Live upgrade: finish what is in flight and
+				 * leave the device Connected for the next
+				 * process (it adopts the rings). */
+				xb_info("SIGUSR1: detaching for a successor");
+				detach = true;
+			} else {
+				xb_info("signal %u: shutting down",
+					si.ssi_signo);
+			}
 			rc = 0;
 			break;
 		}
 	}
-	if (o.stats)
-		write_stats(o.stats, vbd);
-	xb_dev_close(dev);
+	if (detach) {
+		xb_dev_detach(dev);
+		if (o.stats)
+			write_stats(o.stats, vbd);
+	} else {
+		if (o.stats)
+			write_stats(o.stats, vbd);
+		xb_dev_close(dev);
+	}
 out_vbd:
 	blk_vbd_destroy(vbd);
 out_hv:

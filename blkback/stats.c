@@ -49,6 +49,7 @@ static const char *const stat_names[BLK_ST_COUNT] = {
 	[BLK_ST_COPY_REQS] = "copy_reqs",
 	[BLK_ST_COPY_POOL_EMPTY] = "copy_pool_empty",
 	[BLK_ST_MAP_REQS] = "map_reqs",
+	[BLK_ST_REPLAYED] = "replayed",
 };
 
 const char *blk_stat_name(enum blk_stat k)

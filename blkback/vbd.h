@@ -44,6 +44,10 @@ struct blk_vbd_config {
 	unsigned int nr_cpus;         /* queue i runs on cpus[i % nr_cpus] */
 	unsigned int cpus[BLK_MAX_QUEUES]; /* (and its io-wq workers) */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+	/* Directory for the queues' request journals (q<N>.journal): with
+	 * it, a successor process adopts a live device (ops->adopt); NULL:
+	 * journals in private memory, no adoption. */
+	const char *state_dir;
 };
 
 /* Defaults: direct, discard, persistent, 4 queues, order 4, 256 segs. */
