@@ -232,8 +232,7 @@ static long disrupt(enum disrupt how, pid_t *frozen)
 		assert_non_null(strstr(fx.buf, "upgrading "));
 		return pid;
 	}
-	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
-	*frozen = (pid_t)pid;
+	*frozen = (pid_t)pid;   /* stopped right after the next kick */
 	return pid;
 }
 
@@ -248,6 +247,7 @@ static void run_workload(struct blkfront_config bc)
 	const enum disrupt plan[] = { KILL, KILL, UPGRADE };
 	long old_pid = 0;
 	pid_t frozen = 0;
+	bool stopped = false;
 	unsigned int nq, k, state_events = 0, kills_with_unanswered = 0;
 	char **vec;
 	uint64_t rng = 12345;
@@ -313,11 +313,22 @@ static void run_workload(struct blkfront_config bc)
 			(void)next_block;
 		}
 		blkfront_kick(fx.bf);
+		if (frozen && !stopped) {
+			/* Catch it while it works on what was just kicked:
+			 * requests consumed but not answered are what the
+			 * successor must replay from the journal. */
+			for (volatile int spin = 0; spin < (int)(rng % 20000);
+			     spin++)
+				;
+			assert_int_equal(kill(frozen, SIGSTOP), 0);
+			stopped = true;
+		}
 		if (frozen && unanswered(nq) > 0) {
 			fprintf(stderr, "SIGKILL pid %d with %u request(s) "
 				"unanswered\n", (int)frozen, unanswered(nq));
 			assert_int_equal(kill(frozen, SIGKILL), 0);
 			frozen = 0;
+			stopped = false;
 			kills_with_unanswered++;
 		}
 		n = blkfront_poll(fx.bf, c, DEPTH);
