@@ -296,6 +296,7 @@ static void knob_ubackd_refuses(void **state)
 	assert_int_equal(hotplug("add"), 1);
 	assert_be("hotplug-status", "error");
 	assert_be_contains("hotplug-error", "ubackd does not serve");
+	assert_be_contains("hotplug-error", "bad device options");
 	assert_int_equal(xg_device_remove(fx.sim, xg_dom_id(fx.dom), "vbd",
 					  "vbd", fx.devid), 0);
 }

@@ -340,6 +340,10 @@ static void cmd_attach(struct ud *ud, FILE *out, const char *path)
 		return;
 	}
 	st = ud_be_state(ud, d);
+	if (!d->pid && d->last_error[0]) {
+		fprintf(out, "error: %s: %s\n", d->name, d->last_error);
+		return;
+	}
 	if (!d->pid) {
 		fprintf(out, "pending: %s is not running (restarts %u)\n",
 			d->name, d->restarts);

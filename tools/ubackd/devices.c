@@ -263,6 +263,9 @@ static int spawn(struct ud *ud, struct ud_dev *d)
 	nconf = argc;
 	if (ret) {
 		xb_err("%s: bad device options: %s", d->name, strerror(-ret));
+		snprintf(d->last_error, sizeof(d->last_error),
+			 "bad device options (config file or uback: prefix of "
+			 "params): %s", strerror(-ret));
 		goto out;
 	}
 	if (image[0] && blk) {
@@ -276,8 +279,11 @@ static int spawn(struct ud *ud, struct ud_dev *d)
 	if (pid < 0) {
 		ret = -errno;
 		xb_err("%s: fork: %s", d->name, strerror(-ret));
+		snprintf(d->last_error, sizeof(d->last_error), "fork: %s",
+			 strerror(-ret));
 		goto out;
 	}
+	d->last_error[0] = '\0';
 	if (pid == 0) {
 		sigset_t none;
 

@@ -55,6 +55,7 @@ struct ud_dev {
 	bool upgrading;             /* stopped on purpose: start again now */
 	int last_status;            /* wait status, -1 unknown (adopted) */
 	char bin_override[PATH_MAX];/* upgrade: binary for the next start */
+	char last_error[160];       /* why it could not be started */
 };
 
 struct ud_config {
