@@ -167,6 +167,14 @@ int blk_journal_recover(struct blk_journal *j, enum blk_abi abi,
 	if ((RING_IDX)(req_cons - written) != ninflight ||
 	    ninflight > ring->nr_ents)
 		return -EUCLEAN;
+	/* The ring must be the one the journal describes: what it shows as
+	 * published lies within the ring's width behind what we wrote (a
+	 * frontend that reconnected with new rings starts again at 0).
+	 * Guest-written, so this only ever refuses. */
+	if ((RING_IDX)(written - __atomic_load_n(&ring->sring->rsp_prod,
+						 __ATOMIC_RELAXED)) >
+	    ring->nr_ents)
+		return -EUCLEAN;
 
 	/* From here on the ring is ours again. */
 	for (i = 0; i < j->nents; i++)

@@ -330,6 +330,15 @@ static void refuses_what_does_not_add_up(void **state)
 	assert_int_equal(successor(&notify), -EUCLEAN);
 	blk_journal_close(&fx.j);
 
+	/* A ring that is not the journal's (restarted at 0). */
+	fresh(100);
+	fe_put(100);
+	be_take();
+	fx.ring.sring->rsp_prod = 0;
+	fx.ring.sring->req_prod = 1;
+	assert_int_equal(successor(&notify), -EUCLEAN);
+	blk_journal_close(&fx.j);
+
 	/* An entry state that was never written by us. */
 	fresh(0);
 	fx.j.ent[3].state = 9;

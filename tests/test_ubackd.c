@@ -552,6 +552,71 @@ static void exports_metrics(void **state)
 	assert_non_null(strstr(fx.buf, "uback_vbd_req_read_total{"));
 }
 
+static char *be_read(const char *key)
+{
+	char path[192];
+	char *v = NULL;
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.be_path, key);
+	v = xs_read(fx.xs, XBT_NULL, path, &len);
+	return v;
+}
+
+static void config_file_rules(void **state)
+{
+	char conf[PATH_MAX + 64];
+	enum xenbus_state st;
+	char *v;
+	FILE *f;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/ubackd-%d.conf", fx.h.dir,
+		 (int)getpid());
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "# every vbd\n"
+		"vbd-args --queues 3 --indirect-segs 64\n"
+		"domain guest%u vbd --ring-order 1\n"
+		"domain someone-else vbd --ring-order 3\n"
+		"image %s --indirect-segs 32\n"
+		"vif-args --whatever\n", xg_dom_id(fx.dom), fx.image);
+	fclose(f);
+	fx.ubackd = start_ubackd("--config", conf, NULL);
+	assert_int_equal(wait_ping(), 0);
+	create_device(NULL);
+	assert_int_equal(xg_xenbus_wait_state(fx.xs, fx.be_path,
+					      1u << XenbusStateInitWait, 10000,
+					      &st), 0);
+	v = be_read("multi-queue-max-queues");
+	assert_non_null(v);
+	assert_string_equal(v, "3");            /* vbd-args */
+	free(v);
+	v = be_read("max-ring-page-order");
+	assert_non_null(v);
+	assert_string_equal(v, "1");            /* this domain's rule only */
+	free(v);
+	v = be_read("feature-max-indirect-segments");
+	assert_non_null(v);
+	assert_string_equal(v, "32");           /* image rule wins */
+	free(v);
+	stop_ubackd();
+
+	/* A malformed config file stops ubackd at start, with the line. */
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "vbd-args --queues 2\nfrobnicate all the things\n");
+	fclose(f);
+	{
+		int st2;
+		pid_t pid = start_ubackd("--config", conf, NULL);
+
+		assert_int_equal(waitpid(pid, &st2, 0), pid);
+		assert_true(WIFEXITED(st2) && WEXITSTATUS(st2) == 1);
+	}
+	unlink(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +633,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(forgets_removed_device, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(exports_metrics, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(config_file_rules, setup,
 						teardown),
 	};
 
