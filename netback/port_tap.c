@@ -1,7 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tap port: one /dev/net/tun fd per queue, frames carried with a
- * virtio-net header (see port.h for the contract).
+ * virtio-net header (see port.h for the contract). Choices made here:
+ *
+ * - The header is exactly struct virtio_net_hdr (TUNSETVNETHDRSZ 10).
+ * - The device is created with IFF_TUN_EXCL: a taken name is -EEXIST,
+ *   never a silent attach as one more queue of someone else's tap. It is
+ *   not persistent, so it disappears with our fds (also if we crash).
+ * - Offloads: TUN_F_CSUM, TSO4/TSO6 only with it; never TSO_ECN or USO,
+ *   which the netif protocol cannot carry: the kernel segments those.
+ *   TUN_F_CSUM covers IPv6 too (the core completes checksums for a guest
+ *   without IPv6 checksum offload).
+ * - disable() discards frames queued for the guest before it.
+ * - tx: a frame the kernel refuses (EINVAL) counts as tx_dropped, other
+ *   write errors (EIO on a down link) as tx_errors; both are taken.
+ * - Privileges: open/enable/disable/close need CAP_NET_ADMIN (link flags,
+ *   bridge); the bursts, TUNSETOFFLOAD, TUNSETQUEUE and TUNSETCARRIER
+ *   work on the open fds without it.
  */
 #include "port.h"
 #include "nl.h"

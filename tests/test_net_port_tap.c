@@ -636,6 +636,16 @@ static void test_enable_disable(void **state)
 	assert_int_equal(ops->set_carrier(p, true), 0);
 	assert_true(link_carrier(name));
 	ops->disable(p);
+
+	/* Bursts are not called while disabled; if one is, the kernel's
+	 * refusal (EIO on a down tap) is counted and the frame taken, so a
+	 * caller never retries forever. */
+	struct net_port_stats st;
+	build_udp(&frames[0], 1, dflt_mac, 1, 2, "x", 1, false);
+	assert_int_equal(ops->tx_burst(p, 0, frames, 1), 1);
+	ops->get_stats(p, 0, &st);
+	assert_int_equal(st.tx_errors, 1);
+	assert_int_equal(st.tx_dropped, 0);
 	ops->close(p);
 	assert_false(dev_exists(name));
 }

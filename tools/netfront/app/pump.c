@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The frame pump: tap -> netfront TX and netfront RX -> tap for every
+ * queue on one epoll loop. Buffers are allocated once; per frame there is
+ * one read or one writev and no allocation. A queue whose TX ring is full
+ * keeps its frame and stops watching its tap until TX responses free
+ * room, so the kernel's qdisc, not this loop, holds the backlog.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_net.h>
+
+#include <uback/log.h>
+
+#include "app.h"
+
+#define PUMP_BUDGET 64
+#define VNET_LEN sizeof(struct virtio_net_hdr)
+#define RDBUF_LEN (VNET_LEN + 65536 + 512)
+#define EV_STOP 0xffffffffu
+#define EV_NF   0xfffffffeu
+
+struct pump_q {
+	int fd;
+	bool readable;
+	bool pending;             /* buf holds a frame netfront refused */
+	bool watched;             /* tap fd in the epoll set with EPOLLIN */
+	size_t pend_len;
+	uint8_t *buf;
+	struct nfa_tap_stats st;
+};
+
+struct pump {
+	const struct nfa_pump_config *cfg;
+	struct netfront *nf;
+	unsigned int nq;
+	int ep;
+	struct pump_q *q;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void write_stats(struct pump *p)
+{
+	struct netfront_info info;
+	char tmp[4096];
+	unsigned int i;
+	FILE *f;
+
+	if (!p->cfg->stats_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p->cfg->stats_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	netfront_get_info(p->nf, &info);
+	fprintf(f, "{\n  \"nr_queues\": %u,\n  \"sg\": %d, \"gso_tcpv4\": %d, "
+		"\"gso_tcpv6\": %d, \"ipv6_csum\": %d, \"split_evtchn\": %d, "
+		"\"ctrl_ring\": %d, \"hash\": %d, \"multicast_control\": %d,\n"
+		"  \"grant_leaks\": %llu,\n  \"queues\": [\n",
+		info.nr_queues, info.sg, info.gso_tcpv4, info.gso_tcpv6,
+		info.ipv6_csum, info.split_evtchn, info.ctrl_ring, info.hash,
+		info.multicast_control,
+		(unsigned long long)netfront_grant_leaks(p->nf));
+	for (i = 0; i < p->nq; i++) {
+		struct netfront_stats s;
+		const struct nfa_tap_stats *t = &p->q[i].st;
+
+		netfront_get_stats(p->nf, i, &s);
+		fprintf(f, "    {\"tx_frames\": %llu, \"tx_bytes\": %llu, "
+			"\"tx_slots\": %llu, \"tx_gso\": %llu, "
+			"\"tx_errors\": %llu, \"tx_busy\": %llu, "
+			"\"tx_mcast\": %llu, \"rx_frames\": %llu, "
+			"\"rx_bytes\": %llu, \"rx_slots\": %llu, "
+			"\"rx_gso\": %llu, \"rx_hash\": %llu, "
+			"\"rx_csum_blank\": %llu, \"rx_data_valid\": %llu, "
+			"\"rx_errors\": %llu, \"rx_backend_errors\": %llu, "
+			"\"bad_tx_responses\": %llu, \"notifies_sent\": %llu, "
+			"\"events\": %llu, \"tap_rx_frames\": %llu, "
+			"\"tap_rx_dropped\": %llu, \"tap_tx_frames\": %llu, "
+			"\"tap_tx_errors\": %llu}%s\n",
+			(unsigned long long)s.tx_frames,
+			(unsigned long long)s.tx_bytes,
+			(unsigned long long)s.tx_slots,
+			(unsigned long long)s.tx_gso,
+			(unsigned long long)s.tx_errors,
+			(unsigned long long)s.tx_busy,
+			(unsigned long long)s.tx_mcast,
+			(unsigned long long)s.rx_frames,
+			(unsigned long long)s.rx_bytes,
+			(unsigned long long)s.rx_slots,
+			(unsigned long long)s.rx_gso,
+			(unsigned long long)s.rx_hash,
+			(unsigned long long)s.rx_csum_blank,
+			(unsigned long long)s.rx_data_valid,
+			(unsigned long long)s.rx_errors,
+			(unsigned long long)s.rx_backend_errors,
+			(unsigned long long)s.bad_tx_responses,
+			(unsigned long long)s.notifies_sent,
+			(unsigned long long)s.events,
+			(unsigned long long)t->tap_rx_frames,
+			(unsigned long long)t->tap_rx_dropped,
+			(unsigned long long)t->tap_tx_frames,
+			(unsigned long long)t->tap_tx_errors,
+			i + 1 < p->nq ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	if (fclose(f) == 0)
+		rename(tmp, p->cfg->stats_path);
+}
+
+/* netfront RX -> tap. true if the budget ran out (more may wait). */
+static bool pump_rx(struct pump *p, unsigned int qi)
+{
+	struct pump_q *q = &p->q[qi];
+	struct netfront_rx_frame f;
+	struct virtio_net_hdr vh;
+	struct iovec iov[1 + NETFRONT_MAX_SLOTS];
+	unsigned int k, i;
+
+	for (k = 0; k < PUMP_BUDGET; k++) {
+		int r = netfront_rx(p->nf, qi, &f);
+
+		if (r == -EIO)
+			XB_LOG_RATELIMITED(XB_LOG_WARN,
+					   "queue %u: RX ring protocol error",
+					   qi);
+		if (r)
+			return false;
+		if (netfront_rx_vnet(&f, &vh)) {
+			q->st.tap_tx_errors++;
+			continue;
+		}
+		iov[0].iov_base = &vh;
+		iov[0].iov_len = VNET_LEN;
+		for (i = 0; i < f.iovcnt; i++)
+			iov[1 + i] = f.iov[i];
+		if (writev(q->fd, iov, (int)(1 + f.iovcnt)) < 0)
+			q->st.tap_tx_errors++;
+		else
+			q->st.tap_tx_frames++;
+	}
+	return true;
+}
+
+/* tap -> netfront TX. true if the budget ran out. */
+static bool pump_tx(struct pump *p, unsigned int qi)
+{
+	struct pump_q *q = &p->q[qi];
+	struct virtio_net_hdr vh;
+	struct iovec iov;
+	unsigned int k;
+
+	if (q->pending)
+		netfront_queue_reap(p->nf, qi);
+	for (k = 0; k < PUMP_BUDGET; k++) {
+		int r;
+
+		if (!q->pending) {
+			ssize_t n;
+
+			if (!q->readable)
+				return false;
+			n = read(q->fd, q->buf, RDBUF_LEN);
+			if (n < 0) {
+				q->readable = false;
+				return false;
+			}
+			q->st.tap_rx_frames++;
+			if ((size_t)n < VNET_LEN + 14) {
+				q->st.tap_rx_dropped++;
+				continue;
+			}
+			q->pend_len = (size_t)n;
+			q->pending = true;
+		}
+		memcpy(&vh, q->buf, VNET_LEN);
+		iov.iov_base = q->buf + VNET_LEN;
+		iov.iov_len = q->pend_len - VNET_LEN;
+		r = netfront_tx_vnet(p->nf, qi, &vh, &iov, 1);
+		if (r == -EAGAIN)
+			return false;
+		q->pending = false;
+		if (r)
+			q->st.tap_rx_dropped++;
+	}
+	return true;
+}
+
+static void set_watch(struct pump *p, unsigned int qi)
+{
+	struct pump_q *q = &p->q[qi];
+	struct epoll_event ev = { .data.u32 = qi };
+	bool want = !q->pending;
+
+	if (want == q->watched)
+		return;
+	ev.events = want ? EPOLLIN : 0;
+	if (epoll_ctl(p->ep, EPOLL_CTL_MOD, q->fd, &ev) == 0)
+		q->watched = want;
+	if (want)
+		q->readable = true;
+}
+
+static int loop(struct pump *p)
+{
+	struct epoll_event evs[32];
+	uint64_t next_stats = now_ns() + 1000000000ull;
+	bool busy = false;
+	unsigned int qi;
+
+	for (;;) {
+		bool nfev = false;
+		int n, i;
+
+		n = epoll_wait(p->ep, evs, 32, busy ? 0 : 200);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		busy = false;
+		for (i = 0; i < n; i++) {
+			uint32_t d = evs[i].data.u32;
+
+			if (d == EV_STOP)
+				return 0;
+			if (d == EV_NF)
+				nfev = true;
+			else if (d < p->nq)
+				p->q[d].readable = true;
+		}
+		if (nfev && netfront_poll(p->nf) == -ENOTCONN) {
+			xb_warn("backend left Connected: stopping");
+			return -ENOTCONN;
+		}
+		for (qi = 0; qi < p->nq; qi++) {
+			if (pump_rx(p, qi))
+				busy = true;
+			if (pump_tx(p, qi))
+				busy = true;
+			set_watch(p, qi);
+			netfront_queue_kick(p->nf, qi);
+		}
+		if (now_ns() >= next_stats) {
+			write_stats(p);
+			next_stats = now_ns() + 1000000000ull;
+		}
+	}
+}
+
+int nfa_pump_run(const struct nfa_pump_config *cfg)
+{
+	struct netfront_info info;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct pump p = { .cfg = cfg, .nf = cfg->nf, .ep = -1 };
+	unsigned int i;
+	int ret;
+
+	netfront_get_info(cfg->nf, &info);
+	p.nq = info.nr_queues;
+	p.q = calloc(p.nq, sizeof(*p.q));
+	if (!p.q)
+		return -ENOMEM;
+	p.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (p.ep < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ev.data.u32 = EV_STOP;
+	if (epoll_ctl(p.ep, EPOLL_CTL_ADD, cfg->stop_fd, &ev) < 0)
+		goto err_errno;
+	ev.data.u32 = EV_NF;
+	if (epoll_ctl(p.ep, EPOLL_CTL_ADD, netfront_fd(cfg->nf), &ev) < 0)
+		goto err_errno;
+	for (i = 0; i < p.nq; i++) {
+		p.q[i].fd = cfg->tap_fds[i];
+		p.q[i].buf = malloc(RDBUF_LEN);
+		if (!p.q[i].buf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		ev.data.u32 = i;
+		if (epoll_ctl(p.ep, EPOLL_CTL_ADD, p.q[i].fd, &ev) < 0)
+			goto err_errno;
+		p.q[i].watched = true;
+		p.q[i].readable = true;
+	}
+	ret = loop(&p);
+	write_stats(&p);
+	goto out;
+
+err_errno:
+	ret = -errno;
+	xb_err("pump: epoll: %s", strerror(-ret));
+out:
+	for (i = 0; i < p.nq; i++)
+		free(p.q[i].buf);
+	free(p.q);
+	if (p.ep >= 0)
+		close(p.ep);
+	return ret;
+}
