@@ -617,6 +617,66 @@ static void config_file_rules(void **state)
 	unlink(conf);
 }
 
+/* vif devices get uback-net (not tested here beyond its command line:
+ * the vif half comes with uback-net's own tests). */
+static void vif_gets_uback_net(void **state)
+{
+	char bin[PATH_MAX + 32], args[PATH_MAX + 32], want[160];
+	const char *be_kv[] = { "mac", "00:16:3e:00:00:01", "bridge", "xenbr0",
+				"script", "vif-uback", "handle", "0", NULL };
+	uint64_t end;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/net-%d.sh", fx.h.dir, (int)getpid());
+	snprintf(args, sizeof(args), "%s/net-%d.args", fx.h.dir,
+		 (int)getpid());
+	f = fopen(bin, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\necho \"$@\" > %s\nexec sleep 30\n", args);
+	fclose(f);
+	assert_int_equal(chmod(bin, 0755), 0);
+	unlink(args);
+	/* vif only (start_ubackd serves vbd only). */
+	fx.ubackd = fork();
+	if (fx.ubackd == 0) {
+		execl(UBACKD_BIN, UBACKD_BIN, "--hv", "sim", "--sim-dir",
+		      fx.h.dir, "--run-dir", fx.run_dir, "--net-bin", bin,
+		      "--no-vbd", "--sysfs", fx.h.dir, "--log", "warn",
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(wait_ping(), 0);
+	assert_int_equal(xg_device_create(fx.sim, xg_dom_id(fx.dom), "vif",
+					  "vif", 0, be_kv, NULL), 0);
+	end = now_ms() + 5000;
+	while (access(args, R_OK) && now_ms() < end)
+		sleep_ms(20);
+	f = fopen(args, "r");
+	assert_non_null(f);
+	n = fread(fx.buf, 1, sizeof(fx.buf) - 1, f);
+	fx.buf[n] = '\0';
+	fclose(f);
+	fprintf(stderr, "uback-net args: %s", fx.buf);
+	assert_non_null(strstr(fx.buf, "--port tap"));
+	assert_non_null(strstr(fx.buf, "--stats "));
+	snprintf(want, sizeof(want), "/local/domain/0/backend/vif/%u/0\n",
+		 xg_dom_id(fx.dom));
+	assert_non_null(strstr(fx.buf, want));
+	snprintf(want, sizeof(want), "vif-%u-0", xg_dom_id(fx.dom));
+	assert_true(ud_request(fx.run_dir, "status", fx.buf,
+			       sizeof(fx.buf)) > 0);
+	assert_true(ud_status_value(fx.buf, want, "pid") > 0);
+	kill((pid_t)ud_status_value(fx.buf, want, "pid"), SIGKILL);
+	kill(fx.ubackd, SIGKILL);
+	waitpid(fx.ubackd, NULL, 0);
+	fx.ubackd = 0;
+	xg_device_remove(fx.sim, xg_dom_id(fx.dom), "vif", "vif", 0);
+	unlink(bin);
+	unlink(args);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +695,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(exports_metrics, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(config_file_rules, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(vif_gets_uback_net, setup,
 						teardown),
 	};
 

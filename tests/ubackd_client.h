@@ -60,7 +60,7 @@ static inline int ud_request(const char *run_dir, const char *req, char *buf,
 static inline long ud_status_value(const char *status, const char *name,
 				   const char *key)
 {
-	char pat[96], kpat[64];
+	char pat[256], kpat[64];
 	const char *line, *eol, *k;
 
 	snprintf(pat, sizeof(pat), "device name=%s ", name);

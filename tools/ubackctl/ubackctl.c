@@ -243,9 +243,26 @@ static unsigned int nr_queues(const struct dev *d)
 	return q > MAX_QUEUES ? MAX_QUEUES : q;
 }
 
+static bool is_vif(const struct dev *d)
+{
+	return !strcmp(attr(d, "kind"), "vif");
+}
+
 static void features(const struct dev *d, char *buf, size_t size)
 {
 	const char *proto = stat_str(d, "protocol");
+
+	if (is_vif(d)) {
+		const char *ifn = stat_str(d, "ifname");
+
+		snprintf(buf, size, "%s%s%s%s%s%s", ifn ? ifn : "-",
+			 stat_u64(d, "sg") ? ",sg" : "",
+			 stat_u64(d, "gso_tcpv4") ? ",gso4" : "",
+			 stat_u64(d, "gso_tcpv6") ? ",gso6" : "",
+			 stat_u64(d, "split_evtchn") ? ",split" : "",
+			 stat_u64(d, "ctrl_ring") ? ",ctrl" : "");
+		return;
+	}
 
 	if (!stat_str(d, "queues") || !nr_queues(d)) {
 		snprintf(buf, size, "-");
@@ -468,7 +485,7 @@ static int cmd_top(double interval, long count)
 		if (tty)
 			printf("\033[H\033[2J");
 		printf("%-16s %-3s %8s %10s %10s %10s %10s %8s\n", "DEVICE", "Q",
-		       "PID", "IOPS", "READ MB/s", "WRITE MB/s", "PKTS/s",
+		       "PID", "IOPS", "RD/TX MB/s", "WR/RX MB/s", "PKTS/s",
 		       "INFLIGHT");
 		for (i = 0; i < cur.n; i++) {
 			const struct dev *d = &cur.v[i];
@@ -477,19 +494,21 @@ static int cmd_top(double interval, long count)
 
 			for (q = 0; q < nr_queues(d); q++) {
 				uint64_t io0 = p ? q_ios(p, q) : 0;
-				uint64_t r0 = p ? qstat(p, q, "bytes_read") : 0;
-				uint64_t w0 = p ? qstat(p, q, "bytes_written")
-						: 0;
+				/* vif: from the guest (tx), to it (rx). */
+				const char *rk = is_vif(d) ? "tx_bytes"
+							   : "bytes_read";
+				const char *wk = is_vif(d) ? "rx_bytes"
+							   : "bytes_written";
+				uint64_t r0 = p ? qstat(p, q, rk) : 0;
+				uint64_t w0 = p ? qstat(p, q, wk) : 0;
 				uint64_t k0 = p ? q_packets(p, q) : 0;
 
 				printf("%-16s %-3u %8s %10.0f %10.2f %10.2f "
 				       "%10.0f %8" PRIu64 "\n",
 				       attr(d, "name"), q, attr(d, "pid"),
 				       rate(q_ios(d, q), io0, dt),
-				       rate(qstat(d, q, "bytes_read"), r0, dt)
-				       / 1e6,
-				       rate(qstat(d, q, "bytes_written"), w0,
-					    dt) / 1e6,
+				       rate(qstat(d, q, rk), r0, dt) / 1e6,
+				       rate(qstat(d, q, wk), w0, dt) / 1e6,
 				       rate(q_packets(d, q), k0, dt),
 				       qstat(d, q, "in_flight"));
 			}

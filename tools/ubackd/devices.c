@@ -248,13 +248,18 @@ static int spawn(struct ud *ud, struct ud_dev *d)
 	}
 	snprintf(stats, sizeof(stats), "%s/stats", d->dir);
 	snprintf(self, sizeof(self), "%u", ud->cfg.self);
+	argv[argc++] = "--self-domid";
+	argv[argc++] = self;
+	argv[argc++] = "--stats";
+	argv[argc++] = stats;
 	if (blk) {
-		argv[argc++] = "--self-domid";
-		argv[argc++] = self;
-		argv[argc++] = "--stats";
-		argv[argc++] = stats;
 		argv[argc++] = "--state-dir";
 		argv[argc++] = d->dir;
+	} else {
+		/* A tap named vif<domid>.<devid> (or vifname), which
+		 * vif-uback puts in the bridge; vif-args may change it. */
+		argv[argc++] = "--port";
+		argv[argc++] = "tap";
 	}
 	nfixed = argc;
 	image[0] = '\0';
