@@ -147,9 +147,10 @@ static void assert_be_contains(const char *key, const char *want)
 {
 	char *v = be_read(key);
 
+	if (!v || !strstr(v, want))
+		fprintf(stderr, "%s = '%s', wanted '%s' in it\n", key,
+			v ? v : "(none)", want);
 	assert_non_null(v);
-	if (!strstr(v, want))
-		fprintf(stderr, "%s = '%s', wanted '%s' in it\n", key, v, want);
 	assert_non_null(strstr(v, want));
 	free(v);
 }
