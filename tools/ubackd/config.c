@@ -107,6 +107,7 @@ int ud_parse_params(const char *params, char **argv, int *argc, int max,
 	return 0;
 }
 
+/* On failure the rules read so far stay in @ud (the caller frees them). */
 int ud_config_load(struct ud *ud, const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -158,13 +159,16 @@ int ud_config_load(struct ud *ud, const char *path)
 		}
 		r.args = strdup(rest);
 		nr = realloc(ud->rules, (ud->nrules + 1) * sizeof(*nr));
+		if (nr)
+			ud->rules = nr;   /* the caller frees what is there */
 		if (!nr || !r.kind || !r.args ||
 		    (r.type != UD_RULE_KIND && !r.match)) {
-			free(nr ? NULL : r.kind);
+			free(r.kind);
+			free(r.match);
+			free(r.args);
 			fclose(f);
 			return -ENOMEM;
 		}
-		ud->rules = nr;
 		ud->rules[ud->nrules++] = r;
 	}
 	fclose(f);

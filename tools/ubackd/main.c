@@ -213,6 +213,20 @@ static int xs_events(struct ud *ud)
 	return 0;
 }
 
+static void free_rules(struct ud *ud)
+{
+	unsigned int i;
+
+	for (i = 0; i < ud->nrules; i++) {
+		free(ud->rules[i].kind);
+		free(ud->rules[i].match);
+		free(ud->rules[i].args);
+	}
+	free(ud->rules);
+	ud->rules = NULL;
+	ud->nrules = 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct xb_hv_config hcfg = { 0 };
@@ -232,11 +246,13 @@ int main(int argc, char **argv)
 		if (ret) {
 			xb_err("config %s: %s", ud.cfg.config_file,
 			       strerror(-ret));
+			free_rules(&ud);
 			return 1;
 		}
 	}
 	if (mkdir(ud.cfg.run_dir, 0700) && errno != EEXIST) {
 		xb_err("%s: %s", ud.cfg.run_dir, strerror(errno));
+		free_rules(&ud);
 		return 1;
 	}
 	snprintf(lock_path, sizeof(lock_path), "%s/ubackd.lock",
@@ -244,6 +260,9 @@ int main(int argc, char **argv)
 	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB)) {
 		xb_err("another ubackd runs on %s", ud.cfg.run_dir);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		free_rules(&ud);
 		return 1;
 	}
 
@@ -349,11 +368,6 @@ out_sig:
 			close(d->pidfd);
 		free(d);
 	}
-	for (i = 0; i < (int)ud.nrules; i++) {
-		free(ud.rules[i].kind);
-		free(ud.rules[i].match);
-		free(ud.rules[i].args);
-	}
-	free(ud.rules);
+	free_rules(&ud);
 	return rc;
 }

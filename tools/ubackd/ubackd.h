@@ -80,7 +80,6 @@ struct ud {
 	struct ud_dev *devs;
 	bool stop;
 	/* Parsed config file: "kind-args", "image", "domain" rules. */
-	char *conf_text;
 	struct ud_rule {
 		enum { UD_RULE_KIND, UD_RULE_DOMAIN, UD_RULE_IMAGE } type;
 		char *kind, *match;     /* kind; image path / domain name */
