@@ -236,7 +236,14 @@ static long disrupt(enum disrupt how, pid_t *frozen)
 	return pid;
 }
 
-static void run_workload(struct blkfront_config bc)
+/*
+ * Verified I/O with disruptions: with @until_replay, SIGKILLs (at most
+ * 20) until a successor reports requests it replayed from the journal
+ * (whether a kill catches requests consumed but unanswered, rather than
+ * only unconsumed ones, is timing); otherwise two SIGKILLs and an
+ * upgrade.
+ */
+static void run_workload(struct blkfront_config bc, bool until_replay)
 {
 	struct blkfront_completion c[DEPTH];
 	struct slot slots[DEPTH] = { { 0 } };
@@ -245,6 +252,11 @@ static void run_workload(struct blkfront_config bc)
 	uint32_t done = 0, next_block = 0, gen = 1, phase = 0, errors = 0;
 	uint64_t deadline = now_ms() + 120000;
 	const enum disrupt plan[] = { KILL, KILL, UPGRADE };
+	const unsigned int nplan = until_replay ? 20 : 3;
+	const uint32_t plen = until_replay ? 150 : PHASE;
+	bool check_pending = false, replay_seen = false;
+	uint64_t check_at = 0;
+	long replayed = 0;
 	long old_pid = 0;
 	pid_t frozen = 0;
 	bool stopped = false;
@@ -274,7 +286,8 @@ static void run_workload(struct blkfront_config bc)
 			free(vec);   /* the watch's initial event */
 	}
 
-	while (phase < 3 || done < (phase + 1) * PHASE) {
+	while (!((phase >= nplan || replay_seen) && !frozen && !old_pid &&
+		 !check_pending && done >= (phase + 1) * plen)) {
 		int n;
 
 		assert_true(now_ms() < deadline);
@@ -352,8 +365,10 @@ static void run_workload(struct blkfront_config bc)
 			s->busy = false;
 			done++;
 		}
-		if (phase < 3 && done >= (phase + 1) * PHASE) {
-			old_pid = disrupt(plan[phase], &frozen);
+		if (phase < nplan && !replay_seen && !frozen && !old_pid &&
+		    !check_pending && done >= (phase + 1) * plen) {
+			old_pid = disrupt(until_replay ? KILL : plan[phase],
+					  &frozen);
 			phase++;
 		}
 		if (old_pid) {
@@ -363,6 +378,18 @@ static void run_workload(struct blkfront_config bc)
 				fprintf(stderr, "new pid %ld after %u "
 					"completions\n", pid, done);
 				old_pid = 0;
+				/* Its counters file is rewritten each second. */
+				check_pending = until_replay;
+				check_at = now_ms() + 1300;
+			}
+		}
+		if (check_pending && now_ms() >= check_at) {
+			long r = stat_total("replayed");
+
+			check_pending = false;
+			if (r > 0) {
+				replayed = r;
+				replay_seen = true;
 			}
 		}
 		if (!n)
@@ -417,10 +444,16 @@ static void run_workload(struct blkfront_config bc)
 		done, (unsigned long long)info.recoveries, state_events,
 		status_of("restarts"), stat_total("replayed"));
 	assert_int_equal(errors, 0);
-	assert_int_equal(kills_with_unanswered, 2);
+	assert_int_equal(kills_with_unanswered, until_replay ? phase : 2);
 	assert_int_equal(info.recoveries, 0);
 	assert_int_equal(state_events, 0);
-	assert_int_equal(status_of("restarts"), 3);
+	assert_int_equal(status_of("restarts"), phase);
+	if (until_replay) {
+		fprintf(stderr, "replayed %ld request(s) after %u kill(s)\n",
+			replayed, phase);
+		assert_true(replay_seen);
+		assert_true(replayed > 0);
+	}
 	assert_int_equal(status_of("state"), XenbusStateConnected);
 }
 
@@ -432,7 +465,18 @@ static void persistent_two_queues(void **state)
 				      .use_flush = true };
 
 	(void)state;
-	run_workload(bc);
+	run_workload(bc, false);
+}
+
+/* The journal path proper: a successor that replays. */
+static void replays_consumed_requests(void **state)
+{
+	struct blkfront_config bc = { .nr_queues = 2, .persistent = true,
+				      .max_indirect_segs = 32,
+				      .use_flush = true };
+
+	(void)state;
+	run_workload(bc, true);
 }
 
 static void grant_copy_x86_32(void **state)
@@ -441,7 +485,7 @@ static void grant_copy_x86_32(void **state)
 				      .abi = BLKFRONT_ABI_X86_32 };
 
 	(void)state;
-	run_workload(bc);
+	run_workload(bc, false);
 }
 
 int main(void)
@@ -451,6 +495,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(grant_copy_x86_32, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(replays_consumed_requests,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
