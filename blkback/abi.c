@@ -211,6 +211,34 @@ enum blk_reject blk_seg_check(const struct blk_seg *seg, uint64_t *sectors)
 	return BLK_OK;
 }
 
+void blk_abi_indirect_segs(const struct blk_wire_seg *wire, uint32_t n,
+			   struct blk_seg *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i].gref = wire[i].gref;
+		out[i].first_sect = wire[i].first_sect;
+		out[i].last_sect = wire[i].last_sect;
+	}
+}
+
+enum blk_reject blk_segs_check(const struct blk_seg *segs, uint32_t n,
+			       uint64_t sector, const struct blk_limits *lim,
+			       uint64_t *sectors)
+{
+	enum blk_reject why;
+	uint32_t i;
+
+	*sectors = 0;
+	for (i = 0; i < n; i++) {
+		why = blk_seg_check(&segs[i], sectors);
+		if (why)
+			return why;
+	}
+	return *sectors ? blk_range_check(sector, *sectors, lim) : BLK_OK;
+}
+
 enum blk_reject blk_req_check(const struct blk_req *req,
 			      const struct blk_limits *lim)
 {

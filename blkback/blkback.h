@@ -31,6 +31,12 @@
 #define BLK_PERSIST_MAX_CAP 8192u
 #define BLK_DEFAULT_PERSIST_IDLE_S 60u
 #define BLK_DEFAULT_COPY_POOL_KIB 16384u        /* per queue */
+/* Adaptive polling never spins longer than this for one idle period,
+ * and spins only while the typical gap between requests is at most
+ * BLK_POLL_ADAPTIVE_GAP_US: a longer spin costs more CPU than the event
+ * channel wake-up (~15 us) it saves. */
+#define BLK_POLL_ADAPTIVE_MAX_US 50u
+#define BLK_POLL_ADAPTIVE_GAP_US 25u
 
 /* ---- backing store ---- */
 
@@ -39,6 +45,7 @@ struct blk_disk {
 	bool blockdev;
 	bool readonly;
 	bool direct;                 /* opened with O_DIRECT */
+	bool memory;                 /* a file on tmpfs or ramfs */
 	uint64_t sectors;            /* 512-byte units */
 	uint32_t sector_size;        /* logical block size */
 	uint32_t physical_sector_size;
@@ -77,6 +84,11 @@ enum blk_stat {
 	BLK_ST_PERSIST_PURGED, BLK_ST_PERSIST_FULL, BLK_ST_PERSIST_ENTRIES,
 	BLK_ST_COPY_REQS, BLK_ST_COPY_POOL_EMPTY, BLK_ST_MAP_REQS,
 	BLK_ST_REPLAYED,         /* unanswered requests a successor redid */
+	/* The queue thread's own CPU time (not its io_uring workers'):
+	 * refreshed at most every 100 ms while it works, exact at exit. */
+	BLK_ST_CPU_US,
+	BLK_ST_POLL_WINDOW_NS,         /* adaptive polling's current window */
+	BLK_ST_POLL_PREEMPTED,         /* spins that lost their CPU */
 	BLK_ST_COUNT
 };
 
@@ -107,6 +119,26 @@ void blk_stats_snapshot(const struct blk_stats *s, struct blk_stats *out);
 /* Print "<prefix><name>=<value>\n" for every counter. */
 void blk_stats_print(FILE *f, const char *prefix, const struct blk_stats *s);
 
+/* ---- adaptive polling's estimator (queue.c) ---- */
+
+/*
+ * Learns how long a queue thread should spin for the next request: feed
+ * it the gap of every idle period that ended with a request (from
+ * running out of work to taking the next request, wake-up included when
+ * it slept), and blk_poll_preempted when a spin lost its CPU. The window
+ * is 2 x the smoothed gap + 2 us, at most BLK_POLL_ADAPTIVE_MAX_US, and 0
+ * while the smoothed gap exceeds BLK_POLL_ADAPTIVE_GAP_US. Starts quiet
+ * (window 0). Plain arithmetic: no clock, no thread context.
+ */
+struct blk_poll {
+	uint64_t gap_ns;        /* smoothed, 1/8 per sample */
+	uint64_t window_ns;     /* how long to spin; 0: do not */
+};
+
+void blk_poll_init(struct blk_poll *p);
+void blk_poll_sample(struct blk_poll *p, uint64_t gap_ns);
+void blk_poll_preempted(struct blk_poll *p);
+
 /* ---- one queue ---- */
 
 struct blk_queue_config {
@@ -123,7 +155,15 @@ struct blk_queue_config {
 	bool persistent;                /* frontend and backend agreed */
 	uint32_t persist_max;           /* 0: default (see above) */
 	uint64_t persist_idle_ns;       /* 0: default */
-	uint32_t poll_us;               /* spin before sleeping; 0: off */
+	/*
+	 * Polling for new requests before sleeping on the event channel:
+	 * poll_us > 0 spins that long, always; else poll_adaptive spins for
+	 * a learned period (up to BLK_POLL_ADAPTIVE_MAX_US: long enough for
+	 * the gaps between requests seen lately, nothing once they exceed
+	 * BLK_POLL_ADAPTIVE_GAP_US or the guest goes quiet); else never.
+	 */
+	uint32_t poll_us;
+	bool poll_adaptive;
 	/*
 	 * Without persistent grants: move data by grant copy through a
 	 * bounce pool instead of mapping the pages per request (0: always
@@ -140,12 +180,15 @@ struct blk_queue_config {
 	bool pin_cpu;
 	unsigned int cpu;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
-	/* The request journal (journal.h): a file that outlives the
-	 * process, or NULL for private memory. */
-	const char *journal_path;
+	/* The request journal (journal.h): the fd of a file that outlives
+	 * the process (blk_journal_file_open), or NULL for private memory. */
+	const int *journal_fd;
 	/* Take over a live ring whose previous backend process is gone:
 	 * recover from the journal instead of starting at rsp_prod. */
 	bool adopt;
+	/* Engine: reads and writes as synchronous system calls on the
+	 * queue thread (see blk_engine_config.inline_rw). */
+	bool inline_rw;
 };
 
 struct blk_queue;

@@ -129,6 +129,21 @@ enum blk_reject blk_seg_check(const struct blk_seg *seg, uint64_t *sectors);
 /* [sector, sector + count) within the device, without overflow. */
 enum blk_reject blk_range_check(uint64_t sector, uint64_t count,
 				const struct blk_limits *lim);
+/*
+ * Decode @n segments copied from indirect pages (private memory, already
+ * bounded by blk_req_check) into @out.
+ */
+void blk_abi_indirect_segs(const struct blk_wire_seg *wire, uint32_t n,
+			   struct blk_seg *out);
+/*
+ * Check @n private segments (blk_seg_check each) and, when they carry
+ * data, the range [@sector, + their sectors) (blk_range_check). The
+ * sectors they add up to come back in *@sectors (also on failure: the
+ * sum so far).
+ */
+enum blk_reject blk_segs_check(const struct blk_seg *segs, uint32_t n,
+			       uint64_t sector, const struct blk_limits *lim,
+			       uint64_t *sectors);
 /* Number of indirect pages a request with @nr_segments uses. */
 static inline uint32_t blk_indirect_pages(uint32_t nr_segments)
 {

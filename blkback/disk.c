@@ -5,8 +5,10 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "uback/log.h"
@@ -107,7 +109,12 @@ int blk_disk_open(const char *path, bool readonly, bool direct,
 		if (ret)
 			goto err_close;
 	} else if (S_ISREG(st.st_mode)) {
+		struct statfs sf;
+
 		probe_file(&d, &st);
+		if (fstatfs(d.fd, &sf) == 0)
+			d.memory = sf.f_type == TMPFS_MAGIC ||
+				   sf.f_type == RAMFS_MAGIC;
 	} else {
 		ret = -EINVAL;
 		goto err_close;

@@ -39,6 +39,16 @@ struct blk_engine_config {
 	bool pin_cpu;
 	unsigned int cpu;
 	bool sqpoll;            /* reserved; engines may ignore */
+	/*
+	 * Do reads and writes at once, as synchronous preadv/pwritev on the
+	 * calling thread, completing locally (io_uring engine). For backings
+	 * that never wait for a device but that io_uring cannot serve
+	 * without handing every request to an io-wq worker (tmpfs has no
+	 * non-blocking read or write): saves the hand-off, the worker's
+	 * wake-up and the completion's task work. Flush and discard still
+	 * go through the kernel ring. Engines may ignore it.
+	 */
+	bool inline_rw;
 };
 
 struct blk_cqe {
@@ -85,8 +95,11 @@ struct blk_engine_ops {
 };
 
 extern const struct blk_engine_ops blk_engine_uring_ops;
+/* Completes every I/O at once without touching storage or data pages
+ * (engine_null.c): the protocol path alone, for measurements. */
+extern const struct blk_engine_ops blk_engine_null_ops;
 
-/* Look up an engine by name ("uring"); -ENOENT if unknown. */
+/* Look up an engine by name ("uring", "null"); -ENOENT if unknown. */
 int blk_engine_lookup(const char *name, const struct blk_engine_ops **out);
 
 #endif /* BLKBACK_ENGINE_H */

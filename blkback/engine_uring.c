@@ -5,6 +5,10 @@
  * pages (no bounce buffer). Block-device discard has no io_uring opcode in
  * the kernels we target with liburing 2.3, so it runs as a synchronous
  * ioctl whose result is queued as a local completion.
+ *
+ * With cfg.inline_rw, reads and writes are synchronous preadv/pwritev on
+ * the calling thread, completed locally as well; a failed linked one
+ * cancels what is linked to it, as in the kernel ring.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,8 @@ struct uring_engine {
 	bool fixed;              /* fd registered as file index 0 */
 	bool disabled;           /* created disabled: start() enables */
 	bool fixed_buf;          /* cfg.fixed_buf registered as buffer 0 */
+	bool inline_rw;          /* reads/writes as synchronous calls */
+	bool cancel_next;        /* an inline link member failed */
 	int cpu;                 /* io-wq affinity, or -1 */
 	/* Completions made without the kernel ring (device discard). */
 	struct blk_cqe *local;
@@ -68,10 +74,13 @@ static int uring_create(const struct blk_engine_config *cfg,
 	ue->fd = cfg->fd;
 	ue->blockdev = cfg->blockdev;
 	ue->cpu = cfg->pin_cpu ? (int)cfg->cpu : -1;
+	ue->inline_rw = cfg->inline_rw;
 	/* Each request may take two entries (write + linked fdatasync),
 	 * plus the fd polls. */
 	entries = pow2_at_least(2 * cfg->depth + 8);
-	ue->local_cap = cfg->depth + 8;
+	/* Local completions: device discards, inline reads and writes (at
+	 * most one of each per request in flight), cancelled link members. */
+	ue->local_cap = 2 * cfg->depth + 8;
 	ue->local = calloc(ue->local_cap, sizeof(*ue->local));
 	if (!ue->local) {
 		ret = -ENOMEM;
@@ -176,13 +185,63 @@ static void set_file(struct uring_engine *ue, struct io_uring_sqe *sqe)
 	}
 }
 
+static int post_local(struct uring_engine *ue, uint64_t tag, int32_t res)
+{
+	if (ue->local_n == ue->local_cap)
+		return -EBUSY;
+	ue->local[ue->local_n].tag = tag;
+	ue->local[ue->local_n].res = res;
+	ue->local_n++;
+	return 0;
+}
+
+/* After a failed inline link member: the next operation is cancelled
+ * (and, if linked itself, the one after it). */
+static int cancel_linked(struct uring_engine *ue, uint64_t tag,
+			 unsigned int flags)
+{
+	int ret = post_local(ue, tag, -ECANCELED);
+
+	if (!ret)
+		ue->cancel_next = flags & BLK_IO_LINK;
+	return ret;
+}
+
+static int inline_rw(struct uring_engine *ue, bool write,
+		     const struct iovec *iov, unsigned int iovcnt,
+		     uint64_t offset, uint64_t tag, unsigned int flags)
+{
+	size_t want = 0;
+	ssize_t n;
+	unsigned int i;
+	int32_t res;
+
+	if (ue->local_n == ue->local_cap)
+		return -EBUSY;
+	if (ue->cancel_next)
+		return cancel_linked(ue, tag, flags);
+	for (i = 0; i < iovcnt; i++)
+		want += iov[i].iov_len;
+	do {
+		n = write ? pwritev(ue->fd, iov, (int)iovcnt, (off_t)offset)
+			  : preadv(ue->fd, iov, (int)iovcnt, (off_t)offset);
+	} while (n < 0 && errno == EINTR);
+	res = n < 0 ? -errno : (int32_t)n;
+	/* As the kernel ring: a short transfer breaks the chain too. */
+	ue->cancel_next = (flags & BLK_IO_LINK) && (n < 0 || (size_t)n != want);
+	return post_local(ue, tag, res);
+}
+
 static int uring_prep_rw(struct blk_engine *e, bool write,
 			 const struct iovec *iov, unsigned int iovcnt,
 			 uint64_t offset, uint64_t tag, unsigned int flags)
 {
 	struct uring_engine *ue = to_ue(e);
-	struct io_uring_sqe *sqe = get_sqe(ue);
+	struct io_uring_sqe *sqe;
 
+	if (ue->inline_rw)
+		return inline_rw(ue, write, iov, iovcnt, offset, tag, flags);
+	sqe = get_sqe(ue);
 	if (!sqe)
 		return -EBUSY;
 	if (iovcnt == 1 && (flags & BLK_IO_FIXED) && ue->fixed_buf) {
@@ -217,8 +276,11 @@ static int uring_prep_flush(struct blk_engine *e, uint64_t tag,
 			    unsigned int flags)
 {
 	struct uring_engine *ue = to_ue(e);
-	struct io_uring_sqe *sqe = get_sqe(ue);
+	struct io_uring_sqe *sqe;
 
+	if (ue->cancel_next)
+		return cancel_linked(ue, tag, flags);
+	sqe = get_sqe(ue);
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_fsync(sqe, ue->fd, IORING_FSYNC_DATASYNC);
@@ -244,10 +306,7 @@ static int uring_prep_discard(struct blk_engine *e, uint64_t offset,
 		if (ioctl(ue->fd, secure ? BLKSECDISCARD : BLKDISCARD,
 			  range) < 0)
 			res = -errno;
-		ue->local[ue->local_n].tag = tag;
-		ue->local[ue->local_n].res = res;
-		ue->local_n++;
-		return 0;
+		return post_local(ue, tag, res);
 	}
 	sqe = get_sqe(ue);
 	if (!sqe)
@@ -369,6 +428,10 @@ int blk_engine_lookup(const char *name, const struct blk_engine_ops **out)
 {
 	if (!name || !strcmp(name, "uring") || !strcmp(name, "io_uring")) {
 		*out = &blk_engine_uring_ops;
+		return 0;
+	}
+	if (!strcmp(name, "null")) {
+		*out = &blk_engine_null_ops;
 		return 0;
 	}
 	return -ENOENT;

@@ -24,38 +24,45 @@ static size_t journal_bytes(uint32_t nents)
 	       (size_t)nents * sizeof(struct blk_jent);
 }
 
-int blk_journal_open(const char *path, const struct blk_journal_id *id,
-		     bool adopt, RING_IDX start, struct blk_journal *j)
+int blk_journal_file_open(const char *path, int *out)
+{
+	size_t bytes = journal_bytes(BLK_JOURNAL_MAX_ENTS);
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) ||
+	    ((size_t)st.st_size < bytes && ftruncate(fd, (off_t)bytes))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+int blk_journal_open(int fd, const struct blk_journal_id *id, bool adopt,
+		     RING_IDX start, struct blk_journal *j)
 {
 	size_t bytes = journal_bytes(id->nr_ents);
 	uint32_t i;
 	void *map;
-	int fd = -1, ret;
 
 	memset(j, 0, sizeof(*j));
-	if (!id->nr_ents || id->slot_size > BLK_JOURNAL_RAW)
+	if (!id->nr_ents || id->nr_ents > BLK_JOURNAL_MAX_ENTS ||
+	    id->slot_size > BLK_JOURNAL_RAW)
 		return -EINVAL;
-	if (path) {
-		fd = open(path, adopt ? O_RDWR | O_CLOEXEC
-				      : O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0600);
-		if (fd < 0)
-			return -errno;
-		if (adopt) {
-			struct stat st;
+	if (fd >= 0) {
+		struct stat st;
 
-			if (fstat(fd, &st) || (size_t)st.st_size != bytes) {
-				close(fd);
-				return -ESTALE;
-			}
-		} else if (ftruncate(fd, (off_t)bytes)) {
-			ret = -errno;
-			close(fd);
-			return ret;
-		}
+		if (fstat(fd, &st))
+			return -errno;
+		if ((size_t)st.st_size < bytes)
+			return adopt ? -ESTALE : -EINVAL;
 		map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			   0);
-		close(fd);
 	} else {
 		if (adopt)
 			return -ENOENT;
@@ -78,14 +85,18 @@ int blk_journal_open(const char *path, const struct blk_journal_id *id,
 		if (j->hdr->magic != JOURNAL_MAGIC ||
 		    j->hdr->version != JOURNAL_VERSION ||
 		    memcmp(&j->hdr->id, id, sizeof(*id))) {
-			xb_warn("journal %s belongs to other rings: not adopted",
-				path);
+			xb_warn("request journal belongs to other rings: not "
+				"adopted");
 			blk_journal_close(j);
 			return -ESTALE;
 		}
 		return 0;
 	}
-	/* Fresh: the file is zero (FREE entries); the header last. */
+	/* Fresh. Invalid while being rewritten: a successor that finds it
+	 * half done refuses it instead of trusting stale entries. */
+	__atomic_store_n(&j->hdr->magic, 0, __ATOMIC_RELEASE);
+	memset(j->ent, 0, (size_t)j->nents * sizeof(*j->ent));
+	memset(&j->hdr->id, 0, sizeof(j->hdr->id));
 	j->hdr->id = *id;
 	j->hdr->version = JOURNAL_VERSION;
 	j->hdr->req_cons = start;

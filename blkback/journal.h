@@ -46,6 +46,8 @@
 #include "blkif_abi.h"
 
 #define BLK_JOURNAL_RAW 128u
+/* Ring slots at most: 16 pages of 108-byte slots round down to 512. */
+#define BLK_JOURNAL_MAX_ENTS 512u
 
 enum blk_jstate { BLK_JE_FREE = 0, BLK_JE_INFLIGHT = 1, BLK_JE_RESPONDING = 2 };
 
@@ -92,15 +94,23 @@ struct blk_journal {
 };
 
 /*
- * Open the journal of one queue. @path NULL: anonymous memory (no state
- * directory: nothing survives the process). Without @adopt the file is
- * created or truncated and initialised for @id with both indices at
- * @start. With @adopt the existing file must carry the same @id
- * (-ESTALE otherwise, -ENOENT without a file); entries are kept for
- * blk_journal_recover. -ENOMEM, -errno from the file system.
+ * Open (creating it) the journal file at @path and make it as large as
+ * any queue's journal can be, keeping its contents: done before the
+ * process enters its sandbox, which allows no open and no ftruncate.
+ * 0 and *fd, or -errno.
  */
-int blk_journal_open(const char *path, const struct blk_journal_id *id,
-		     bool adopt, RING_IDX start, struct blk_journal *j);
+int blk_journal_file_open(const char *path, int *fd);
+
+/*
+ * Map the journal of one queue from @fd (blk_journal_file_open; -1:
+ * private memory, nothing survives the process). Without @adopt it is
+ * initialised for @id with both indices at @start. With @adopt it must
+ * carry the same @id (-ESTALE otherwise, or for a file too small;
+ * -ENOENT without a file); entries are kept for blk_journal_recover.
+ * -EINVAL for a ring larger than BLK_JOURNAL_MAX_ENTS, -ENOMEM.
+ */
+int blk_journal_open(int fd, const struct blk_journal_id *id, bool adopt,
+		     RING_IDX start, struct blk_journal *j);
 void blk_journal_close(struct blk_journal *j);
 
 /*

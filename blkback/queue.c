@@ -34,11 +34,15 @@ static void drain_evtchn(struct blk_queue *q)
 	evtchn_port_t port;
 	unsigned int i;
 
-	/* Bounded: a handle has few ports; a broken provider cannot spin us. */
+	/* Bounded: a broken provider cannot spin us. The handle is ours
+	 * alone and holds one port: once that one is seen, asking again
+	 * would only cost a system call to hear "nothing". */
 	for (i = 0; i < 64; i++) {
 		if (xb_evtchn_pending(q->evtchn, &port))
 			break;
 		xb_evtchn_unmask(q->evtchn, port);
+		if (port == q->port)
+			break;
 	}
 	blk_stat_add(&q->stats, BLK_ST_EVENTS, 1);
 }
@@ -90,13 +94,22 @@ static bool ring_has_work(struct blk_queue *q)
 	return prod != q->ring.req_cons;
 }
 
-/* Polling mode: spin up to poll_us for work before sleeping. */
-static bool spin_for_work(struct blk_queue *q)
+/*
+ * Spin up to @ns for work; true if some came. The clock is read every 64
+ * rounds (a few microseconds); a longer gap between two reads means the
+ * thread lost its CPU while spinning: then *preempted is set and the spin
+ * ends, since on an oversubscribed machine a spinning thread only delays
+ * the one it waits for (and the scheduler treats it as a CPU hog).
+ */
+#define SPIN_PREEMPTED_NS 50000ull
+
+static bool spin_for_work(struct blk_queue *q, uint64_t ns, bool *preempted)
 {
-	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) +
-			    (uint64_t)q->cfg.poll_us * 1000;
+	uint64_t last = clock_ns(CLOCK_MONOTONIC), now;
+	uint64_t deadline = last + ns;
 	unsigned int i = 0;
 
+	*preempted = false;
 	for (;;) {
 		if (ring_has_work(q) || q->eng->ops->ready(q->eng) ||
 		    __atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED)) {
@@ -104,9 +117,110 @@ static bool spin_for_work(struct blk_queue *q)
 			return true;
 		}
 		xb_cpu_relax();
-		if ((++i & 63) == 0 && clock_ns(CLOCK_MONOTONIC) >= deadline)
+		if ((++i & 63) != 0)
+			continue;
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (now - last > SPIN_PREEMPTED_NS) {
+			blk_stat_add(&q->stats, BLK_ST_POLL_PREEMPTED, 1);
+			*preempted = true;
 			return false;
+		}
+		if (now >= deadline)
+			return false;
+		last = now;
 	}
+}
+
+/*
+ * Adaptive polling. An idle period starts when the thread runs out of
+ * work with nothing in flight and ends when a request is taken off the
+ * ring (found spinning, or after sleeping on the event channel: then the
+ * gap also holds the wake-up). The gaps are smoothed (1/8 per sample,
+ * samples capped at twice the maximum window, so one long pause weighs
+ * little but a few stop the spinning) and, while the typical gap is at
+ * most BLK_POLL_ADAPTIVE_GAP_US, the window is the gap with room to
+ * spare: 2 x gap + 2 us, up to BLK_POLL_ADAPTIVE_MAX_US. Longer gaps
+ * (a guest that is quiet, or slow to come back, or wake-ups slowed by an
+ * oversubscribed machine) mean no spinning at all: an idle guest costs no
+ * CPU. Periods that end in a timeout or a stop teach nothing. A spin that
+ * lost its CPU resets the estimate to quiet (spin_for_work).
+ */
+#define POLL_MAX_NS ((uint64_t)BLK_POLL_ADAPTIVE_MAX_US * 1000u)
+#define POLL_GAP_NS ((uint64_t)BLK_POLL_ADAPTIVE_GAP_US * 1000u)
+
+void blk_poll_init(struct blk_poll *p)
+{
+	p->gap_ns = 2 * POLL_MAX_NS;
+	p->window_ns = 0;
+}
+
+void blk_poll_sample(struct blk_poll *p, uint64_t gap)
+{
+	if (gap > 2 * POLL_MAX_NS)
+		gap = 2 * POLL_MAX_NS;
+	p->gap_ns = p->gap_ns - p->gap_ns / 8 + gap / 8;
+	if (p->gap_ns > POLL_GAP_NS)
+		p->window_ns = 0;
+	else if (2 * p->gap_ns + 2000 > POLL_MAX_NS)
+		p->window_ns = POLL_MAX_NS;
+	else
+		p->window_ns = 2 * p->gap_ns + 2000;
+}
+
+void blk_poll_preempted(struct blk_poll *p)
+{
+	/* Back to quiet: spinning resumes only once gaps measured through
+	 * sleeping and waking are short again, i.e. when wake-ups are
+	 * prompt, i.e. the CPUs are not oversubscribed. */
+	blk_poll_init(p);
+}
+
+static void poll_learn(struct blk_queue *q)
+{
+	blk_poll_sample(&q->poll, clock_ns(CLOCK_MONOTONIC) - q->idle_start_ns);
+	q->idle_start_ns = 0;
+	blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, q->poll.window_ns);
+}
+
+/* Idle with nothing in flight: spin (fixed or learned) before sleeping.
+ * true if work came. */
+static bool poll_idle(struct blk_queue *q)
+{
+	bool preempted, hit;
+
+	if (q->cfg.poll_us)
+		return spin_for_work(q, (uint64_t)q->cfg.poll_us * 1000,
+				     &preempted);
+	if (!q->cfg.poll_adaptive)
+		return false;
+	if (!q->idle_start_ns)
+		q->idle_start_ns = clock_ns(CLOCK_MONOTONIC);
+	if (!q->poll.window_ns)
+		return false;
+	hit = spin_for_work(q, q->poll.window_ns, &preempted);
+	if (preempted) {
+		blk_poll_preempted(&q->poll);
+		blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, 0);
+	}
+	return hit;
+}
+
+/* The in-flight gauges, once per loop rather than per request. */
+static void publish_gauges(struct blk_queue *q)
+{
+	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT, q->busy);
+	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT_MAX, q->busy_max);
+}
+
+/* CPU accounting off the per-request path: one clock read per 100 ms
+ * of (coarse) wall time at most. */
+static void cpu_tick(struct blk_queue *q, bool force)
+{
+	if (!force && q->now_ns - q->last_cpu_ns < 100000000ull)
+		return;
+	q->last_cpu_ns = q->now_ns;
+	blk_stat_set(&q->stats, BLK_ST_CPU_US,
+		     clock_ns(CLOCK_THREAD_CPUTIME_ID) / 1000);
 }
 
 static void persist_tick(struct blk_queue *q)
@@ -133,10 +247,18 @@ static void *queue_thread(void *arg)
 	struct blk_queue *q = arg;
 	const struct blk_engine_ops *ops = q->eng->ops;
 	struct blk_cqe cqes[CQE_BATCH];
+	char name[16];
 	int n;
 
+	/* Named by itself: naming another thread opens /proc, which the
+	 * sandbox forbids. */
+	snprintf(name, sizeof(name), "blk%u.%u", q->cfg.domid, q->cfg.index);
+	pthread_setname_np(pthread_self(), name);
 	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
 	q->last_purge_ns = q->now_ns;
+	/* Start as if the guest were quiet: no spinning until requests
+	 * show they come close together. */
+	blk_poll_init(&q->poll);
 	if (q->cfg.pin_cpu && q->cfg.cpu < CPU_SETSIZE) {
 		cpu_set_t set;
 
@@ -160,6 +282,7 @@ static void *queue_thread(void *arg)
 
 		blk_stat_add(&q->stats, BLK_ST_LOOPS, 1);
 		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+		cpu_tick(q, false);
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			q->stopping = true;
 		/* A successor first redoes what its predecessor left
@@ -168,8 +291,12 @@ static void *queue_thread(void *arg)
 		    q->replay_pos < q->journal.nreplay)
 			progress |= blk_ring_replay(q) > 0;
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
-		    q->replay_pos >= q->journal.nreplay)
-			progress |= blk_ring_consume(q) > 0;
+		    q->replay_pos >= q->journal.nreplay &&
+		    blk_ring_consume(q) > 0) {
+			progress = true;
+			if (q->idle_start_ns)
+				poll_learn(q);
+		}
 		if (q->blocked != BLK_NIL && !q->io_inflight) {
 			uint32_t idx = q->blocked;
 
@@ -185,6 +312,7 @@ static void *queue_thread(void *arg)
 		if (n > 0)
 			progress |= handle_cqes(q, cqes, n);
 		blk_ring_flush_responses(q);
+		publish_gauges(q);
 
 		if (q->stopping && !q->busy)
 			break;
@@ -195,8 +323,7 @@ static void *queue_thread(void *arg)
 		 * the engine, so that the kernel's worker (io-wq, e.g. for
 		 * tmpfs, which cannot do non-blocking reads) gets the CPU
 		 * instead of our spinning. */
-		if (q->cfg.poll_us && !q->stopping && !q->io_inflight &&
-		    spin_for_work(q))
+		if (!q->stopping && !q->io_inflight && poll_idle(q))
 			continue;
 		/* Re-arm req_event and look once more (lost wake-up race). */
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
@@ -226,6 +353,7 @@ static void *queue_thread(void *arg)
 		persist_tick(q);
 	}
 	persist_tick(q);
+	cpu_tick(q, true);
 	return NULL;
 }
 
@@ -325,13 +453,12 @@ static int open_journal(struct blk_queue *q,
 
 	for (i = 0; i < q->ring_pages; i++)
 		id.ring_refs[i] = cfg->ring_refs[i];
-	ret = blk_journal_open(cfg->journal_path, &id, cfg->adopt,
-			       q->ring.req_cons, &q->journal);
+	ret = blk_journal_open(cfg->journal_fd ? *cfg->journal_fd : -1, &id,
+			       cfg->adopt, q->ring.req_cons, &q->journal);
 	if (ret) {
 		if (!cfg->adopt)
-			xb_err("dom%u queue %u: journal %s: %s", cfg->domid,
-			       cfg->index, cfg->journal_path,
-			       strerror(-ret));
+			xb_err("dom%u queue %u: request journal: %s",
+			       cfg->domid, cfg->index, strerror(-ret));
 		return ret;
 	}
 	if (!cfg->adopt)
@@ -444,6 +571,7 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		.fixed_len = cfg->fixed_buffers && q->pool ? q->pool_bytes : 0,
 		.pin_cpu = cfg->pin_cpu,
 		.cpu = cfg->cpu,
+		.inline_rw = cfg->inline_rw,
 	};
 	ret = q->cfg.engine->create(&ecfg, &q->eng);
 	if (ret)
@@ -455,13 +583,6 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		goto err_engine;
 	}
 	q->thread_started = true;
-	{
-		char name[16];
-
-		snprintf(name, sizeof(name), "blk%u.%u", cfg->domid,
-			 cfg->index);
-		pthread_setname_np(q->thread, name);
-	}
 	*out = q;
 	return 0;
 

@@ -77,6 +77,7 @@ struct blk_queue {
 	uint32_t max_segs;
 	uint32_t free_head;
 	uint32_t busy;           /* slots in use */
+	uint32_t busy_max;       /* most slots ever in use at once */
 	uint32_t io_inflight;    /* slots whose I/O was handed to the engine */
 	uint32_t blocked;        /* flush/barrier waiting for a drain */
 	bool halted;
@@ -88,6 +89,11 @@ struct blk_queue {
 	uint64_t now_ns;
 	struct xb_ratelimit rl;   /* guest-caused messages */
 	uint64_t last_purge_ns;
+	uint64_t last_cpu_ns;     /* last BLK_ST_CPU_US update */
+	/* Adaptive polling (queue.c): when the current idle period began
+	 * (0: not idle), and the estimator it feeds. */
+	uint64_t idle_start_ns;
+	struct blk_poll poll;
 
 	/*
 	 * Grant copy bounce pool, two tiers in one mapping: one small chunk

@@ -73,9 +73,9 @@ static uint32_t slot_alloc(struct blk_queue *q)
 		return BLK_NIL;
 	q->free_head = q->slots[idx].next_free;
 	q->busy++;
-	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT, q->busy);
-	if (q->busy > q->stats.v[BLK_ST_IN_FLIGHT_MAX])
-		blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT_MAX, q->busy);
+	/* The in-flight gauges are published once per loop (queue.c). */
+	if (q->busy > q->busy_max)
+		q->busy_max = q->busy;
 	return idx;
 }
 
@@ -84,7 +84,6 @@ static void slot_free(struct blk_queue *q, uint32_t idx)
 	q->slots[idx].next_free = q->free_head;
 	q->free_head = idx;
 	q->busy--;
-	blk_stat_set(&q->stats, BLK_ST_IN_FLIGHT, q->busy);
 }
 
 /* Drop every mapping a slot holds (the pages' I/O is over). */
@@ -254,7 +253,7 @@ static int map_data(struct blk_queue *q, struct blk_slot *s)
 static enum blk_reject load_indirect(struct blk_queue *q, struct blk_slot *s,
 				     const struct blk_req *req)
 {
-	uint32_t npages = blk_indirect_pages(req->nr_segments), p, i;
+	uint32_t npages = blk_indirect_pages(req->nr_segments), p;
 	struct blk_segmap pm[BLK_MAX_INDIRECT_PAGES];
 	void *batch = NULL;
 	enum blk_reject why = BLK_OK;
@@ -297,11 +296,7 @@ static enum blk_reject load_indirect(struct blk_queue *q, struct blk_slot *s,
 	}
 	if (why)
 		return why;
-	for (i = 0; i < req->nr_segments; i++) {
-		s->segs[i].gref = q->iseg[i].gref;
-		s->segs[i].first_sect = q->iseg[i].first_sect;
-		s->segs[i].last_sect = q->iseg[i].last_sect;
-	}
+	blk_abi_indirect_segs(q->iseg, req->nr_segments, s->segs);
 	return BLK_OK;
 }
 
@@ -501,26 +496,20 @@ static void start_request(struct blk_queue *q, const struct blk_req *req,
 		for (i = 0; i < req->nr_segments; i++)
 			s->segs[i] = req->seg[i];
 	}
-	/* nsegs only once segs are private: slot_unmap walks maps[nsegs]. */
+	/* nsegs only once segs are private and checked: slot_unmap walks
+	 * maps[nsegs]. */
+	why = blk_segs_check(s->segs, req->nr_segments, req->sector, lim,
+			     &sectors);
+	if (why) {
+		slot_fail(q, idx, why);
+		return;
+	}
 	for (i = 0; i < req->nr_segments; i++) {
-		why = blk_seg_check(&s->segs[i], &sectors);
-		if (why) {
-			slot_fail(q, idx, why);
-			return;
-		}
 		s->maps[i].phandle = BLK_NIL;
 		s->maps[i].temp = false;
 		s->maps[i].page = NULL;
 	}
 	s->nsegs = req->nr_segments;
-	if (sectors) {
-		why = blk_range_check(req->sector, sectors, lim);
-		if (why) {
-			s->nsegs = 0;
-			slot_fail(q, idx, why);
-			return;
-		}
-	}
 	s->nr_sectors = sectors;
 	s->expect = sectors << BLK_SECTOR_SHIFT;
 	if (map_data(q, s)) {

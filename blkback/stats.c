@@ -50,6 +50,9 @@ static const char *const stat_names[BLK_ST_COUNT] = {
 	[BLK_ST_COPY_POOL_EMPTY] = "copy_pool_empty",
 	[BLK_ST_MAP_REQS] = "map_reqs",
 	[BLK_ST_REPLAYED] = "replayed",
+	[BLK_ST_CPU_US] = "cpu_queue_us",
+	[BLK_ST_POLL_WINDOW_NS] = "poll_window_ns",
+	[BLK_ST_POLL_PREEMPTED] = "poll_preempted",
 };
 
 const char *blk_stat_name(enum blk_stat k)
@@ -86,7 +89,7 @@ void blk_stats_add_totals(struct blk_stats *sum, const struct blk_stats *s)
 	blk_stats_snapshot(s, &snap);
 	for (k = 0; k < BLK_ST_COUNT; k++) {
 		if (k == BLK_ST_IN_FLIGHT || k == BLK_ST_IN_FLIGHT_MAX ||
-		    k == BLK_ST_PERSIST_ENTRIES)
+		    k == BLK_ST_PERSIST_ENTRIES || k == BLK_ST_POLL_WINDOW_NS)
 			continue;
 		sum->v[k] += snap.v[k];
 	}

@@ -36,7 +36,8 @@ struct blk_vbd_config {
 	uint32_t max_indirect_segs;   /* feature-max-indirect-segments; 0: off */
 	uint32_t persist_max;         /* grants per queue (0: default) */
 	uint32_t persist_idle_s;      /* idle purge (0: default) */
-	uint32_t poll_us;             /* polling before sleeping; 0: off */
+	uint32_t poll_us;             /* fixed spin before sleeping; 0: */
+	bool poll_adaptive;           /* ... learned spin (default), or off */
 	uint32_t copy_pool_kib;       /* grant copy pool without persistent
 	                               * grants; 0: map per request */
 	int fixed_buffers;            /* register the pool: 1 on, 0 off,
@@ -44,13 +45,18 @@ struct blk_vbd_config {
 	unsigned int nr_cpus;         /* queue i runs on cpus[i % nr_cpus] */
 	unsigned int cpus[BLK_MAX_QUEUES]; /* (and its io-wq workers) */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
-	/* Directory for the queues' request journals (q<N>.journal): with
-	 * it, a successor process adopts a live device (ops->adopt); NULL:
-	 * journals in private memory, no adoption. */
-	const char *state_dir;
+	/* The queues' request journal files (blk_journal_file_open, opened
+	 * before the sandbox): with them a successor process adopts a live
+	 * device (ops->adopt). Without: private memory, no adoption. */
+	bool journal;
+	int journal_fd[BLK_MAX_QUEUES];
+	int inline_io;                /* reads/writes as synchronous calls on
+	                               * the queue thread: 1 on, 0 off, -1
+	                               * auto (files on tmpfs/ramfs) */
 };
 
-/* Defaults: direct, discard, persistent, 4 queues, order 4, 256 segs. */
+/* Defaults: direct, discard, persistent, 4 queues, order 4, 256 segs,
+ * adaptive polling. */
 void blk_vbd_config_defaults(struct blk_vbd_config *cfg);
 
 struct blk_vbd;

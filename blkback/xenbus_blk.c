@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "uback/log.h"
+#include "fekeys.h"
 #include "vbd.h"
 
 struct blk_vbd {
@@ -39,6 +40,8 @@ void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
 	cfg->max_indirect_segs = BLK_DEFAULT_INDIRECT_SEGS;
 	cfg->copy_pool_kib = BLK_DEFAULT_COPY_POOL_KIB;
 	cfg->fixed_buffers = -1;
+	cfg->poll_adaptive = true;
+	cfg->inline_io = -1;
 }
 
 int blk_vbd_create(const struct blk_vbd_config *cfg, struct blk_vbd **out)
@@ -202,49 +205,10 @@ static int blk_probe(struct xb_dev *dev)
 	return ret;
 }
 
-/* A frontend key that may be absent (then @def), else strict. */
-static int fe_u64_opt(struct xb_dev *dev, const char *key, uint64_t max,
-		      uint64_t def, uint64_t *out)
+static int fe_read(void *arg, const char *key, char *buf, size_t size,
+		   size_t *len)
 {
-	int ret = xb_dev_read_fe_u64(dev, key, max, out);
-
-	if (ret == -ENOENT) {
-		*out = def;
-		return 0;
-	}
-	return ret;
-}
-
-static int read_queue_keys(struct xb_dev *dev, const char *dir,
-			   uint32_t order, struct blk_queue_config *qc)
-{
-	char key[64];
-	uint64_t v;
-	uint32_t i;
-	int ret;
-
-	for (i = 0; i < (1u << order); i++) {
-		if (order == 0)
-			snprintf(key, sizeof(key), "%sring-ref", dir);
-		else
-			snprintf(key, sizeof(key), "%sring-ref%u", dir, i);
-		ret = xb_dev_read_fe_u64(dev, key, UINT32_MAX, &v);
-		if (ret) {
-			xb_err("%s: frontend key %s: %s", dev->backend_path,
-			       key, strerror(-ret));
-			return -EINVAL;
-		}
-		qc->ring_refs[i] = (grant_ref_t)v;
-	}
-	snprintf(key, sizeof(key), "%sevent-channel", dir);
-	ret = xb_dev_read_fe_u64(dev, key, UINT32_MAX, &v);
-	if (ret) {
-		xb_err("%s: frontend key %s: %s", dev->backend_path, key,
-		       strerror(-ret));
-		return -EINVAL;
-	}
-	qc->remote_port = (evtchn_port_t)v;
-	return 0;
+	return xb_dev_read_fe_bytes(arg, key, buf, size, len);
 }
 
 static void stop_queues(struct blk_vbd *vbd)
@@ -257,55 +221,36 @@ static int connect_queues(struct xb_dev *dev, bool adopt)
 {
 	struct blk_vbd *vbd = dev->priv;
 	struct blk_queue_config qc;
-	char protocol[32] = "", dir[32], num[3][24], jpath[4096];
+	struct blk_fe_keys fk;
+	char num[3][24];
 	struct xb_dev_kv kv[4];
-	uint64_t nq, order, persistent;
+	uint32_t nq;
 	unsigned int q;
 	int ret;
 
 	if (!vbd->disk_open)
 		return -ENODEV;
-	ret = fe_u64_opt(dev, "multi-queue-num-queues", vbd->cfg.max_queues,
-			 1, &nq);
-	if (ret || nq == 0) {
-		xb_err("%s: bad multi-queue-num-queues (max %u)",
-		       dev->backend_path, vbd->cfg.max_queues);
-		return -EINVAL;
-	}
-	ret = fe_u64_opt(dev, "ring-page-order", vbd->cfg.max_ring_order, 0,
-			 &order);
+	ret = blk_fe_keys_parse(vbd->cfg.max_queues, vbd->cfg.max_ring_order,
+				fe_read, dev, &fk);
 	if (ret) {
-		xb_err("%s: bad ring-page-order (max %u)", dev->backend_path,
-		       vbd->cfg.max_ring_order);
+		if (ret == -EINVAL)
+			xb_err("%s: bad frontend key %s (max %u queues, ring "
+			       "order %u)", dev->backend_path, fk.bad_key,
+			       vbd->cfg.max_queues, vbd->cfg.max_ring_order);
+		else
+			xb_err("%s: cannot read the frontend keys: %s",
+			       dev->backend_path, strerror(-ret));
 		return -EINVAL;
 	}
-	ret = xb_dev_read_fe_str(dev, "protocol", protocol, sizeof(protocol));
-	if (ret && ret != -ENOENT) {
-		xb_err("%s: bad protocol key", dev->backend_path);
-		return -EINVAL;
-	}
-	if (blk_abi_from_protocol(protocol, &vbd->abi)) {
-		xb_err("%s: unsupported protocol '%s'", dev->backend_path,
-		       protocol);
-		return -EINVAL;
-	}
-	ret = fe_u64_opt(dev, "feature-persistent", 1, 0, &persistent);
-	if (ret) {
-		xb_err("%s: bad feature-persistent", dev->backend_path);
-		return -EINVAL;
-	}
-	vbd->persistent = persistent && vbd->cfg.persistent;
-	vbd->ring_order = (uint32_t)order;
+	vbd->abi = fk.abi;
+	vbd->persistent = fk.persistent && vbd->cfg.persistent;
+	vbd->ring_order = fk.ring_order;
+	nq = fk.nr_queues;
 
 	for (q = 0; q < nq; q++) {
 		memset(&qc, 0, sizeof(qc));
-		if (nq == 1)
-			dir[0] = '\0';
-		else
-			snprintf(dir, sizeof(dir), "queue-%u/", q);
-		ret = read_queue_keys(dev, dir, vbd->ring_order, &qc);
-		if (ret)
-			goto err_stop;
+		memcpy(qc.ring_refs, fk.ring_refs[q], sizeof(qc.ring_refs));
+		qc.remote_port = fk.ports[q];
 		qc.hv = dev->hv;
 		qc.domid = dev->frontend_id;
 		qc.index = q;
@@ -319,6 +264,7 @@ static int connect_queues(struct xb_dev *dev, bool adopt)
 		qc.persist_idle_ns = (uint64_t)vbd->cfg.persist_idle_s *
 				     1000000000ull;
 		qc.poll_us = vbd->cfg.poll_us;
+		qc.poll_adaptive = vbd->cfg.poll_adaptive;
 		qc.copy_pool_kib = vbd->cfg.copy_pool_kib;
 		if (vbd->cfg.nr_cpus) {
 			qc.pin_cpu = true;
@@ -328,11 +274,10 @@ static int connect_queues(struct xb_dev *dev, bool adopt)
 				   (vbd->cfg.fixed_buffers < 0 &&
 				    vbd->disk.blockdev && vbd->disk.direct);
 		qc.engine = vbd->cfg.engine;
-		if (vbd->cfg.state_dir) {
-			snprintf(jpath, sizeof(jpath), "%s/q%u.journal",
-				 vbd->cfg.state_dir, q);
-			qc.journal_path = jpath;
-		}
+		qc.inline_rw = vbd->cfg.inline_io > 0 ||
+			       (vbd->cfg.inline_io < 0 && vbd->disk.memory);
+		if (vbd->cfg.journal)
+			qc.journal_fd = &vbd->cfg.journal_fd[q];
 		qc.adopt = adopt;
 		ret = blk_queue_start(&qc, &vbd->queues[q]);
 		if (ret)
@@ -386,7 +331,7 @@ static int blk_adopt(struct xb_dev *dev)
 {
 	struct blk_vbd *vbd = dev->priv;
 
-	if (!vbd->cfg.state_dir)
+	if (!vbd->cfg.journal)
 		return -ENOENT;
 	return connect_queues(dev, true);
 }

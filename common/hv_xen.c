@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +31,22 @@
  */
 #define XEN_GCOPY_BATCH 256u
 
+struct xen_gnt;
+struct xen_evtchn;
+
 struct xen_hv {
 	struct xb_hv base;
+	/* Handles opened ahead by xen_reserve (the sandbox takes away the
+	 * right to open /dev/xen/ later); closes give them back here. */
+	pthread_mutex_t lock;
+	bool reserving;
+	struct xen_gnt *free_gnt;
+	struct xen_evtchn *free_evtchn;
 };
 
 struct xen_gnt {
 	struct xb_gnt base;
+	struct xen_gnt *next_free;
 	xengnttab_handle *xgt;
 	xengnttab_grant_copy_segment_t scratch[XEN_GCOPY_BATCH];
 	uint32_t scratch_idx[XEN_GCOPY_BATCH];   /* scratch[i] is segs[idx] */
@@ -43,6 +54,7 @@ struct xen_gnt {
 
 struct xen_evtchn {
 	struct xb_evtchn base;
+	struct xen_evtchn *next_free;
 	xenevtchn_handle *xce;
 	int fd;
 };
@@ -95,16 +107,35 @@ static int xen_open(const struct xb_hv_config *cfg, struct xb_hv **out)
 	if (!x)
 		return -ENOMEM;
 	x->base.ops = &xb_hv_xen_ops;
+	pthread_mutex_init(&x->lock, NULL);
 	*out = &x->base;
 	return 0;
 }
 
+static void gnt_destroy(struct xen_gnt *g);
+static void evtchn_destroy(struct xen_evtchn *e);
+
 static void xen_close(struct xb_hv *hv)
 {
+	struct xen_hv *x = (struct xen_hv *)hv;
+
+	while (x->free_gnt) {
+		struct xen_gnt *g = x->free_gnt;
+
+		x->free_gnt = g->next_free;
+		gnt_destroy(g);
+	}
+	while (x->free_evtchn) {
+		struct xen_evtchn *e = x->free_evtchn;
+
+		x->free_evtchn = e->next_free;
+		evtchn_destroy(e);
+	}
+	pthread_mutex_destroy(&x->lock);
 	free(hv);
 }
 
-static int xen_gnt_open(struct xb_hv *hv, struct xb_gnt **out)
+static int gnt_create(struct xb_hv *hv, struct xen_gnt **out)
 {
 	struct xen_gnt *g;
 	int ret;
@@ -125,7 +156,7 @@ static int xen_gnt_open(struct xb_hv *hv, struct xb_gnt **out)
 	}
 	g->base.ops = &xb_hv_xen_ops;
 	g->base.hv = hv;
-	*out = &g->base;
+	*out = g;
 	return 0;
 
 err_free:
@@ -133,12 +164,47 @@ err_free:
 	return ret;
 }
 
+static void gnt_destroy(struct xen_gnt *g)
+{
+	xengnttab_close(g->xgt);
+	free(g);
+}
+
+static int xen_gnt_open(struct xb_hv *hv, struct xb_gnt **out)
+{
+	struct xen_hv *x = (struct xen_hv *)hv;
+	struct xen_gnt *g;
+	int ret;
+
+	pthread_mutex_lock(&x->lock);
+	g = x->free_gnt;
+	if (g)
+		x->free_gnt = g->next_free;
+	pthread_mutex_unlock(&x->lock);
+	if (!g) {
+		ret = gnt_create(hv, &g);
+		if (ret)
+			return ret;
+	}
+	g->next_free = NULL;
+	*out = &g->base;
+	return 0;
+}
+
 static void xen_gnt_close(struct xb_gnt *gnt)
 {
 	struct xen_gnt *g = (struct xen_gnt *)gnt;
+	struct xen_hv *x = (struct xen_hv *)gnt->hv;
 
-	xengnttab_close(g->xgt);
-	free(g);
+	pthread_mutex_lock(&x->lock);
+	if (x->reserving) {
+		g->next_free = x->free_gnt;
+		x->free_gnt = g;
+		g = NULL;
+	}
+	pthread_mutex_unlock(&x->lock);
+	if (g)
+		gnt_destroy(g);
 }
 
 static int xen_gnt_map(struct xb_gnt *gnt, domid_t domid, uint32_t count,
@@ -243,7 +309,7 @@ static int xen_gnt_copy(struct xb_gnt *gnt, uint32_t count,
 	return 0;
 }
 
-static int xen_evtchn_open(struct xb_hv *hv, struct xb_evtchn **out)
+static int evtchn_create(struct xb_hv *hv, struct xen_evtchn **out)
 {
 	struct xen_evtchn *e;
 	int ret, fl;
@@ -270,7 +336,7 @@ static int xen_evtchn_open(struct xb_hv *hv, struct xb_evtchn **out)
 	}
 	e->base.ops = &xb_hv_xen_ops;
 	e->base.hv = hv;
-	*out = &e->base;
+	*out = e;
 	return 0;
 
 err_close:
@@ -280,12 +346,52 @@ err_free:
 	return ret;
 }
 
+static void evtchn_destroy(struct xen_evtchn *e)
+{
+	xenevtchn_close(e->xce);
+	free(e);
+}
+
+static int xen_evtchn_open(struct xb_hv *hv, struct xb_evtchn **out)
+{
+	struct xen_hv *x = (struct xen_hv *)hv;
+	struct xen_evtchn *e;
+	int ret;
+
+	pthread_mutex_lock(&x->lock);
+	e = x->free_evtchn;
+	if (e)
+		x->free_evtchn = e->next_free;
+	pthread_mutex_unlock(&x->lock);
+	if (!e) {
+		ret = evtchn_create(hv, &e);
+		if (ret)
+			return ret;
+	}
+	e->next_free = NULL;
+	*out = &e->base;
+	return 0;
+}
+
 static void xen_evtchn_close(struct xb_evtchn *evt)
 {
 	struct xen_evtchn *e = (struct xen_evtchn *)evt;
+	struct xen_hv *x = (struct xen_hv *)evt->hv;
+	unsigned int i;
 
-	xenevtchn_close(e->xce);
-	free(e);
+	pthread_mutex_lock(&x->lock);
+	if (x->reserving) {
+		/* Its ports are unbound; drop what they left pending so
+		 * the next user's fd is not readable at once (bounded). */
+		for (i = 0; i < 1024 && xenevtchn_pending(e->xce) >= 0; i++)
+			;
+		e->next_free = x->free_evtchn;
+		x->free_evtchn = e;
+		e = NULL;
+	}
+	pthread_mutex_unlock(&x->lock);
+	if (e)
+		evtchn_destroy(e);
 }
 
 static int xen_evtchn_fd(struct xb_evtchn *evt)
@@ -362,6 +468,53 @@ static int xen_xs_open(struct xb_hv *hv, struct xs_handle **out)
 	return 0;
 }
 
+static int xen_reserve(struct xb_hv *hv, unsigned int count)
+{
+	struct xen_hv *x = (struct xen_hv *)hv;
+	struct xen_gnt *gl = NULL, *g;
+	struct xen_evtchn *el = NULL, *e;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < count && !ret; i++) {
+		ret = gnt_create(hv, &g);
+		if (ret)
+			break;
+		g->next_free = gl;
+		gl = g;
+		ret = evtchn_create(hv, &e);
+		if (ret)
+			break;
+		e->next_free = el;
+		el = e;
+	}
+	if (ret) {
+		while ((g = gl)) {
+			gl = g->next_free;
+			gnt_destroy(g);
+		}
+		while ((e = el)) {
+			el = e->next_free;
+			evtchn_destroy(e);
+		}
+		return ret;
+	}
+	pthread_mutex_lock(&x->lock);
+	while ((g = gl)) {
+		gl = g->next_free;
+		g->next_free = x->free_gnt;
+		x->free_gnt = g;
+	}
+	while ((e = el)) {
+		el = e->next_free;
+		e->next_free = x->free_evtchn;
+		x->free_evtchn = e;
+	}
+	x->reserving = true;
+	pthread_mutex_unlock(&x->lock);
+	return 0;
+}
+
 const struct xb_hv_ops xb_hv_xen_ops = {
 	.name = "xen",
 	.open = xen_open,
@@ -380,4 +533,5 @@ const struct xb_hv_ops xb_hv_xen_ops = {
 	.evtchn_pending = xen_evtchn_pending,
 	.evtchn_unmask = xen_evtchn_unmask,
 	.xs_open = xen_xs_open,
+	.reserve = xen_reserve,
 };

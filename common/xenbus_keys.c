@@ -202,6 +202,16 @@ int xb_dev_read_fe_str(struct xb_dev *dev, const char *key, char *buf,
 	return ret ? ret : xb_xs_read_buf(dev->xs, XBT_NULL, path, buf, size);
 }
 
+int xb_dev_read_fe_bytes(struct xb_dev *dev, const char *key, char *buf,
+			 size_t size, size_t *len)
+{
+	char path[XB_DEV_PATH_MAX];
+	int ret = xb_join_path(path, sizeof(path), dev->frontend_path, key);
+
+	return ret ? ret : xb_xs_read_bytes(dev->xs, XBT_NULL, path, buf, size,
+					    len);
+}
+
 int xb_dev_read_be_str(struct xb_dev *dev, const char *key, char *buf,
 		       size_t size)
 {

@@ -37,6 +37,14 @@ int xb_xs_read(struct xs_handle *xs, xs_transaction_t t, const char *path,
 int xb_xs_read_buf(struct xs_handle *xs, xs_transaction_t t,
 		   const char *path, char *buf, size_t size)
 {
+	size_t len;
+
+	return xb_xs_read_bytes(xs, t, path, buf, size, &len);
+}
+
+int xb_xs_read_bytes(struct xs_handle *xs, xs_transaction_t t,
+		     const char *path, char *buf, size_t size, size_t *out_len)
+{
 	unsigned int len = 0;
 	char *v;
 
@@ -51,13 +59,14 @@ int xb_xs_read_buf(struct xs_handle *xs, xs_transaction_t t,
 	/* libxenstore NUL-terminates; copy the terminator with the value. */
 	memcpy(buf, v, len);
 	buf[len] = '\0';
+	*out_len = len;
 	free(v);
 	return 0;
 }
 
 /* Strict decimal parse of exactly @len bytes: no sign, no blanks, no
  * embedded NUL, nothing after the digits, no overflow. */
-static int parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+int xb_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i;
@@ -93,7 +102,7 @@ int xb_xs_read_u64(struct xs_handle *xs, xs_transaction_t t,
 		return xs_errno();
 	/* The value is guest-controlled: parse exactly the bytes xenstore
 	 * returned, so an embedded NUL counts as trailing garbage. */
-	ret = parse_u64(v, len, max, out);
+	ret = xb_parse_u64(v, len, max, out);
 	free(v);
 	return ret;
 }

@@ -130,7 +130,7 @@ enum net_tx_verdict net_tx_decode(const union net_tx_slot *s, uint32_t n,
 		i++;
 	}
 	p->nslots = i;
-	if (p->err != NET_TX_E_SIZE) {
+	if (sum <= first->size) {
 		p->first_len = first->size - sum;
 		if ((uint32_t)first->offset + p->first_len > XB_PAGE_SIZE)
 			set_err(p, NET_TX_E_PAGE);

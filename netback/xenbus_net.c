@@ -2,7 +2,8 @@
 /*
  * vif XenBus glue: what we publish (probe), how we read the frontend's
  * keys (hostile: strict integer parsing, every value bounded, anything
- * malformed fails connect with -EINVAL and the core reports it), and the
+ * malformed fails connect with -EINVAL after xb_dev_fatal put the reason,
+ * naming the key, in the backend's `error` node), and the
  * main-thread side of the queues (alerts) and of the control ring.
  */
 #include <errno.h>
@@ -43,7 +44,7 @@ void net_vif_config_defaults(struct net_vif_config *cfg)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->port_ops = &net_port_loop_ops;
+	cfg->port_ops = &net_port_tap_ops;
 	cfg->max_queues = n > 0 && n < NET_DEFAULT_QUEUES ? (uint32_t)n
 							  : NET_DEFAULT_QUEUES;
 	cfg->tx_limits.max_slots = NET_TX_MAX_SLOTS;
@@ -64,7 +65,7 @@ int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out)
 		return -ENOMEM;
 	vif->cfg = *cfg;
 	if (!vif->cfg.port_ops)
-		vif->cfg.port_ops = &net_port_loop_ops;
+		vif->cfg.port_ops = &net_port_tap_ops;
 	vif->alert_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vif->alert_fd < 0) {
 		free(vif);
@@ -280,7 +281,7 @@ static int fe_u64_opt(struct xb_dev *dev, const char *key, uint64_t max,
 		return 0;
 	}
 	if (ret)
-		xb_err("%s: bad frontend key %s", dev->backend_path, key);
+		xb_dev_fatal(dev, ret, "bad frontend key %s", key);
 	return ret;
 }
 
@@ -294,8 +295,8 @@ static int fe_u32(struct xb_dev *dev, const char *dir, const char *key,
 	snprintf(path, sizeof(path), "%s%s", dir, key);
 	ret = xb_dev_read_fe_u64(dev, path, UINT32_MAX, &v);
 	if (ret) {
-		xb_err("%s: frontend key %s: %s", dev->backend_path, path,
-		       strerror(-ret));
+		xb_dev_fatal(dev, ret, "%s frontend key %s",
+			     ret == -ENOENT ? "missing" : "bad", path);
 		return ret == -ENOENT ? -EINVAL : ret;
 	}
 	*out = (uint32_t)v;
@@ -325,15 +326,15 @@ static int read_queue_keys(struct xb_dev *dev, const char *dir,
 		return ret;
 	}
 	if (ret) {
-		xb_err("%s: bad frontend key %s", dev->backend_path, path);
+		xb_dev_fatal(dev, ret, "bad frontend key %s", path);
 		return ret;
 	}
 	*split = true;
 	qc->tx_evtchn = (evtchn_port_t)v;
 	ret = fe_u32(dev, dir, "event-channel-rx", &qc->rx_evtchn);
 	if (!ret && qc->rx_evtchn == qc->tx_evtchn) {
-		xb_err("%s: %sevent-channel-tx equals -rx", dev->backend_path,
-		       dir);
+		xb_dev_fatal(dev, -EINVAL, "%sevent-channel-tx equals -rx",
+			     dir);
 		ret = -EINVAL;
 	}
 	return ret;
@@ -389,13 +390,13 @@ static int open_ctrl(struct xb_dev *dev, struct net_vif *vif, unsigned int nq)
 	if (ret == -ENOENT)
 		return 0;
 	if (ret) {
-		xb_err("%s: bad frontend key ctrl-ring-ref", dev->backend_path);
+		xb_dev_fatal(dev, -EINVAL, "bad frontend key ctrl-ring-ref");
 		return -EINVAL;
 	}
 	ret = xb_dev_read_fe_u64(dev, "event-channel-ctrl", UINT32_MAX, &port);
 	if (ret) {
-		xb_err("%s: ctrl-ring-ref without a usable event-channel-ctrl",
-		       dev->backend_path);
+		xb_dev_fatal(dev, -EINVAL, "ctrl-ring-ref without a usable "
+			     "event-channel-ctrl");
 		return -EINVAL;
 	}
 	cc = (struct net_ctrl_config){
@@ -406,7 +407,11 @@ static int open_ctrl(struct xb_dev *dev, struct net_vif *vif, unsigned int nq)
 		.nr_queues = nq,
 		.hash = &vif->hash,
 	};
-	return net_ctrl_open(&cc, &vif->ctrl);
+	ret = net_ctrl_open(&cc, &vif->ctrl);
+	if (ret)
+		xb_dev_fatal(dev, ret, "cannot map the control ring or bind "
+			     "event-channel-ctrl");
+	return ret;
 }
 
 static int net_connect(struct xb_dev *dev)
@@ -429,15 +434,14 @@ static int net_connect(struct xb_dev *dev)
 		return -EOPNOTSUPP;
 	}
 	if (ret) {
-		xb_err("%s: bad frontend key request-rx-copy",
-		       dev->backend_path);
+		xb_dev_fatal(dev, -EINVAL, "bad frontend key request-rx-copy");
 		return -EINVAL;
 	}
 	ret = fe_u64_opt(dev, "multi-queue-num-queues", vif->cfg.max_queues, 1,
 			 &nq);
 	if (ret || !nq) {
-		xb_err("%s: bad multi-queue-num-queues (max %u)",
-		       dev->backend_path, vif->cfg.max_queues);
+		xb_dev_fatal(dev, -EINVAL, "bad multi-queue-num-queues "
+			     "(1..%u)", vif->cfg.max_queues);
 		return -EINVAL;
 	}
 	if (fe_u64_opt(dev, "feature-rx-notify", 1, 0, &rx_notify) ||
@@ -499,8 +503,11 @@ static int net_connect(struct xb_dev *dev)
 		qc.rx_stall_ms = vif->cfg.rx_stall_ms;
 		qc.poll_us = vif->cfg.poll_us;
 		ret = net_queue_start(&qc, &vif->queues[q]);
-		if (ret)
+		if (ret) {
+			xb_dev_fatal(dev, ret, "queue %u: cannot map the rings "
+				     "or bind the event channels", q);
 			goto err_stop;
+		}
 		vif->nr_queues = q + 1;
 	}
 	vif->split = split;

@@ -57,7 +57,8 @@ def fio_json(args):
 
 def read_stats(path):
     """uback-blk's --stats file: the device totals (total.<name>, returned
-    under <name>) and the process CPU time (cpu_user_us, cpu_sys_us)."""
+    under <name>) and the process CPU time (cpu_user_us, cpu_sys_us, and
+    the main thread's cpu_main_us)."""
     out = {}
     try:
         with open(path) as f:
@@ -67,7 +68,7 @@ def read_stats(path):
                     continue
                 if key.startswith("total."):
                     out[key[len("total."):]] = int(val)
-                elif key in ("cpu_user_us", "cpu_sys_us"):
+                elif key in ("cpu_user_us", "cpu_sys_us", "cpu_main_us"):
                     out[key] = int(val)
     except OSError:
         pass

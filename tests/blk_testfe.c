@@ -249,6 +249,8 @@ void fx_start(struct fx *x, const struct opts *o)
 	cfg.persist_max = o->persist_max;
 	cfg.persist_idle_ns = o->idle_ns;
 	cfg.poll_us = o->poll_us;
+	cfg.poll_adaptive = o->poll_adaptive;
+	cfg.inline_rw = o->inline_rw;
 	cfg.copy_pool_kib = o->copy_kib;
 	cfg.fixed_buffers = o->fixed;
 	cfg.pin_cpu = o->cpu > 0;

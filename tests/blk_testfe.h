@@ -60,6 +60,8 @@ struct opts {
 	bool persistent;
 	bool readonly;
 	uint32_t poll_us;
+	bool poll_adaptive;
+	bool inline_rw;            /* engine: synchronous reads/writes */
 	uint32_t max_indirect;
 	uint32_t persist_max;
 	uint32_t copy_kib;         /* grant copy pool (non-persistent) */

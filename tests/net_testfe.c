@@ -234,20 +234,25 @@ int nfe_connect(struct nfe *fe, const struct nfe_config *cfg, int timeout_ms)
 	return xg_xenbus_switch(fe->xs, fe->fe_path, XenbusStateConnected);
 }
 
-static void end_grants(struct nfe *fe, unsigned int n, xen_pfn_t *gfns,
-		       grant_ref_t *refs)
+/* End @n grants; returns how many the backend still had mapped or in
+ * use (those pages are leaked rather than reused). */
+static unsigned int end_grants(struct nfe *fe, unsigned int n,
+			       xen_pfn_t *gfns, grant_ref_t *refs)
 {
-	unsigned int i;
+	unsigned int i, busy = 0;
 
 	for (i = 0; i < n; i++)
-		xg_grant_end(fe->dom, refs[i]);
-	xg_pages_free(fe->dom, n, gfns);
+		if (xg_grant_end(fe->dom, refs[i]) == -EBUSY)
+			busy++;
+	if (!busy)
+		xg_pages_free(fe->dom, n, gfns);
+	return busy;
 }
 
-void nfe_disconnect(struct nfe *fe, int timeout_ms)
+unsigned int nfe_disconnect(struct nfe *fe, int timeout_ms)
 {
 	enum xenbus_state seen;
-	unsigned int i;
+	unsigned int i, busy = 0;
 
 	xg_xenbus_switch(fe->xs, fe->fe_path, XenbusStateClosing);
 	xg_xenbus_wait_state(fe->xs, fe->be_path,
@@ -259,20 +264,21 @@ void nfe_disconnect(struct nfe *fe, int timeout_ms)
 	for (i = 0; i < fe->nr_queues; i++) {
 		struct nfe_queue *q = &fe->q[i];
 
-		end_grants(fe, 1, &q->tx_ring_gfn, &q->tx_ring_ref);
-		end_grants(fe, 1, &q->rx_ring_gfn, &q->rx_ring_ref);
-		end_grants(fe, NFE_TX_PAGES, q->tx_gfn, q->tx_ref);
-		end_grants(fe, NFE_RX_PAGES, q->rx_gfn, q->rx_ref);
+		busy += end_grants(fe, 1, &q->tx_ring_gfn, &q->tx_ring_ref);
+		busy += end_grants(fe, 1, &q->rx_ring_gfn, &q->rx_ring_ref);
+		busy += end_grants(fe, NFE_TX_PAGES, q->tx_gfn, q->tx_ref);
+		busy += end_grants(fe, NFE_RX_PAGES, q->rx_gfn, q->rx_ref);
 		xg_evtchn_close(fe->dom, q->tx_port);
 		if (q->rx_port != q->tx_port)
 			xg_evtchn_close(fe->dom, q->rx_port);
 	}
 	fe->nr_queues = 0;
 	if (fe->has_ctrl) {
-		end_grants(fe, 1, &fe->ctrl_gfn, &fe->ctrl_ref);
+		busy += end_grants(fe, 1, &fe->ctrl_gfn, &fe->ctrl_ref);
 		xg_evtchn_close(fe->dom, fe->ctrl_port);
 		fe->has_ctrl = false;
 	}
+	return busy;
 }
 
 int nfe_ctrl(struct nfe *fe, uint16_t type, uint32_t d0, uint32_t d1,

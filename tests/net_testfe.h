@@ -76,8 +76,9 @@ int nfe_init(struct nfe *fe, struct xg_dom *dom, unsigned int devid);
 int nfe_connect(struct nfe *fe, const struct nfe_config *cfg,
 		int timeout_ms);
 /* Closing, Closed (waiting for the backend, bounded), then end grants
- * and close event channels. */
-void nfe_disconnect(struct nfe *fe, int timeout_ms);
+ * and close event channels. Returns how many grants the backend still
+ * held (mapped or being copied): 0 after a clean disconnect. */
+unsigned int nfe_disconnect(struct nfe *fe, int timeout_ms);
 void nfe_fini(struct nfe *fe);
 
 /* Guest view of a queue's TX page @i / RX page @i. */

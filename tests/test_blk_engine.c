@@ -90,6 +90,7 @@ static void test_disk_probe(void **state)
 	assert_int_equal(x->disk.sector_size, 512);
 	assert_true(x->disk.physical_sector_size >= 512);
 	assert_true(x->disk.direct);      /* tmpfs takes O_DIRECT */
+	assert_true(x->disk.memory);      /* and is memory */
 	assert_true(x->disk.discard);     /* and punches holes */
 	assert_false(x->disk.discard_secure);
 	assert_false(x->disk.blockdev);
@@ -273,6 +274,144 @@ static void test_fixed_buffers(void **state)
 	free(other);
 }
 
+/* Inline reads and writes (cfg.inline_rw): done by the time prep returns,
+ * completed locally without a system call to reap; a failed or short
+ * linked member cancels the rest of its chain; flush still works. */
+static void test_inline_rw(void **state)
+{
+	struct fx *x = *state;
+	struct blk_engine_config cfg = { .fd = x->disk.fd, .depth = 4,
+					 .inline_rw = true };
+	struct blk_engine *e;
+	struct iovec iov[2];
+	struct blk_cqe c[8];
+	uint8_t file[8192];
+	int i, n;
+
+	assert_int_equal(blk_engine_uring_ops.create(&cfg, &e), 0);
+	assert_int_equal(e->ops->start(e), 0);
+	for (i = 0; i < 8192; i++)
+		x->buf[i] = (uint8_t)(i * 5 + 3);
+	iov[0] = (struct iovec){ x->buf, 4096 };
+	iov[1] = (struct iovec){ x->buf + 4096, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, true, iov, 2, 16384, 1, 0), 0);
+	/* Already in the file before any submit. */
+	assert_int_equal(pread(x->disk.fd, file, 8192, 16384), 8192);
+	assert_memory_equal(file, x->buf, 8192);
+	assert_true(e->ops->ready(e));
+	assert_int_equal(e->ops->reap(e, c, 8, false, 0), 1);
+	assert_true(c[0].tag == 1);
+	assert_int_equal(c[0].res, 8192);
+	memset(x->buf + 16384, 0, 8192);
+	iov[0] = (struct iovec){ x->buf + 16384, 8192 };
+	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 16384, 2, 0), 0);
+	assert_int_equal(reap_n(e, c, 1), 1);
+	assert_int_equal(c[0].res, 8192);
+	assert_memory_equal(x->buf + 16384, x->buf, 8192);
+	/* Linked write + flush. */
+	iov[0] = (struct iovec){ x->buf, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, true, iov, 1, 0, 3, BLK_IO_LINK),
+			 0);
+	assert_int_equal(e->ops->prep_flush(e, 4, 0), 0);
+	n = reap_n(e, c, 2);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].res, c[i].tag == 3 ? 4096 : 0);
+	/* A failing head cancels the chain, and only the chain. */
+	iov[0] = (struct iovec){ (void *)8, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, true, iov, 1, 0, 5, BLK_IO_LINK),
+			 0);
+	assert_int_equal(e->ops->prep_flush(e, 6, 0), 0);
+	iov[0] = (struct iovec){ x->buf, 4096 };
+	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 0, 7, 0), 0);
+	n = reap_n(e, c, 3);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		if (c[i].tag == 5)
+			assert_int_equal(c[i].res, -EFAULT);
+		else if (c[i].tag == 6)
+			assert_int_equal(c[i].res, -ECANCELED);
+		else
+			assert_int_equal(c[i].res, 4096);
+	}
+	/* A short read in a chain breaks it too. */
+	iov[0] = (struct iovec){ x->buf, 8192 };
+	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, IMG_SIZE - 4096, 8,
+					 BLK_IO_LINK), 0);
+	assert_int_equal(e->ops->prep_flush(e, 9, 0), 0);
+	n = reap_n(e, c, 2);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].res, c[i].tag == 8 ? 4096 : -ECANCELED);
+	e->ops->destroy(e);
+}
+
+/* The null engine: everything completes at once with the full length,
+ * neither the file nor the buffers are touched; polls still work. */
+static void test_null_engine(void **state)
+{
+	struct fx *x = *state;
+	struct blk_engine_config cfg = { .fd = x->disk.fd, .depth = 4 };
+	const struct blk_engine_ops *ops;
+	struct blk_engine *e;
+	struct iovec iov[2] = { { x->buf, 4096 }, { x->buf + 8192, 1024 } };
+	uint8_t file[8192];
+	struct blk_cqe c[16];
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK), n, i;
+
+	assert_true(efd >= 0);
+	assert_int_equal(blk_engine_lookup("null", &ops), 0);
+	assert_ptr_equal(ops, &blk_engine_null_ops);
+	assert_int_equal(blk_engine_lookup("nope", &ops), -ENOENT);
+	assert_int_equal(ops->create(&cfg, &e), 0);
+	memset(x->buf, 0x5a, 16384);
+	assert_int_equal(pwrite(x->disk.fd, x->buf, 8192, 0), 8192);
+	memset(x->buf, 0xc3, 16384);
+	assert_int_equal(ops->prep_rw(e, false, iov, 2, 0, 1, 0), 0);
+	assert_int_equal(ops->prep_rw(e, true, iov, 1, 4096, 2, BLK_IO_LINK),
+			 0);
+	assert_int_equal(ops->prep_flush(e, 3, 0), 0);
+	assert_int_equal(ops->prep_discard(e, 0, 4096, false, 4), 0);
+	assert_int_equal(ops->submit(e), 0);
+	assert_true(ops->ready(e));
+	n = ops->reap(e, c, 16, false, 0);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++) {
+		assert_true(c[i].tag == (uint64_t)i + 1);
+		assert_int_equal(c[i].res, i == 0 ? 5120 : i == 1 ? 4096 : 0);
+	}
+	assert_false(ops->ready(e));
+	/* The read left the buffer alone, the write and discard the file. */
+	for (i = 0; i < 16384; i++)
+		if (x->buf[i] != 0xc3)
+			fail_msg("buffer byte %d changed", i);
+	assert_int_equal(pread(x->disk.fd, file, sizeof(file), 0), 8192);
+	for (i = 0; i < 8192; i++)
+		if (file[i] != 0x5a)
+			fail_msg("file byte %d changed", i);
+	/* Depth 4: room for at least 2 x 4 I/Os, bounded, then -EBUSY. */
+	for (i = 0; i < 64; i++)
+		if (ops->prep_flush(e, 100 + (uint64_t)i, 0))
+			break;
+	assert_true(i >= 8 && i < 64);
+	assert_int_equal(ops->prep_flush(e, 200, 0), -EBUSY);
+	while (ops->reap(e, c, 16, false, 0) > 0)
+		;
+	/* Polls: nothing until the fd is readable; waiting times out. */
+	assert_int_equal(ops->prep_poll(e, efd, 99), 0);
+	assert_int_equal(ops->reap(e, c, 2, false, 0), 0);
+	assert_int_equal(ops->reap(e, c, 2, true, 10), 0);
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(ops->reap(e, c, 2, true, 1000), 1);
+	assert_true(c[0].tag == 99);
+	assert_true(c[0].res & POLLIN);
+	/* One-shot: it does not fire again. */
+	assert_int_equal(ops->reap(e, c, 2, true, 10), 0);
+	ops->destroy(e);
+	close(efd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +421,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_null_engine, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inline_rw, setup,
 						teardown),
 	};
 

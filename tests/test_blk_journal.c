@@ -30,6 +30,7 @@ struct fx {
 	struct blk_journal j;
 	struct blk_journal_id id;
 	char path[PATH_MAX];
+	int fd;
 };
 
 static struct fx fx;
@@ -102,7 +103,11 @@ static void fresh(RING_IDX start)
 		.remote_port = 9, .ring_refs = { 42 },
 	};
 	assert_int_equal(fx.ring.nr_ents, 32);
-	assert_int_equal(blk_journal_open(fx.path, &fx.id, false, start,
+	if (fx.fd >= 0)
+		close(fx.fd);
+	unlink(fx.path);
+	assert_int_equal(blk_journal_file_open(fx.path, &fx.fd), 0);
+	assert_int_equal(blk_journal_open(fx.fd, &fx.id, false, start,
 					  &fx.j), 0);
 }
 
@@ -115,7 +120,7 @@ static int successor(bool *notify)
 	blk_journal_close(&fx.j);
 	assert_int_equal(xb_back_ring_attach(&fx.ring, fx.page, 4096,
 					     BLK_SLOT_SIZE_X86_64), 0);
-	ret = blk_journal_open(fx.path, &fx.id, true, 0, &fx.j);
+	ret = blk_journal_open(fx.fd, &fx.id, true, 0, &fx.j);
 	if (ret)
 		return ret;
 	return blk_journal_recover(&fx.j, BLK_ABI_X86_64, &fx.ring, notify);
@@ -131,6 +136,7 @@ static int setup(void **state)
 	(void)state;
 	snprintf(fx.path, sizeof(fx.path), "/tmp/uback-journal-%d",
 		 (int)getpid());
+	fx.fd = -1;
 	return 0;
 }
 
@@ -138,6 +144,9 @@ static int teardown(void **state)
 {
 	(void)state;
 	blk_journal_close(&fx.j);
+	if (fx.fd >= 0)
+		close(fx.fd);
+	fx.fd = -1;
 	unlink(fx.path);
 	return 0;
 }
@@ -353,19 +362,29 @@ static void refuses_what_does_not_add_up(void **state)
 	fx.id.remote_port = 10;
 	assert_int_equal(successor(&notify), -ESTALE);
 
-	/* No file, a truncated file. */
+	/* No file, a file too small for the ring. */
+	close(fx.fd);
+	fx.fd = -1;
 	unlink(fx.path);
 	assert_int_equal(successor(&notify), -ENOENT);
-	{
-		int fd = open(fx.path, O_CREAT | O_WRONLY, 0600);
-
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, "x", 1), 1);
-		close(fd);
-	}
+	fx.fd = open(fx.path, O_CREAT | O_RDWR, 0600);
+	assert_true(fx.fd >= 0);
+	assert_int_equal(write(fx.fd, "x", 1), 1);
 	assert_int_equal(successor(&notify), -ESTALE);
+	/* A fresh journal over a file too small is refused too. */
+	assert_int_equal(blk_journal_open(fx.fd, &fx.id, false, 0, &fx.j),
+			 -EINVAL);
+	/* blk_journal_file_open grows it, keeping what is there. */
+	close(fx.fd);
+	assert_int_equal(blk_journal_file_open(fx.path, &fx.fd), 0);
+	{
+		char c = 0;
+
+		assert_int_equal(pread(fx.fd, &c, 1, 0), 1);
+		assert_int_equal(c, 'x');
+	}
 	/* Without a file there is never anything to adopt. */
-	assert_int_equal(blk_journal_open(NULL, &fx.id, true, 0, &fx.j),
+	assert_int_equal(blk_journal_open(-1, &fx.id, true, 0, &fx.j),
 			 -ENOENT);
 }
 

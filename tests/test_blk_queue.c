@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +126,275 @@ static void test_polling_mode(void **state)
 	o.persistent = true;
 	o.abi = BLK_ABI_X86_32;
 	roundtrip(&o);
+}
+
+/* Reads and writes done inline on the queue thread (the default for
+ * tmpfs files), over the three ways of moving data, adaptive polling. */
+static void test_inline_rw(void **state)
+{
+	unsigned int p;
+
+	(void)state;
+	for (p = 0; p < 3; p++) {
+		struct opts o = { .abi = BLK_ABI_X86_64, .order = 1,
+				  .inline_rw = true, .poll_adaptive = true,
+				  .persistent = p == 1,
+				  .copy_kib = p == 2 ? 8192 : 0 };
+
+		roundtrip(&o);
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t process_cpu_us(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* One read at QD1, the frontend spinning for the response (bounded). */
+static void spin_one(struct fx *x, uint64_t id)
+{
+	uint64_t end = mono_ns() + 5000000000ull;
+	struct rsp r;
+
+	fe_rw(&x->fe, BLKIF_OP_READ, id, 8, 1, &x->data_ref[0], 0, 7);
+	fe_push(&x->fe, false);
+	while (__atomic_load_n(&x->fe.sring->rsp_prod, __ATOMIC_ACQUIRE) ==
+	       x->fe.rsp_cons)
+		if (mono_ns() > end)
+			fail_msg("no response to request %llu",
+				 (unsigned long long)id);
+	fe_wait(&x->fe, 1, &r);
+	assert_true(r.id == id);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+}
+
+/* The estimator alone, on made-up gaps: quiet at first; back-to-back
+ * requests open a window that covers them, bounded; gaps over the limit
+ * (a quiet guest, slow wake-ups) close it; a preempted spin closes it at
+ * once. */
+static void test_poll_estimator(void **state)
+{
+	const uint64_t max = BLK_POLL_ADAPTIVE_MAX_US * 1000ull;
+	const uint64_t lim = BLK_POLL_ADAPTIVE_GAP_US * 1000ull;
+	struct blk_poll p;
+	unsigned int i;
+
+	(void)state;
+	blk_poll_init(&p);
+	assert_true(p.window_ns == 0);
+	/* One short gap after a quiet start is not enough... */
+	blk_poll_sample(&p, 3000);
+	assert_true(p.window_ns == 0);
+	/* ... a run of them is: the window covers the gap, with margin. */
+	for (i = 0; i < 100; i++)
+		blk_poll_sample(&p, 3000);
+	assert_true(p.window_ns >= 2 * 3000 + 1900 &&
+		    p.window_ns <= 2 * 3000 + 2200);
+	/* Gaps just under the limit: a window, capped. */
+	for (i = 0; i < 60; i++)
+		blk_poll_sample(&p, lim - 1000);
+	assert_true(p.window_ns > 0 && p.window_ns <= max);
+	/* One long pause does not close it, a few do. */
+	blk_poll_init(&p);
+	for (i = 0; i < 60; i++)
+		blk_poll_sample(&p, 2000);
+	blk_poll_sample(&p, 10000000);
+	assert_true(p.window_ns > 0);
+	for (i = 0; i < 5; i++)
+		blk_poll_sample(&p, 10000000);
+	assert_true(p.window_ns == 0);
+	/* Gaps over the limit (slow wake-ups) never open it. */
+	blk_poll_init(&p);
+	for (i = 0; i < 100; i++)
+		blk_poll_sample(&p, lim + 5000);
+	assert_true(p.window_ns == 0);
+	/* Preemption closes it at once. */
+	for (i = 0; i < 60; i++)
+		blk_poll_sample(&p, 2000);
+	assert_true(p.window_ns > 0);
+	blk_poll_preempted(&p);
+	assert_true(p.window_ns == 0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median round trip of @n requests (n <= 256), in ns. */
+static uint64_t median_rtt(struct fx *x, unsigned int n, uint64_t id)
+{
+	uint64_t t[256], t0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		t0 = mono_ns();
+		spin_one(x, id + i);
+		t[i] = mono_ns() - t0;
+	}
+	qsort(t, n, sizeof(t[0]), cmp_u64);
+	return t[n / 2];
+}
+
+/*
+ * Adaptive polling: requests arriving back to back teach the queue to
+ * spin (hits, a window, far fewer sleeps than requests); a guest that
+ * goes quiet teaches it to stop spinning (window 0), and an idle queue
+ * costs no CPU. Off: never spins.
+ *
+ * The learning can only be seen where wake-ups are prompt: on an
+ * oversubscribed machine the gaps (which include the wake-up) exceed
+ * BLK_POLL_ADAPTIVE_GAP_US and spinning threads lose their CPU, and the
+ * queue then rightly does not spin. So the off queue first measures the
+ * round trip through a sleeping queue; above 20 us the learning part is
+ * not asserted and the test ends as skipped (the rest still runs).
+ */
+static void test_adaptive_polling(void **state)
+{
+	struct opts o = { .abi = BLK_ABI_X86_64, .poll_adaptive = false,
+			  .engine = &blk_engine_null_ops };
+	uint64_t sleeps0, hits0, cpu0, i, w, wmax = 0, rtt;
+	unsigned int burst;
+	struct fx *x;
+
+	fx_create(&x);
+	fx_start(x, &o);
+	*state = x;     /* a failed check leaves the queue to the teardown */
+	rtt = median_rtt(x, 201, 0);
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_HITS), 0);
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	*state = NULL;
+	fx_stop(x);
+	fx_destroy(x);
+
+	o.poll_adaptive = true;
+	fx_create(&x);
+	fx_start(x, &o);
+	*state = x;
+	/* A quiet start: no window before any request came. */
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	/* Bursts that lose the CPU while spinning (poll_preempted) prove
+	 * nothing: up to 5 tries. */
+	for (burst = 0; burst < 5; burst++) {
+		uint64_t pre0 = stat_of(x->q, BLK_ST_POLL_PREEMPTED);
+
+		hits0 = stat_of(x->q, BLK_ST_POLL_HITS);
+		sleeps0 = stat_of(x->q, BLK_ST_SLEEPS);
+		for (i = 0; i < 2000; i++) {
+			spin_one(x, i);
+			w = stat_of(x->q, BLK_ST_POLL_WINDOW_NS);
+			assert_true(w <= BLK_POLL_ADAPTIVE_MAX_US * 1000ull);
+			if (w > wmax)
+				wmax = w;
+		}
+		if (stat_of(x->q, BLK_ST_POLL_PREEMPTED) != pre0 ||
+		    rtt > 20000)
+			continue;
+		/* Quiet machine: nearly all 2000 are hits and few sleeps;
+		 * the load of a shared machine varies within a burst, so ask
+		 * for the window to have opened (test_poll_estimator checks
+		 * the arithmetic deterministically). */
+		assert_true(wmax > 0);
+		print_message("adaptive: %llu hits, %llu sleeps of 2000\n",
+			      (unsigned long long)(stat_of(x->q,
+				BLK_ST_POLL_HITS) - hits0),
+			      (unsigned long long)(stat_of(x->q,
+				BLK_ST_SLEEPS) - sleeps0));
+		break;
+	}
+	/* Quiet: one request every 5 ms. */
+	for (i = 0; i < 30; i++) {
+		msleep(5);
+		spin_one(x, 10000 + i);
+	}
+	assert_int_equal(stat_of(x->q, BLK_ST_POLL_WINDOW_NS), 0);
+	/* Idle: the whole process (the queue thread is the only one that
+	 * could burn CPU) uses well under 1% of a second. */
+	cpu0 = process_cpu_us();
+	msleep(1000);
+	assert_true(process_cpu_us() - cpu0 < 10000);
+	*state = NULL;
+	fx_stop(x);
+	fx_destroy(x);
+	if (burst == 5) {
+		print_message("round trip through a sleeping queue %llu ns, "
+			      "or every burst preempted: the machine is "
+			      "oversubscribed, learning unchecked\n",
+			      (unsigned long long)rtt);
+		skip();
+	}
+}
+
+static int adaptive_teardown(void **state)
+{
+	struct fx *x = *state;
+
+	if (x)
+		fx_destroy(x);   /* stops the queue */
+	return 0;
+}
+
+/* The null engine through the whole data path: every request answered
+ * OK, counted, and neither the image nor the guest's pages touched. */
+static void test_null_engine_queue(void **state)
+{
+	static const bool persist[] = { false, true };
+	unsigned int pi, i;
+
+	(void)state;
+	for (pi = 0; pi < 2; pi++) {
+		struct opts o = { .abi = BLK_ABI_X86_64, .order = 1,
+				  .persistent = persist[pi],
+				  .engine = &blk_engine_null_ops };
+		uint8_t file[4096];
+		struct rsp r[8];
+		struct fx *x;
+
+		fx_create(&x);
+		fx_start(x, &o);
+		fill(data_page(x, 0), 4096, 0x77);
+		fe_rw(&x->fe, BLKIF_OP_WRITE, 1, 0, 1, x->data_ro, 0, 7);
+		r[0] = fe_one(&x->fe);
+		assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
+		assert_int_equal(pread(x->disk.fd, file, 4096, 0), 4096);
+		for (i = 0; i < 4096; i++)
+			assert_int_equal(file[i], 0);
+		memset(data_page(x, 1), 0xee, 4096);
+		for (i = 0; i < 6; i++)
+			fe_rw(&x->fe, BLKIF_OP_READ, 10 + i, 8 * i, 1,
+			      &x->data_ref[1], 0, 7);
+		fe_push(&x->fe, false);
+		fe_wait(&x->fe, 6, r);
+		for (i = 0; i < 6; i++) {
+			assert_true(r[i].id == 10 + i);
+			assert_int_equal(r[i].status, BLKIF_RSP_OKAY);
+		}
+		for (i = 0; i < 4096; i++)
+			assert_int_equal(data_page(x, 1)[i], 0xee);
+		fe_rw(&x->fe, BLKIF_OP_FLUSH_DISKCACHE, 20, 0, 0, NULL, 0, 0);
+		r[0] = fe_one(&x->fe);
+		assert_int_equal(r[0].status, BLKIF_RSP_OKAY);
+		assert_int_equal(stat_of(x->q, BLK_ST_READ), 6);
+		assert_int_equal(stat_of(x->q, BLK_ST_WRITE), 1);
+		assert_int_equal(stat_of(x->q, BLK_ST_OK), 8);
+		assert_true(stat_of(x->q, BLK_ST_BYTES_READ) == 6 * 4096);
+		fx_stop(x);
+		fx_destroy(x);
+	}
 }
 
 static void indirect_case(enum blk_abi abi, bool persistent)
@@ -468,6 +738,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_matrix),
 		cmocka_unit_test(test_polling_mode),
+		cmocka_unit_test(test_inline_rw),
+		cmocka_unit_test(test_null_engine_queue),
+		cmocka_unit_test(test_poll_estimator),
+		cmocka_unit_test_teardown(test_adaptive_polling,
+					  adaptive_teardown),
 		cmocka_unit_test(test_indirect),
 		cmocka_unit_test(test_indirect_response_operation),
 		cmocka_unit_test(test_flush_barrier_discard),

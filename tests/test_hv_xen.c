@@ -847,6 +847,92 @@ static void test_evtchn_pending(void **state)
 	assert_int_equal(port, 7);
 }
 
+/* ---- handle reserve (for the sandbox) -------------------------------- */
+
+static void expect_reserve_opens(unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		expect_value(xengnttab_open, open_flags, 0);
+		will_return(xengnttab_open, 0);
+		expect_value(xenevtchn_open, flags, 0);
+		will_return(xenevtchn_open, 0);
+	}
+}
+
+static void test_reserve(void **state)
+{
+	struct fix *f = *state;
+	struct xb_gnt *g1, *g2, *g3 = (struct xb_gnt *)0x1;
+	struct xb_evtchn *e1, *e2;
+	unsigned int i;
+
+	assert_int_equal(pipe(f->pipe), 0);
+	mock_evtchn_fd = f->pipe[0];
+	expect_reserve_opens(2);
+	assert_int_equal(xb_hv_reserve(f->hv, 2), 0);
+	/* Handed out from the reserve: the mocks see no open. */
+	assert_int_equal(xb_gnt_open(f->hv, &g1), 0);
+	assert_int_equal(xb_gnt_open(f->hv, &g2), 0);
+	assert_ptr_not_equal(g1, g2);
+	/* Reserve empty: a real open, refused as in the sandbox. */
+	expect_value(xengnttab_open, open_flags, 0);
+	will_return(xengnttab_open, EACCES);
+	assert_int_equal(xb_gnt_open(f->hv, &g3), -EACCES);
+	assert_ptr_equal(g3, (struct xb_gnt *)0x1);
+	/* A close gives the handle back (no xengnttab_close). */
+	xb_gnt_close(g1);
+	assert_int_equal(xb_gnt_open(f->hv, &g3), 0);
+	assert_ptr_equal(g3, g1);
+	xb_gnt_close(g2);
+	xb_gnt_close(g3);
+
+	assert_int_equal(xb_evtchn_open(f->hv, &e1), 0);
+	assert_int_equal(xb_evtchn_open(f->hv, &e2), 0);
+	assert_int_equal(xb_evtchn_fd(e1), f->pipe[0]);
+	/* Back to the reserve, stale pending ports drained first. */
+	will_return(xenevtchn_pending, 0);
+	will_return(xenevtchn_pending, 61);
+	will_return(xenevtchn_pending, EAGAIN);
+	xb_evtchn_close(e1);
+	will_return(xenevtchn_pending, EAGAIN);
+	xb_evtchn_close(e2);
+	assert_int_equal(xb_evtchn_open(f->hv, &e1), 0);
+	will_return(xenevtchn_pending, EAGAIN);
+	xb_evtchn_close(e1);
+
+	/* The provider closes what the reserve holds. */
+	for (i = 0; i < 2; i++) {
+		expect_value(xengnttab_close, xgt, FAKE_XGT);
+		expect_value(xenevtchn_close, xce, FAKE_XCE);
+	}
+	xb_hv_close(f->hv);
+	f->hv = NULL;
+}
+
+static void test_reserve_all_or_nothing(void **state)
+{
+	struct fix *f = *state;
+	struct xb_gnt *g = (struct xb_gnt *)0x1;
+
+	assert_int_equal(pipe(f->pipe), 0);
+	mock_evtchn_fd = f->pipe[0];
+	expect_reserve_opens(1);
+	expect_value(xengnttab_open, open_flags, 0);
+	will_return(xengnttab_open, EMFILE);
+	/* The pair opened first is closed again. */
+	expect_value(xengnttab_close, xgt, FAKE_XGT);
+	expect_value(xenevtchn_close, xce, FAKE_XCE);
+	assert_int_equal(xb_hv_reserve(f->hv, 3), -EMFILE);
+	/* Nothing reserved, and closes still close. */
+	expect_value(xengnttab_open, open_flags, 0);
+	will_return(xengnttab_open, 0);
+	assert_int_equal(xb_gnt_open(f->hv, &g), 0);
+	expect_value(xengnttab_close, xgt, FAKE_XGT);
+	xb_gnt_close(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +940,10 @@ int main(void)
 		cmocka_unit_test(test_open_no_gntdev),
 		cmocka_unit_test(test_open_no_evtchn),
 		cmocka_unit_test(test_ops_complete),
+		cmocka_unit_test_setup_teardown(test_reserve, setup_hv,
+						teardown_hv),
+		cmocka_unit_test_setup_teardown(test_reserve_all_or_nothing,
+						setup_hv, teardown_hv),
 		cmocka_unit_test_setup_teardown(test_xs_open, setup_hv,
 						teardown_hv),
 		cmocka_unit_test_setup_teardown(test_gnt_open_fails, setup_hv,

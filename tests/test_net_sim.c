@@ -340,7 +340,7 @@ static void test_features(void **state)
 	make_frame(txbuf, 60, 1);
 	roundtrip(&g, 0, 60, 0, 0, 0);
 	assert_true(wait_stat(&g, "queues", 1) == 1);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -384,7 +384,7 @@ static void test_roundtrip(void **state)
 	assert_true(wait_stat(&g, "total.tx_packets", 11) >= 11);
 	assert_true(wait_stat(&g, "total.rx_packets", 11) >= 11);
 	assert_int_equal(stat_value(&g, "total.tx_error_responses"), 0);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -393,10 +393,19 @@ static void test_multiqueue(void **state)
 	const char *const args[] = { "--queues", "2", NULL };
 	struct nfe_config c = { .nr_queues = 2, .split = true, .sg = true,
 				.rx_notify = true };
+	struct nfe_config one = { .sg = true };
 	unsigned int q, k;
 	struct gfx g;
 
 	guest_up(&g, args);
+	/* One queue first; then the same backend, a new connection. */
+	connect_ok(&g, &one);
+	post_all(&g, 0);
+	make_frame(txbuf, 5000, 1);
+	roundtrip(&g, 0, 5000, 0, 0, 0);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+	assert_int_equal(xg_xenbus_switch(g.fe.xs, g.fe.fe_path,
+					  XenbusStateInitialising), 0);
 	connect_ok(&g, &c);
 	for (q = 0; q < 2; q++)
 		post_all(&g, q);
@@ -409,7 +418,9 @@ static void test_multiqueue(void **state)
 	assert_true(wait_stat(&g, "q1.rx_packets", 20) == 20);
 	assert_true(wait_stat(&g, "q0.rx_packets", 20) == 20);
 	assert_true(wait_stat(&g, "split_evtchn", 1) == 1);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	/* Device totals include the first connection's frame. */
+	assert_true(wait_stat(&g, "total.rx_packets", 41) == 41);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -428,7 +439,7 @@ static void test_no_rx_copy(void **state)
 		fail_msg("error key: '%s'", err);
 	assert_true(backend_alive(&g));
 	/* The same backend serves a correct frontend after. */
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	assert_int_equal(xg_xenbus_switch(g.fe.xs, g.fe.fe_path,
 					  XenbusStateInitialising), 0);
 	assert_int_equal(nfe_init(&fe2, g.dom, DEVID), 0);
@@ -438,7 +449,7 @@ static void test_no_rx_copy(void **state)
 	post_all(&g, 0);
 	make_frame(txbuf, 1000, 3);
 	roundtrip(&g, 0, 1000, 0, 0, 0);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -527,7 +538,7 @@ static void test_bad_grants(void **state)
 	assert_int_equal(xg_grant_end(g.dom, foreign), 0);
 	assert_int_equal(xg_grant_end(g.dom, ro), 0);
 	xg_pages_free(g.dom, 3, gfn);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -596,7 +607,7 @@ static void test_never_replenished(void **state)
 	}
 	make_frame(txbuf, 2000, 99);
 	roundtrip(&g, 0, 2000, 0, 0, 0);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -626,7 +637,7 @@ static void test_hostile_ring(void **state)
 	connect_ok(&g, &c);
 	nfe_tx_set_prod(&g.fe, 0, g.fe.q[0].tx.req_prod_pvt + 257);
 	expect_failed(&g, "impossible TX request producer");
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 
 	/* ... by 2^31. */
@@ -634,7 +645,7 @@ static void test_hostile_ring(void **state)
 	connect_ok(&g, &c);
 	nfe_tx_set_prod(&g.fe, 0, 0x80000000u);
 	expect_failed(&g, "impossible TX request producer");
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 
 	/* A chain that runs past the producer. */
@@ -647,7 +658,7 @@ static void test_hostile_ring(void **state)
 	nfe_tx_put(&g.fe, 0, &s, 1);
 	nfe_tx_push(&g.fe, 0, true);
 	expect_failed(&g, "fatal_chain_past_producer");
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -792,7 +803,7 @@ static void test_ctrl_hash_mcast(void **state)
 
 	assert_int_equal(xg_grant_end(g.dom, kref), 0);
 	xg_pages_free(g.dom, 1, &kgfn);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
 }
 
@@ -829,8 +840,80 @@ static void test_rate(void **state)
 	assert_true(dt >= 90);
 	assert_true(wait_stat(&g, "total.tx_credit_waits", 1) >= 1);
 	assert_true(wait_stat(&g, "total.tx_packets", 60) == 60);
-	nfe_disconnect(&g.fe, TIMEOUT_MS);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
 	guest_down(&g, false);
+}
+
+/* Malformed or unusable frontend keys: connect refused with an error
+ * key, the backend survives and serves a correct frontend after. */
+static void test_bad_frontend_keys(void **state)
+{
+	static const struct {
+		const char *what;      /* expected in the error key */
+		bool split;
+		const char *kv[5];
+	} cases[] = {
+		{ "key tx-ring-ref", false, { "tx-ring-ref", "12abc" } },
+		{ "key rx-ring-ref", false, { "rx-ring-ref", "-1" } },
+		{ "cannot map", false, { "tx-ring-ref", "3999" } },
+		{ "multi-queue-num-queues", false,
+		  { "multi-queue-num-queues", "99" } },
+		{ "multi-queue-num-queues", false,
+		  { "multi-queue-num-queues", "0" } },
+		{ "missing frontend key queue-0/tx-ring-ref", false,
+		  { "multi-queue-num-queues", "2" } },
+		{ "missing frontend key event-channel-rx", false,
+		  { "event-channel-tx", "5" } },
+		{ "event-channel-tx equals -rx", true,
+		  { "event-channel-rx", "1" , "event-channel-tx", "1" } },
+		{ "bind the event channels", false,
+		  { "event-channel", "4000" } },
+		{ "key feature-sg", false, { "feature-sg", "2" } },
+		{ "key request-rx-copy", false, { "request-rx-copy", "yes" } },
+		{ "event-channel-ctrl", false, { "ctrl-ring-ref", "7" } },
+		{ "key event-channel", false,
+		  { "event-channel", "99999999999999999999" } },
+	};
+	struct nfe_config good = { .sg = true };
+	unsigned int i;
+	char err[256];
+	struct gfx g;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nfe_config c = { .sg = true, .split = cases[i].split,
+					.extra_kv = cases[i].kv };
+		int ret;
+
+		guest_up(&g, NULL);
+		ret = nfe_connect(&g.fe, &c, TIMEOUT_MS);
+		be_read(&g, "error", err, sizeof(err));
+		print_message("%s: %s; error '%s'\n", cases[i].what,
+			      strerror(-ret), err);
+		if (ret != -ECONNREFUSED)
+			fail_msg("%s: connect %s", cases[i].what,
+				 strerror(-ret));
+		if (!strstr(err, cases[i].what))
+			fail_msg("error key '%s', want '%s'", err,
+				 cases[i].what);
+		assert_true(backend_alive(&g));
+		assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+		if (i + 1 == sizeof(cases) / sizeof(cases[0])) {
+			char path[192];
+
+			/* Clean keys, a correct frontend: served. */
+			snprintf(path, sizeof(path), "%s/event-channel",
+				 g.fe.fe_path);
+			assert_int_equal(xb_xs_rm(g.fe.xs, XBT_NULL, path), 0);
+			assert_int_equal(xg_xenbus_switch(g.fe.xs, g.fe.fe_path,
+						XenbusStateInitialising), 0);
+			connect_ok(&g, &good);
+			post_all(&g, 0);
+			make_frame(txbuf, 1500, 1);
+			roundtrip(&g, 0, 1500, 0, 0, 0);
+			assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+		}
+		guest_down(&g, false);
+	}
 }
 
 int main(void)
@@ -846,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_guest_destroyed),
 		cmocka_unit_test(test_ctrl_hash_mcast),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_bad_frontend_keys),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

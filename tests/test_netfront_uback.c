@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/virtio_net.h>
 
 #include <uback/ring.h>
 #include <xensim/guest.h>
@@ -209,6 +210,30 @@ static void build_tcp4(uint8_t *p, size_t len, uint32_t seed)
 	p[47] = 0x18;
 }
 
+/* An IPv6 TCP frame ::ffff:198.18.0.1 -> ::ffff:198.18.0.2 (TCP at 54). */
+static void build_tcp6(uint8_t *p, size_t len, uint32_t seed)
+{
+	size_t plen = len - 54;
+
+	build_plain(p, len, seed);
+	p[12] = 0x86;
+	p[13] = 0xdd;
+	memset(p + 14, 0, 60);
+	p[14] = 0x60;
+	p[18] = (uint8_t)(plen >> 8);
+	p[19] = (uint8_t)plen;
+	p[20] = 6;
+	p[21] = 64;
+	p[32] = 0xff; p[33] = 0xff; p[34] = 198; p[35] = 18; p[37] = 1;
+	p[48] = 0xff; p[49] = 0xff; p[50] = 198; p[51] = 18; p[53] = 2;
+	p[54] = 40000 >> 8;
+	p[55] = 40000 & 0xff;
+	p[56] = 5201 >> 8;
+	p[57] = 5201 & 0xff;
+	p[66] = 5 << 4;
+	p[67] = 0x18;
+}
+
 /* Frames of @sizes round-trip byte for byte on queue @q. */
 static void roundtrip_sizes(struct guest *g, const size_t *sizes,
 			    unsigned int n, unsigned int q)
@@ -337,8 +362,8 @@ static void test_no_sg_refuses_big(void **state)
 	free(tx);
 }
 
-/* A TCPv4 GSO super-frame with a blank checksum comes back whole, with
- * its GSO metadata and a blank (partial) checksum. */
+/* TCPv4 and TCPv6 GSO super-frames with a blank checksum come back
+ * whole, with their GSO metadata and a blank (partial) checksum. */
 static void test_gso_roundtrip(void **state)
 {
 	struct netfront_config c = { .sg = true, .gso_tcpv4 = true,
@@ -356,22 +381,31 @@ static void test_gso_roundtrip(void **state)
 	(void)state;
 	guest_up(&g, &c);
 	assert_true(g.info.gso_tcpv4);
-	for (i = 0; i < 4; i++) {
-		build_tcp4(tx, sizes[i], i);
-		assert_int_equal(send_frame(&g, 0, &m, tx, sizes[i]), 0);
+	assert_true(g.info.gso_tcpv6);
+	for (i = 0; i < 8; i++) {
+		bool v6 = i >= 4;
+		/* the TCP checksum field: 16 bytes into TCP at 34 / 54 */
+		size_t ck = v6 ? 70 : 50;
+
+		if (v6)
+			build_tcp6(tx, sizes[i % 4], i);
+		else
+			build_tcp4(tx, sizes[i % 4], i);
+		m.gso_type = v6 ? NETFRONT_GSO_TCPV6 : NETFRONT_GSO_TCPV4;
+		assert_int_equal(send_frame(&g, 0, &m, tx, sizes[i % 4]), 0);
 		assert_int_equal(recv_any(&g, rx, 65536, &got, &len, WAIT_MS),
 				 0);
-		assert_int_equal(len, sizes[i]);
+		assert_int_equal(len, sizes[i % 4]);
 		/* all but the TCP checksum field (the backend may fold the
 		 * pseudo-header sum differently) */
-		assert_memory_equal(tx, rx, 50);
-		assert_memory_equal(tx + 52, rx + 52, len - 52);
-		assert_int_equal(got.gso_type, NETFRONT_GSO_TCPV4);
+		assert_memory_equal(tx, rx, ck);
+		assert_memory_equal(tx + ck + 2, rx + ck + 2, len - ck - 2);
+		assert_int_equal(got.gso_type, m.gso_type);
 		assert_int_equal(got.gso_size, 1448);
 		assert_int_equal(got.csum, NETFRONT_CSUM_PARTIAL);
 	}
 	netfront_get_stats(g.nf, 0, &s);
-	assert_int_equal(s.tx_gso, 4);
+	assert_int_equal(s.tx_gso, 8);
 	check_stats_clean(&g);
 	guest_down(&g);
 	free(tx);
@@ -670,6 +704,163 @@ static void test_hostile_req_prod(void **state)
 	guest_down(&g);
 }
 
+/* A frontend that does not request rx-copy (page flipping is gone) is
+ * refused: connect fails instead of hanging, with everything undone. */
+static void test_refused_without_rx_copy(void **state)
+{
+	struct netfront_config c = { .no_rx_copy = true };
+	struct guest g = { 0 };
+	struct xg_dom_config dc = { .mem_pages = 16384, .nr_grants = 16384 };
+	const char *be_kv[] = { "mac", "00:16:3e:12:34:56", "handle", "0",
+				"type", "vif", NULL };
+	const char *fe_kv[] = { "mac", "00:16:3e:12:34:56", "handle", "0",
+				NULL };
+	char domid[16];
+	int ret, st;
+
+	(void)state;
+	assert_int_equal(xg_dom_create(sim, &dc, &g.dom), 0);
+	assert_int_equal(xg_device_create(sim, xg_dom_id(g.dom), "vif", "vif",
+					  DEVID, be_kv, fe_kv), 0);
+	snprintf(domid, sizeof(domid), "%u", xg_dom_id(g.dom));
+	g.backend = fork();
+	if (g.backend == 0) {
+		const char *argv[] = {
+			UBACK_NET_BIN, "--hv", "sim", "--sim-dir", h.dir,
+			"--log", "err", "--port", "loop", "--domid", domid,
+			"--devid", "0", NULL,
+		};
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	assert_true(g.backend > 0);
+	c.dom = g.dom;
+	c.devid = DEVID;
+	c.timeout_ms = 3000;
+	ret = netfront_connect(&c, &g.nf);
+	assert_true(ret == -ECONNREFUSED || ret == -ETIMEDOUT);
+	assert_int_equal(xg_device_remove(sim, xg_dom_id(g.dom), "vif", "vif",
+					  DEVID), 0);
+	kill(g.backend, SIGTERM);
+	assert_int_equal(waitpid(g.backend, &st, 0), g.backend);
+	assert_int_equal(xg_dom_destroy(g.dom), 0);
+}
+
+static uint32_t csum_add(const uint8_t *p, size_t n, uint32_t s)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t csum_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* An IPv6 UDP frame (addresses ::ffff:198.18.0.1 -> ::ffff:198.18.0.2)
+ * in the partial-checksum form a tap hands over: the checksum field
+ * holds the folded pseudo-header sum. Returns the UDP offset. */
+static size_t build_udp6_partial(uint8_t *p, size_t len)
+{
+	static const uint8_t a[16] = { [10] = 0xff, [11] = 0xff, [12] = 198,
+				       [13] = 18, [14] = 0, [15] = 1 };
+	size_t l4 = 14 + 40, plen = len - l4;
+	uint8_t ph[40];
+	uint16_t ps;
+
+	build_plain(p, len, 77);
+	p[12] = 0x86;
+	p[13] = 0xdd;
+	memset(p + 14, 0, 40);
+	p[14] = 0x60;
+	p[18] = (uint8_t)(plen >> 8);
+	p[19] = (uint8_t)plen;
+	p[20] = 17;
+	p[21] = 64;
+	memcpy(p + 22, a, 16);
+	memcpy(p + 38, a, 16);
+	p[53] = 2;
+	p[l4] = 0x13;
+	p[l4 + 1] = 0x88;
+	p[l4 + 2] = 0x13;
+	p[l4 + 3] = 0x89;
+	p[l4 + 4] = (uint8_t)(plen >> 8);
+	p[l4 + 5] = (uint8_t)plen;
+	memcpy(ph, p + 22, 32);
+	memset(ph + 32, 0, 8);
+	ph[34] = (uint8_t)(plen >> 8);
+	ph[35] = (uint8_t)plen;
+	ph[39] = 17;
+	ps = csum_fold(csum_add(ph, 40, 0));
+	p[l4 + 6] = (uint8_t)(ps >> 8);
+	p[l4 + 7] = (uint8_t)ps;
+	return l4;
+}
+
+/* The UDP checksum of a complete IPv6 frame verifies. */
+static bool udp6_csum_ok(const uint8_t *p, size_t len)
+{
+	size_t l4 = 14 + 40, plen = len - l4;
+	uint8_t ph[40];
+
+	memcpy(ph, p + 22, 32);
+	memset(ph + 32, 0, 8);
+	ph[34] = (uint8_t)(plen >> 8);
+	ph[35] = (uint8_t)plen;
+	ph[39] = 17;
+	return csum_fold(csum_add(p + l4, plen, csum_add(ph, 40, 0))) ==
+	       0xffff;
+}
+
+/* netfront_tx_vnet completes in software a blank checksum the backend
+ * may not take (IPv6 without feature-ipv6-csum-offload; anything with
+ * no_csum_offload): the frame comes back with a checksum that verifies,
+ * not marked blank. */
+static void test_tx_vnet_sw_csum(void **state)
+{
+	static const struct netfront_config cfgs[] = {
+		{ .sg = true },                          /* no ipv6_csum */
+		{ .sg = true, .no_csum_offload = true },
+	};
+	uint8_t tx[700], rx[800];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct netfront_config c = cfgs[i];
+		struct virtio_net_hdr vh = { 0 };
+		struct netfront_meta got;
+		struct guest g = { 0 };
+		struct iovec iov = { tx, sizeof(tx) };
+		uint32_t len;
+
+		guest_up(&g, &c);
+		assert_false(g.info.ipv6_csum);
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.csum_start = (uint16_t)build_udp6_partial(tx, sizeof(tx));
+		vh.csum_offset = 6;
+		assert_false(udp6_csum_ok(tx, sizeof(tx)));
+		assert_int_equal(netfront_tx_vnet(g.nf, 0, &vh, &iov, 1), 0);
+		assert_int_equal(netfront_kick(g.nf), 0);
+		assert_int_equal(recv_any(&g, rx, sizeof(rx), &got, &len,
+					  WAIT_MS), 0);
+		assert_int_equal(len, sizeof(tx));
+		assert_true(udp6_csum_ok(rx, len));
+		assert_int_not_equal(got.csum, NETFRONT_CSUM_PARTIAL);
+		check_stats_clean(&g);
+		guest_down(&g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +874,8 @@ int main(void)
 		cmocka_unit_test(test_hostile_revoked_tx_grant),
 		cmocka_unit_test(test_hostile_revoked_rx_grant),
 		cmocka_unit_test(test_hostile_req_prod),
+		cmocka_unit_test(test_refused_without_rx_copy),
+		cmocka_unit_test(test_tx_vnet_sw_csum),
 	};
 
 	if (access(UBACK_NET_BIN, X_OK)) {

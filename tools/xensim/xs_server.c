@@ -311,7 +311,6 @@ static void listener_accept(void *arg, int lfd, uint32_t events)
 	for (i = 0; i < 16; i++) {
 		unsigned int max = lst->priv ? XS_MAX_CONNS_DOM0
 					     : XS_MAX_CONNS_GUEST;
-		struct xs_conn *conn;
 		int fd = accept4(lfd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -324,26 +323,33 @@ static void listener_accept(void *arg, int lfd, uint32_t events)
 			close(fd);
 			continue;
 		}
-		conn = calloc(1, sizeof(*conn));
-		if (!conn) {
+		if (xs_srv_attach_fd(srv, fd, lst->domid, lst->priv))
 			close(fd);
-			continue;
-		}
-		conn->srv = srv;
-		conn->fd = fd;
-		conn->domid = lst->domid;
-		conn->priv = lst->priv;
-		conn->out_tail = &conn->out_head;
-		if (sim_loop_add(srv->loop, fd, conn_input, conn) < 0) {
-			close(fd);
-			free(conn);
-			continue;
-		}
-		conn->in_loop = true;
-		conn->next = srv->conns;
-		srv->conns = conn;
 	}
 	srv_reap(srv);
+}
+
+int xs_srv_attach_fd(struct xs_srv *srv, int fd, domid_t domid, bool priv)
+{
+	struct xs_conn *conn = calloc(1, sizeof(*conn));
+	int ret;
+
+	if (!conn)
+		return -ENOMEM;
+	conn->srv = srv;
+	conn->fd = fd;
+	conn->domid = domid;
+	conn->priv = priv;
+	conn->out_tail = &conn->out_head;
+	ret = sim_loop_add(srv->loop, fd, conn_input, conn);
+	if (ret < 0) {
+		free(conn);
+		return ret;
+	}
+	conn->in_loop = true;
+	conn->next = srv->conns;
+	srv->conns = conn;
+	return 0;
 }
 
 static int listener_open(struct xs_srv *srv, struct xs_listener *lst,

@@ -37,4 +37,13 @@ int xs_srv_domain_introduce(struct xs_srv *srv, domid_t domid,
 int xs_srv_domain_release(struct xs_srv *srv, domid_t domid);
 bool xs_srv_domain_exists(const struct xs_srv *srv, domid_t domid);
 
+/*
+ * Serve a connected stream socket @fd (non-blocking) as a client: dom0
+ * (privileged) or, with !@priv, domain @domid. The server owns @fd from
+ * then on (closes it when the client goes or misbehaves). For the
+ * listeners, and for tests/fuzz/fuzz_xs_wire, which feeds it raw bytes.
+ * -ENOMEM or the loop's error; @fd is not closed then.
+ */
+int xs_srv_attach_fd(struct xs_srv *srv, int fd, domid_t domid, bool priv);
+
 #endif

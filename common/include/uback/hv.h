@@ -142,6 +142,16 @@ struct xb_hv_ops {
 	 * Required. Release with xs_close().
 	 */
 	int (*xs_open)(struct xb_hv *hv, struct xs_handle **out);
+
+	/*
+	 * Optional (NULL: the provider opens nothing by path later). Open
+	 * @count grant and @count event channel handles now, for a process
+	 * about to lose the right to open them (uback/sandbox.h): from then
+	 * on gnt_open/evtchn_open hand out reserved handles first, and
+	 * gnt_close/evtchn_close give them back to the reserve (a closed
+	 * handle has nothing mapped or bound). All or nothing.
+	 */
+	int (*reserve)(struct xb_hv *hv, unsigned int count);
 };
 
 extern const struct xb_hv_ops xb_hv_xen_ops;
@@ -195,6 +205,8 @@ static inline int xb_evtchn_unmask(struct xb_evtchn *e, evtchn_port_t port)
 { return e->ops->evtchn_unmask(e, port); }
 static inline int xb_hv_xs_open(struct xb_hv *hv, struct xs_handle **out)
 { return hv->ops->xs_open(hv, out); }
+static inline int xb_hv_reserve(struct xb_hv *hv, unsigned int count)
+{ return hv->ops->reserve ? hv->ops->reserve(hv, count) : 0; }
 
 #ifdef __cplusplus
 }

@@ -152,6 +152,9 @@ int xb_dev_read_fe_u64(struct xb_dev *dev, const char *key, uint64_t max,
 		       uint64_t *out);
 int xb_dev_read_fe_str(struct xb_dev *dev, const char *key, char *buf,
 		       size_t size);
+/* xb_dev_read_fe_str, and the value's length (it may hold NULs). */
+int xb_dev_read_fe_bytes(struct xb_dev *dev, const char *key, char *buf,
+			 size_t size, size_t *len);
 int xb_dev_read_be_str(struct xb_dev *dev, const char *key, char *buf,
 		       size_t size);
 int xb_dev_read_be_u64(struct xb_dev *dev, const char *key, uint64_t max,

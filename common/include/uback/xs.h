@@ -27,6 +27,14 @@ int xb_xs_read(struct xs_handle *xs, xs_transaction_t t, const char *path,
 /* Read into a caller buffer; -E2BIG if it does not fit (with the NUL). */
 int xb_xs_read_buf(struct xs_handle *xs, xs_transaction_t t,
 		   const char *path, char *buf, size_t size);
+/* The same, and the value's length in *@len (it may hold NULs). */
+int xb_xs_read_bytes(struct xs_handle *xs, xs_transaction_t t,
+		     const char *path, char *buf, size_t size, size_t *len);
+/*
+ * The strict parse xb_xs_read_u64 applies, on @len bytes of @s (no NUL
+ * needed): decimal digits only, no overflow, <= @max; else -EINVAL.
+ */
+int xb_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 /*
  * Read an unsigned integer. Strict: decimal digits only (no sign, no
  * spaces, no trailing garbage), must fit in 64 bits and be <= @max.

@@ -41,6 +41,10 @@ struct nfa_pump_config {
 	int stop_fd;              /* readable: stop (a signalfd) */
 	const char *stats_path;   /* JSON counters, rewritten every second
 	                           * and at exit; NULL: none */
+	unsigned int spin_us;     /* poll this long before sleeping (0) */
+	const char *ifname;       /* the tap: with multicast control, its
+	                           * multicast list is mirrored to the
+	                           * backend (MCAST_ADD/DEL extras) */
 };
 
 /* Tap-side counters (the netfront ones come from netfront_get_stats). */

@@ -37,6 +37,7 @@ struct opts {
 	unsigned int domid, devid, backend_domid;
 	const char *netns, *ifname, *bridge, *vifname, *rate, *script;
 	const char *stats, *mac_str;
+	unsigned int spin_us;
 	unsigned int mtu;
 	bool hotplug_connected;
 	struct netfront_config nc;
@@ -68,7 +69,8 @@ static void usage(FILE *f)
 "  --no-sg --no-gso --no-csum-offload --no-ipv6-csum\n"
 "  --rx-fill N          RX requests kept posted per queue (256)\n"
 "  --stats FILE         JSON counters, rewritten every second\n"
-"  --timeout MS         each XenBus wait (30000)\n");
+"  --timeout MS         each XenBus wait (30000)\n"
+"  --spin-us N          poll N us before sleeping (0: never)\n");
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -92,7 +94,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	enum { O_DOMID = 256, O_DEVID, O_BEDOM, O_NETNS, O_IFNAME, O_MAC,
 	       O_MTU, O_BRIDGE, O_VIFNAME, O_RATE, O_SCRIPT, O_HOTPLUG,
 	       O_QUEUES, O_SPLIT, O_CTRL, O_HASH, O_MCAST, O_NOSG, O_NOGSO,
-	       O_NOCSUM, O_NOV6, O_FILL, O_STATS, O_TIMEOUT, O_SIM };
+	       O_NOCSUM, O_NOV6, O_FILL, O_STATS, O_TIMEOUT, O_SIM, O_SPIN };
 	static const struct option lo[] = {
 		{ "sim-dir", 1, NULL, O_SIM }, { "domid", 1, NULL, O_DOMID },
 		{ "devid", 1, NULL, O_DEVID },
@@ -112,6 +114,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "no-ipv6-csum", 0, NULL, O_NOV6 },
 		{ "rx-fill", 1, NULL, O_FILL }, { "stats", 1, NULL, O_STATS },
 		{ "timeout", 1, NULL, O_TIMEOUT }, { "help", 0, NULL, 'h' },
+		{ "spin-us", 1, NULL, O_SPIN },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -159,6 +162,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_FILL: o->nc.rx_fill = (unsigned int)atoi(optarg); break;
 		case O_STATS: o->stats = optarg; break;
 		case O_TIMEOUT: o->timeout_ms = atoi(optarg); break;
+		case O_SPIN: o->spin_us = (unsigned int)atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -246,11 +250,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bad --mac %s\n", o.mac_str);
 			return 2;
 		}
-	} else {
-		tc.mac[0] = 0x00; tc.mac[1] = 0x16; tc.mac[2] = 0x3e;
-		tc.mac[3] = (uint8_t)(o.domid >> 8);
-		tc.mac[4] = (uint8_t)o.domid;
-		tc.mac[5] = (uint8_t)o.devid;
 	}
 	snprintf(ident, sizeof(ident), "uback-netfront[%u/%u]", o.domid,
 		 o.devid);
@@ -281,6 +280,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	o.domid = xg_dom_id(dom);
+	if (!o.mac_str) {
+		/* Xen's OUI, then the domain and device (as libxl's random
+		 * MACs stay in 00:16:3e) */
+		tc.mac[0] = 0x00; tc.mac[1] = 0x16; tc.mac[2] = 0x3e;
+		tc.mac[3] = (uint8_t)(o.domid >> 8);
+		tc.mac[4] = (uint8_t)o.domid;
+		tc.mac[5] = (uint8_t)o.devid;
+	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", tc.mac[0],
 		 tc.mac[1], tc.mac[2], tc.mac[3], tc.mac[4], tc.mac[5]);
 	snprintf(mtu, sizeof(mtu), "%u", o.mtu);
@@ -362,7 +369,8 @@ int main(int argc, char **argv)
 	{
 		struct nfa_pump_config pc = {
 			.nf = nf, .tap_fds = fds, .stop_fd = sfd,
-			.stats_path = o.stats,
+			.stats_path = o.stats, .spin_us = o.spin_us,
+			.ifname = o.ifname,
 		};
 
 		ret = nfa_pump_run(&pc);
