@@ -148,7 +148,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'j' },
-		{ "no-sandbox", no_argument, NULL, 'W' },
+		{ "no-sandbox", no_argument, NULL, 'Y' },
 		{ "sandbox-user", required_argument, NULL, 'U' },
 		{ "debug-forbidden-syscall", no_argument, NULL, 'Z' },
 		{ "debug-try-open", required_argument, NULL, 'O' },
@@ -177,7 +177,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'X': o->vbd.discard = false; break;
 		case 't': o->stats = optarg; break;
 		case 'j': o->state_dir = optarg; break;
-		case 'W': o->sandbox = false; break;
+		case 'Y': o->sandbox = false; break;
 		case 'U': o->sandbox_user = optarg; break;
 		case 'Z': o->debug_forbidden = true; break;
 		case 'O': o->debug_open = optarg; break;
