@@ -593,6 +593,10 @@ int ud_run_timers(struct ud *ud)
 int ud_upgrade(struct ud *ud, struct ud_dev *d, const char *bin)
 {
 	(void)ud;
+	/* uback-net cannot adopt a live device yet: a new process would
+	 * renegotiate, which a Connected Linux netfront ignores. */
+	if (strcmp(d->kind, "vbd"))
+		return -EOPNOTSUPP;
 	if (bin && access(bin, X_OK))
 		return -errno;
 	snprintf(d->bin_override, sizeof(d->bin_override), "%s",
@@ -603,7 +607,7 @@ int ud_upgrade(struct ud *ud, struct ud_dev *d, const char *bin)
 	}
 	d->upgrading = true;
 	d->restart_at_ms = ud_now_ms() + UPGRADE_KILL_MS;
-	if (kill(d->pid, strcmp(d->kind, "vbd") ? SIGKILL : SIGUSR1))
+	if (kill(d->pid, SIGUSR1))
 		return -errno;
 	xb_info("%s: upgrade: pid %d asked to detach", d->name, (int)d->pid);
 	return 0;
