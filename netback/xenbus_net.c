@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vif XenBus glue: what we publish (probe), how we read the frontend's
+ * keys (hostile: strict integer parsing, every value bounded, anything
+ * malformed fails connect with -EINVAL and the core reports it), and the
+ * main-thread side of the queues (alerts) and of the control ring.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "uback/log.h"
+#include "vif.h"
+
+struct net_vif {
+	struct net_vif_config cfg;
+	char ifname[IF_NAMESIZE];
+	char bridge[64];
+	uint8_t guest_mac[6];
+	uint64_t credit_bytes, credit_usec;
+	struct net_port *port;
+	bool port_enabled;
+	int alert_fd;
+	unsigned int nr_queues;
+	struct net_queue *queues[NET_MAX_QUEUES];
+	struct net_ctrl *ctrl;
+	struct net_hash hash;
+	struct net_mcast mcast;
+	pthread_mutex_t mcast_lock;
+	/* What the current connection negotiated. */
+	struct net_rx_guest guest;
+	bool split, mcast_ctrl;
+	/* Counters of queues already stopped (earlier connections). */
+	struct net_stats retired;
+};
+
+void net_vif_config_defaults(struct net_vif_config *cfg)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port_ops = &net_port_loop_ops;
+	cfg->max_queues = n > 0 && n < NET_DEFAULT_QUEUES ? (uint32_t)n
+							  : NET_DEFAULT_QUEUES;
+	cfg->tx_limits.max_slots = NET_TX_MAX_SLOTS;
+	cfg->tx_limits.fatal_slots = NET_TX_FATAL_SLOTS;
+}
+
+int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out)
+{
+	struct net_vif *vif;
+
+	if (!cfg->max_queues || cfg->max_queues > NET_MAX_QUEUES ||
+	    cfg->tx_limits.max_slots < XEN_NETIF_NR_SLOTS_MIN ||
+	    cfg->tx_limits.fatal_slots < cfg->tx_limits.max_slots ||
+	    cfg->tx_limits.fatal_slots > NET_TX_FATAL_SLOTS_MAX)
+		return -EINVAL;
+	vif = calloc(1, sizeof(*vif));
+	if (!vif)
+		return -ENOMEM;
+	vif->cfg = *cfg;
+	if (!vif->cfg.port_ops)
+		vif->cfg.port_ops = &net_port_loop_ops;
+	vif->alert_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vif->alert_fd < 0) {
+		free(vif);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&vif->mcast_lock, NULL);
+	net_hash_init(&vif->hash);
+	net_mcast_init(&vif->mcast);
+	*out = vif;
+	return 0;
+}
+
+void net_vif_destroy(struct net_vif *vif)
+{
+	if (!vif)
+		return;
+	/* xb_dev_close ran remove(): queues stopped, port closed. */
+	close(vif->alert_fd);
+	pthread_mutex_destroy(&vif->mcast_lock);
+	free(vif);
+}
+
+unsigned int net_vif_nr_queues(const struct net_vif *vif)
+{
+	return vif->nr_queues;
+}
+
+const struct net_stats *net_vif_queue_stats(const struct net_vif *vif,
+					    unsigned int q)
+{
+	return q < vif->nr_queues ? net_queue_stats(vif->queues[q]) : NULL;
+}
+
+void net_vif_print_stats(FILE *f, const struct net_vif *vif)
+{
+	struct net_stats total = vif->retired, snap;
+	char prefix[16];
+	unsigned int q, k;
+
+	fprintf(f, "ifname=%s\nport=%s\nqueues=%u\nsplit_evtchn=%d\n"
+		"sg=%d\ngso_tcpv4=%d\ngso_tcpv6=%d\ncsum=%d\ncsum_ipv6=%d\n"
+		"mcast_ctrl=%d\nctrl_ring=%d\n",
+		vif->ifname, vif->cfg.port_ops->name, vif->nr_queues,
+		vif->split, vif->guest.sg, vif->guest.gso4, vif->guest.gso6,
+		vif->guest.csum, vif->guest.csum6, vif->mcast_ctrl,
+		vif->ctrl != NULL);
+	for (q = 0; q < vif->nr_queues; q++) {
+		const struct net_stats *s = net_queue_stats(vif->queues[q]);
+
+		snprintf(prefix, sizeof(prefix), "q%u.", q);
+		net_stats_print(f, prefix, s);
+		net_stats_add_totals(&total, s);
+		net_stats_snapshot(s, &snap);
+		for (k = NET_ST_PORT_RX_OVERSIZE; k < NET_ST_COUNT; k++)
+			total.v[k] += snap.v[k];
+	}
+	net_stats_print(f, "total.", &total);
+}
+
+unsigned int net_vif_fds(const struct net_vif *vif, struct pollfd *pfd,
+			 unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (n < max)
+		pfd[n++] = (struct pollfd){ .fd = vif->alert_fd,
+					    .events = POLLIN };
+	if (vif->ctrl && n < max)
+		pfd[n++] = (struct pollfd){ .fd = net_ctrl_fd(vif->ctrl),
+					    .events = POLLIN };
+	return n;
+}
+
+void net_vif_process(struct xb_dev *dev)
+{
+	struct net_vif *vif = dev->priv;
+	const char *why = NULL;
+	unsigned int q;
+	uint64_t v;
+	int ret;
+
+	if (read(vif->alert_fd, &v, sizeof(v)) < 0) {
+		/* Nothing pending: the queues are looked at anyway. */
+	}
+	for (q = 0; q < vif->nr_queues; q++) {
+		if (net_queue_failed(vif->queues[q], &why)) {
+			xb_dev_fatal(dev, -EIO, "queue %u: %s", q, why);
+			return;   /* disconnected: the queues are gone */
+		}
+	}
+	if (vif->ctrl) {
+		struct pollfd p = { .fd = net_ctrl_fd(vif->ctrl),
+				    .events = POLLIN };
+
+		if (poll(&p, 1, 0) <= 0)
+			return;
+		ret = net_ctrl_process(vif->ctrl);
+		if (ret < 0)
+			xb_dev_fatal(dev, ret, "control ring: impossible "
+				     "request producer");
+	}
+}
+
+/* "aa:bb:cc:dd:ee:ff" (the toolstack's). */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6], i;
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6)
+		return -EINVAL;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int net_probe(struct xb_dev *dev)
+{
+	struct net_vif *vif = dev->priv;
+	struct net_port_config pc;
+	char buf[64], num[24];
+	struct xb_dev_kv kv[16];
+	uint64_t mtu = 0;
+	size_t n = 0;
+	int ret;
+
+	/* Toolstack keys: trusted-ish, still checked. */
+	if (!xb_dev_read_be_str(dev, "mac", buf, sizeof(buf)) &&
+	    parse_mac(buf, vif->guest_mac))
+		xb_warn("%s: ignoring malformed mac '%s'", dev->backend_path,
+			buf);
+	vif->bridge[0] = '\0';
+	ret = xb_dev_read_be_str(dev, "bridge", vif->bridge,
+				 sizeof(vif->bridge));
+	if (ret && ret != -ENOENT)
+		xb_warn("%s: ignoring unusable bridge key", dev->backend_path);
+	ret = xb_dev_read_be_u64(dev, "mtu", 65535, &mtu);
+	if (ret && ret != -ENOENT)
+		xb_warn("%s: ignoring malformed mtu", dev->backend_path);
+	vif->credit_bytes = vif->credit_usec = 0;
+	if (!xb_dev_read_be_str(dev, "rate", buf, sizeof(buf)) &&
+	    net_credit_parse(buf, &vif->credit_bytes, &vif->credit_usec)) {
+		/* As xen-netback: a malformed rate means unlimited. */
+		xb_warn("%s: malformed rate '%s': unlimited",
+			dev->backend_path, buf);
+		vif->credit_bytes = vif->credit_usec = 0;
+	}
+	if (vif->cfg.ifname) {
+		ret = snprintf(vif->ifname, sizeof(vif->ifname), "%s",
+			       vif->cfg.ifname) >= (int)sizeof(vif->ifname)
+			      ? -ENAMETOOLONG : 0;
+	} else {
+		ret = xb_dev_read_be_str(dev, "vifname", vif->ifname,
+					 sizeof(vif->ifname));
+		if (ret == -ENOENT)
+			ret = snprintf(vif->ifname, sizeof(vif->ifname),
+				       "vif%u.%u", dev->frontend_id,
+				       dev->devid) >= (int)sizeof(vif->ifname)
+				      ? -ENAMETOOLONG : 0;
+	}
+	if (ret) {
+		xb_err("%s: no usable interface name: %s", dev->backend_path,
+		       strerror(-ret));
+		return ret;
+	}
+
+	/* The host device exists before InitWait: the hotplug script that
+	 * libxl runs then (vif-bridge) needs it. */
+	pc = (struct net_port_config){
+		.ifname = vif->ifname,
+		.args = vif->cfg.port_args,
+		.nr_queues = vif->cfg.max_queues,
+		.mtu = (unsigned int)mtu,
+		.bridge = vif->bridge[0] ? vif->bridge : NULL,
+	};
+	ret = vif->cfg.port_ops->open(&pc, &vif->port);
+	if (ret) {
+		xb_err("%s: cannot open %s port %s: %s", dev->backend_path,
+		       vif->cfg.port_ops->name, vif->ifname, strerror(-ret));
+		return ret;
+	}
+
+	kv[n++] = (struct xb_dev_kv){ "feature-sg", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-gso-tcpv4", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-gso-tcpv6", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-ipv6-csum-offload", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-rx-copy", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-rx-flip", "0" };
+	kv[n++] = (struct xb_dev_kv){ "feature-split-event-channels", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-ctrl-ring", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-multicast-control", "1" };
+	kv[n++] = (struct xb_dev_kv){ "feature-dynamic-multicast-control",
+				      "1" };
+	snprintf(num, sizeof(num), "%u", vif->cfg.max_queues);
+	kv[n++] = (struct xb_dev_kv){ "multi-queue-max-queues", num };
+	ret = xb_dev_write_be_kv(dev, kv, n);
+	if (ret) {
+		vif->cfg.port_ops->close(vif->port);
+		vif->port = NULL;
+	}
+	return ret;
+}
+
+/* A frontend key that may be absent (then @def), else strict. */
+static int fe_u64_opt(struct xb_dev *dev, const char *key, uint64_t max,
+		      uint64_t def, uint64_t *out)
+{
+	int ret = xb_dev_read_fe_u64(dev, key, max, out);
+
+	if (ret == -ENOENT) {
+		*out = def;
+		return 0;
+	}
+	if (ret)
+		xb_err("%s: bad frontend key %s", dev->backend_path, key);
+	return ret;
+}
+
+static int fe_u32(struct xb_dev *dev, const char *dir, const char *key,
+		  uint32_t *out)
+{
+	char path[64];
+	uint64_t v;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s%s", dir, key);
+	ret = xb_dev_read_fe_u64(dev, path, UINT32_MAX, &v);
+	if (ret) {
+		xb_err("%s: frontend key %s: %s", dev->backend_path, path,
+		       strerror(-ret));
+		return ret == -ENOENT ? -EINVAL : ret;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* One queue's rings and event channel(s): as xen-netback, either
+ * event-channel-tx and -rx (split) or event-channel (shared). */
+static int read_queue_keys(struct xb_dev *dev, const char *dir,
+			   struct net_queue_config *qc, bool *split)
+{
+	char path[64];
+	uint64_t v;
+	int ret;
+
+	ret = fe_u32(dev, dir, "tx-ring-ref", &qc->tx_ref);
+	if (!ret)
+		ret = fe_u32(dev, dir, "rx-ring-ref", &qc->rx_ref);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%sevent-channel-tx", dir);
+	ret = xb_dev_read_fe_u64(dev, path, UINT32_MAX, &v);
+	if (ret == -ENOENT) {
+		*split = false;
+		ret = fe_u32(dev, dir, "event-channel", &qc->tx_evtchn);
+		qc->rx_evtchn = qc->tx_evtchn;
+		return ret;
+	}
+	if (ret) {
+		xb_err("%s: bad frontend key %s", dev->backend_path, path);
+		return ret;
+	}
+	*split = true;
+	qc->tx_evtchn = (evtchn_port_t)v;
+	ret = fe_u32(dev, dir, "event-channel-rx", &qc->rx_evtchn);
+	if (!ret && qc->rx_evtchn == qc->tx_evtchn) {
+		xb_err("%s: %sevent-channel-tx equals -rx", dev->backend_path,
+		       dir);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+static void stop_queues(struct net_vif *vif)
+{
+	while (vif->nr_queues)
+		net_queue_stop(vif->queues[--vif->nr_queues], &vif->retired);
+}
+
+static int read_features(struct xb_dev *dev, struct net_vif *vif)
+{
+	uint64_t v[8];
+	int ret;
+
+	ret = fe_u64_opt(dev, "feature-sg", 1, 0, &v[0]);
+	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv4", 1, 0, &v[1]);
+	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv6", 1, 0, &v[2]);
+	ret = ret ? ret : fe_u64_opt(dev, "feature-no-csum-offload", 1, 0,
+				     &v[3]);
+	ret = ret ? ret : fe_u64_opt(dev, "feature-ipv6-csum-offload", 1, 0,
+				     &v[4]);
+	ret = ret ? ret : fe_u64_opt(dev, "request-multicast-control", 1, 0,
+				     &v[5]);
+	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv4-prefix", 1, 0,
+				     &v[6]);
+	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv6-prefix", 1, 0,
+				     &v[7]);
+	if (ret)
+		return -EINVAL;
+	vif->guest = (struct net_rx_guest){
+		.sg = v[0], .gso4 = v[1], .gso6 = v[2], .csum = !v[3],
+		.csum6 = !v[3] && v[4],
+	};
+	vif->mcast_ctrl = v[5];
+	/* The GSO prefix descriptor (old Windows frontends) is not
+	 * offered: such a guest gets no GSO from us unless it also set
+	 * the plain GSO feature. */
+	if ((v[6] || v[7]) && !(v[1] || v[2]))
+		xb_info("%s: frontend asks for GSO prefix descriptors; not "
+			"supported, no GSO to the guest", dev->backend_path);
+	return 0;
+}
+
+static int open_ctrl(struct xb_dev *dev, struct net_vif *vif, unsigned int nq)
+{
+	struct net_ctrl_config cc;
+	uint64_t ref, port;
+	int ret;
+
+	ret = xb_dev_read_fe_u64(dev, "ctrl-ring-ref", UINT32_MAX, &ref);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		xb_err("%s: bad frontend key ctrl-ring-ref", dev->backend_path);
+		return -EINVAL;
+	}
+	ret = xb_dev_read_fe_u64(dev, "event-channel-ctrl", UINT32_MAX, &port);
+	if (ret) {
+		xb_err("%s: ctrl-ring-ref without a usable event-channel-ctrl",
+		       dev->backend_path);
+		return -EINVAL;
+	}
+	cc = (struct net_ctrl_config){
+		.hv = dev->hv,
+		.domid = dev->frontend_id,
+		.ring_ref = (grant_ref_t)ref,
+		.remote_port = (evtchn_port_t)port,
+		.nr_queues = nq,
+		.hash = &vif->hash,
+	};
+	return net_ctrl_open(&cc, &vif->ctrl);
+}
+
+static int net_connect(struct xb_dev *dev)
+{
+	struct net_vif *vif = dev->priv;
+	struct net_queue_config qc;
+	unsigned int q, offloads = 0;
+	uint64_t rx_copy, nq, rx_notify;
+	char dir[32];
+	bool split = false;
+	int ret;
+
+	if (!vif->port)
+		return -ENODEV;
+	ret = xb_dev_read_fe_u64(dev, "request-rx-copy", 1, &rx_copy);
+	if (ret == -ENOENT || (!ret && !rx_copy)) {
+		xb_dev_fatal(dev, -EOPNOTSUPP, "frontend must set "
+			     "request-rx-copy=1: receive by page flipping is "
+			     "not supported");
+		return -EOPNOTSUPP;
+	}
+	if (ret) {
+		xb_err("%s: bad frontend key request-rx-copy",
+		       dev->backend_path);
+		return -EINVAL;
+	}
+	ret = fe_u64_opt(dev, "multi-queue-num-queues", vif->cfg.max_queues, 1,
+			 &nq);
+	if (ret || !nq) {
+		xb_err("%s: bad multi-queue-num-queues (max %u)",
+		       dev->backend_path, vif->cfg.max_queues);
+		return -EINVAL;
+	}
+	if (fe_u64_opt(dev, "feature-rx-notify", 1, 0, &rx_notify) ||
+	    read_features(dev, vif))
+		return -EINVAL;
+
+	net_hash_init(&vif->hash);
+	pthread_mutex_lock(&vif->mcast_lock);
+	net_mcast_init(&vif->mcast);
+	pthread_mutex_unlock(&vif->mcast_lock);
+	ret = open_ctrl(dev, vif, (unsigned int)nq);
+	if (ret)
+		return ret;
+
+	if (vif->guest.csum)
+		offloads |= NET_OFF_CSUM;
+	if (vif->guest.csum && vif->guest.sg && vif->guest.gso4)
+		offloads |= NET_OFF_TSO4;
+	if (vif->guest.csum6 && vif->guest.sg && vif->guest.gso6)
+		offloads |= NET_OFF_TSO6;
+	ret = vif->cfg.port_ops->enable(vif->port, (unsigned int)nq, offloads);
+	if (ret) {
+		xb_err("%s: cannot enable port %s: %s", dev->backend_path,
+		       vif->ifname, strerror(-ret));
+		goto err_ctrl;
+	}
+	vif->port_enabled = true;
+
+	for (q = 0; q < nq; q++) {
+		bool qsplit = false;
+
+		memset(&qc, 0, sizeof(qc));
+		if (nq == 1)
+			dir[0] = '\0';
+		else
+			snprintf(dir, sizeof(dir), "queue-%u/", q);
+		ret = read_queue_keys(dev, dir, &qc, &qsplit);
+		if (ret) {
+			ret = -EINVAL;
+			goto err_stop;
+		}
+		if (q == 0)
+			split = qsplit;
+		qc.hv = dev->hv;
+		qc.domid = dev->frontend_id;
+		qc.index = q;
+		qc.rx_notify = rx_notify;
+		qc.port_ops = vif->cfg.port_ops;
+		qc.port = vif->port;
+		qc.guest = vif->guest;
+		qc.mcast_ctrl = vif->mcast_ctrl;
+		qc.tx_limits = vif->cfg.tx_limits;
+		qc.credit_bytes = vif->credit_bytes;
+		qc.credit_usec = vif->credit_usec;
+		qc.hash = vif->ctrl ? &vif->hash : NULL;
+		qc.mcast = &vif->mcast;
+		qc.mcast_lock = &vif->mcast_lock;
+		qc.alert_fd = vif->alert_fd;
+		qc.rx_stall_ms = vif->cfg.rx_stall_ms;
+		qc.poll_us = vif->cfg.poll_us;
+		ret = net_queue_start(&qc, &vif->queues[q]);
+		if (ret)
+			goto err_stop;
+		vif->nr_queues = q + 1;
+	}
+	vif->split = split;
+	if (vif->cfg.port_ops->set_carrier)
+		vif->cfg.port_ops->set_carrier(vif->port, true);
+	xb_info("%s: connected dom%u: %s, %u queue(s), %s event channels, "
+		"sg %d, gso v4 %d v6 %d, csum %d, ctrl ring %s",
+		dev->backend_path, dev->frontend_id, vif->ifname,
+		vif->nr_queues, split ? "split" : "shared", vif->guest.sg,
+		vif->guest.gso4, vif->guest.gso6, vif->guest.csum,
+		vif->ctrl ? "on" : "off");
+	return 0;
+
+err_stop:
+	stop_queues(vif);
+	vif->cfg.port_ops->disable(vif->port);
+	vif->port_enabled = false;
+err_ctrl:
+	net_ctrl_close(vif->ctrl);
+	vif->ctrl = NULL;
+	return ret;
+}
+
+static void net_disconnect(struct xb_dev *dev)
+{
+	struct net_vif *vif = dev->priv;
+
+	if (vif->port && vif->cfg.port_ops->set_carrier)
+		vif->cfg.port_ops->set_carrier(vif->port, false);
+	stop_queues(vif);
+	net_ctrl_close(vif->ctrl);
+	vif->ctrl = NULL;
+	if (vif->port_enabled)
+		vif->cfg.port_ops->disable(vif->port);
+	vif->port_enabled = false;
+	xb_info("%s: disconnected", dev->backend_path);
+}
+
+static void net_remove(struct xb_dev *dev)
+{
+	struct net_vif *vif = dev->priv;
+
+	stop_queues(vif);
+	net_ctrl_close(vif->ctrl);
+	vif->ctrl = NULL;
+	if (vif->port_enabled)
+		vif->cfg.port_ops->disable(vif->port);
+	vif->port_enabled = false;
+	if (vif->port)
+		vif->cfg.port_ops->close(vif->port);
+	vif->port = NULL;
+}
+
+const struct xb_dev_ops net_vif_ops = {
+	.kind = "vif",
+	.probe = net_probe,
+	.connect = net_connect,
+	.disconnect = net_disconnect,
+	.remove = net_remove,
+};
