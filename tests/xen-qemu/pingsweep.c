@@ -8,8 +8,9 @@
  * whole sweep because short-lived processes sometimes segfault under TCG
  * (docs/xen-in-qemu-e2e.md) and a process per size would be too slow.
  *
- * usage: pingsweep [-w MS] [-r N] [-q] ADDR MIN MAX [STEP]
- *        pingsweep [-w MS] [-r N] [-q] ADDR -l SIZE...
+ * usage: pingsweep [-w MS] [-r N] ADDR SPEC...
+ *   SPEC   SIZE, or MIN:MAX (every size), or MIN:MAX:STEP; sizes are ICMP
+ *          payload bytes, 0..65507, swept in the order given
  *   -w MS  wait for each reply (default 2000)
  *   -r N   re-send a lost echo up to N times (default 2); a corrupt reply is
  *          never retried
@@ -190,31 +191,49 @@ static int sweep_size(struct sweep *s, size_t size)
 	}
 }
 
-static int parse_size(const char *arg, size_t *out)
+static int parse_size(const char *arg, const char **rest, size_t *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(arg, &end, 10);
-	if (errno || *end || end == arg || v > MAX_PAYLOAD)
+	if (errno || end == arg || v > MAX_PAYLOAD || (*end && *end != ':'))
 		return -EINVAL;
 	*out = v;
+	*rest = *end ? end + 1 : NULL;
+	return 0;
+}
+
+/* SIZE | MIN:MAX | MIN:MAX:STEP */
+static int parse_spec(const char *arg, size_t *lo, size_t *hi, size_t *step)
+{
+	const char *rest;
+
+	*step = 1;
+	if (parse_size(arg, &rest, lo))
+		return -EINVAL;
+	*hi = *lo;
+	if (rest && (parse_size(rest, &rest, hi) || *hi < *lo))
+		return -EINVAL;
+	if (rest && (parse_size(rest, &rest, step) || rest || *step == 0))
+		return -EINVAL;
 	return 0;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pingsweep [-w MS] [-r N] ADDR MIN MAX [STEP]\n"
-		"       pingsweep [-w MS] [-r N] ADDR -l SIZE...\n");
+	fprintf(stderr, "usage: pingsweep [-w MS] [-r N] ADDR SPEC...\n"
+		"  SPEC: SIZE | MIN:MAX | MIN:MAX:STEP (payload bytes, 0..%d)\n",
+		MAX_PAYLOAD);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct sweep s = { .wait_ms = 2000, .retries = 2 };
-	size_t lo = 0, hi = 0, step = 1, size;
-	int list = 0, first, i, opt, rcvbuf = 1 << 20;
+	size_t lo, hi, step, size;
+	int first, i, opt, rcvbuf = 1 << 20;
 	unsigned long count = 0;
 	long t0;
 
@@ -231,18 +250,9 @@ int main(int argc, char **argv)
 	if (inet_pton(AF_INET, argv[optind], &s.dst.sin_addr) != 1)
 		usage();
 	first = optind + 1;
-	if (strcmp(argv[first], "-l") == 0) {
-		list = 1;
-		first++;
-		for (i = first; i < argc; i++)
-			if (parse_size(argv[i], &size))
-				usage();
-	} else {
-		if (argc - first < 2 || argc - first > 3 || parse_size(argv[first], &lo) ||
-		    parse_size(argv[first + 1], &hi) || lo > hi ||
-		    (argc - first == 3 && (parse_size(argv[first + 2], &step) || step == 0)))
+	for (i = first; i < argc; i++)
+		if (parse_spec(argv[i], &lo, &hi, &step))
 			usage();
-	}
 
 	s.fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 	if (s.fd < 0) {
@@ -258,13 +268,8 @@ int main(int argc, char **argv)
 	make_pattern();
 
 	t0 = now_ms();
-	if (list) {
-		for (i = first; i < argc; i++, count++) {
-			parse_size(argv[i], &size);
-			if (sweep_size(&s, size))
-				return 2;
-		}
-	} else {
+	for (i = first; i < argc; i++) {
+		parse_spec(argv[i], &lo, &hi, &step);
 		for (size = lo; size <= hi; size += step, count++)
 			if (sweep_size(&s, size))
 				return 2;
