@@ -13,7 +13,8 @@
  *          payload bytes, 0..65507, swept in the order given
  *   -w MS  wait for each reply (default 2000)
  *   -r N   re-send a lost echo up to N times (default 2); a corrupt reply is
- *          never retried
+ *          never retried. A send refused with ENOBUFS (the interface queue
+ *          is full) counts as lost, and in nobufs=
  * Prints one summary line ("pingsweep: ... ok=N lost=N corrupt=N ..."), the
  * first failing sizes, and exits 0 when every size got an exact reply, 1
  * otherwise, 2 on usage or socket errors. Sizes above 65507 cannot be sent
@@ -46,9 +47,10 @@ struct sweep {
 	int retries;
 	unsigned char *tx;          /* ICMP header + payload */
 	unsigned char *rx;          /* IP header + ICMP header + payload */
-	unsigned long ok, lost, corrupt, resent;
+	unsigned long ok, lost, corrupt, resent, nobufs;
 	unsigned int shown;
-	char bad[MAX_SHOWN * 24];
+	char bad[MAX_SHOWN * 48];
+	size_t bad_len, bad_off;    /* of the last corrupt reply */
 };
 
 static uint16_t inet_csum(const unsigned char *p, size_t len)
@@ -108,7 +110,11 @@ static void note_bad(struct sweep *s, const char *what, size_t size)
 
 	if (s->shown >= MAX_SHOWN)
 		return;
-	snprintf(s->bad + used, sizeof(s->bad) - used, " %s:%zu", what, size);
+	if (strcmp(what, "corrupt") == 0)
+		snprintf(s->bad + used, sizeof(s->bad) - used, " corrupt:%zu(len=%zu,at=%zu)",
+			 size, s->bad_len, s->bad_off);
+	else
+		snprintf(s->bad + used, sizeof(s->bad) - used, " %s:%zu", what, size);
 	s->shown++;
 }
 
@@ -130,6 +136,13 @@ static int echo_once(struct sweep *s, size_t size)
 	memcpy(s->tx + sizeof(*h), payload_of(s->seq), size);
 	h->checksum = inet_csum(s->tx, len);
 	if (sendto(s->fd, s->tx, len, 0, (struct sockaddr *)&s->dst, sizeof(s->dst)) != (ssize_t)len) {
+		/* The interface's queue is full: the device is not draining
+		 * it. Counted, and the echo is as good as lost. */
+		if (errno == ENOBUFS) {
+			s->nobufs++;
+			poll(NULL, 0, s->wait_ms);
+			return 0;
+		}
 		fprintf(stderr, "pingsweep: sendto size %zu: %s\n", size, strerror(errno));
 		return -2;
 	}
@@ -157,8 +170,17 @@ static int echo_once(struct sweep *s, size_t size)
 		    ntohs(r->un.echo.sequence) != s->seq)
 			continue;       /* someone else's, or a late reply */
 		if ((size_t)n - ihl != len ||
-		    memcmp(s->rx + ihl + sizeof(*r), payload_of(s->seq), size) != 0)
+		    memcmp(s->rx + ihl + sizeof(*r), payload_of(s->seq), size) != 0) {
+			/* where it differs says which fragment was wrong */
+			const unsigned char *got = s->rx + ihl + sizeof(*r);
+			size_t i, m = (size_t)n - ihl - sizeof(*r);
+
+			for (i = 0; i < m && i < size && got[i] == payload_of(s->seq)[i]; i++)
+				;
+			s->bad_len = m;
+			s->bad_off = i;
 			return -1;
+		}
 		return 1;
 	}
 }
@@ -274,8 +296,8 @@ int main(int argc, char **argv)
 			if (sweep_size(&s, size))
 				return 2;
 	}
-	printf("pingsweep: %s sizes=%lu ok=%lu lost=%lu corrupt=%lu resent=%lu ms=%ld%s%s\n",
-	       argv[optind], count, s.ok, s.lost, s.corrupt, s.resent, now_ms() - t0,
+	printf("pingsweep: %s sizes=%lu ok=%lu lost=%lu corrupt=%lu resent=%lu nobufs=%lu ms=%ld%s%s\n",
+	       argv[optind], count, s.ok, s.lost, s.corrupt, s.resent, s.nobufs, now_ms() - t0,
 	       s.shown ? " first-bad:" : "", s.bad);
 	return s.ok == count ? 0 : 1;
 }
