@@ -142,7 +142,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats", required_argument, NULL, 't' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
-		{ "no-sandbox", no_argument, NULL, 'N' },
+		{ "no-sandbox", no_argument, NULL, 0x100 },
 		{ "sandbox-user", required_argument, NULL, 'U' },
 		{ "debug-forbidden-syscall", no_argument, NULL, 'Z' },
 		{ "debug-try-open", required_argument, NULL, 'O' },
@@ -170,7 +170,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'D': o->vbd.direct = false; break;
 		case 'X': o->vbd.discard = false; break;
 		case 't': o->stats = optarg; break;
-		case 'N': o->sandbox = false; break;
+		case 0x100: o->sandbox = false; break;
 		case 'U': o->sandbox_user = optarg; break;
 		case 'Z': o->debug_forbidden = true; break;
 		case 'O': o->debug_open = optarg; break;
