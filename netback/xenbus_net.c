@@ -94,6 +94,11 @@ unsigned int net_vif_nr_queues(const struct net_vif *vif)
 	return vif->nr_queues;
 }
 
+int net_vif_port_fd(const struct net_vif *vif, unsigned int q)
+{
+	return vif->port ? vif->cfg.port_ops->queue_fd(vif->port, q) : -1;
+}
+
 const struct net_stats *net_vif_queue_stats(const struct net_vif *vif,
 					    unsigned int q)
 {
@@ -242,6 +247,7 @@ static int net_probe(struct xb_dev *dev)
 		.nr_queues = vif->cfg.max_queues,
 		.mtu = (unsigned int)mtu,
 		.bridge = vif->bridge[0] ? vif->bridge : NULL,
+		.carrier_only = vif->cfg.carrier_only,
 	};
 	ret = vif->cfg.port_ops->open(&pc, &vif->port);
 	if (ret) {
