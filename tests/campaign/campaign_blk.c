@@ -19,6 +19,8 @@
  * Checked: the good guest's data verifies and its throughput under attack
  * stays above half of alone; the attacked backend never dies; once the
  * attacker stops it goes idle (no spin: CPU under 5% of a core over 1 s);
+ * every response's padding bytes are zero (the slot held the attacker's
+ * garbage before: anything else would be the backend's memory);
  * both backends' RSS (sampled every 100 ms) stays within a bound; both
  * exit 0 on device removal. Prints a report (per attack class counts,
  * throughput, RSS, CPU).
@@ -82,6 +84,7 @@ static struct sim_harness harness;
 static volatile bool attack_stop;
 static struct atk_stats astats[ATK_COUNT];
 static unsigned long attacks_total;
+static unsigned long pad_leaks;     /* response padding not zero */
 
 static int guest_create(struct guest *g, struct xg_sim *tool)
 {
@@ -317,6 +320,11 @@ static bool settle(struct attacker *a, RING_IDX start, RING_IDX prod,
 		blkfront_raw_get_slot(a->g->bf, 0, i, slot,
 				      BLKFRONT_SLOT_SIZE_X86_64);
 		blkfront_wire_decode_rsp(BLKFRONT_ABI_X86_64, slot, &rsp);
+		/* x86_64 response: id 0-7, operation 8, pad 9, status 10-11,
+		 * pad 12-15. The slot held the guest's garbage before: a
+		 * non-zero pad byte is the backend's memory (XSA-216). */
+		if (slot[9] || slot[12] || slot[13] || slot[14] || slot[15])
+			pad_leaks++;
 		if (rsp.status == BLKIF_RSP_OKAY)
 			st->rsp_ok++;
 		else
@@ -659,6 +667,7 @@ int main(int argc, char **argv)
 		       atk_name[i], astats[i].runs, astats[i].rsp_ok,
 		       astats[i].rsp_err, astats[i].halted,
 		       astats[i].reconnects, astats[i].reconnect_fail);
+	printf("responses with non-zero padding: %lu\n", pad_leaks);
 	printf("attacked backend CPU over 1 s after the attack: %lld us\n",
 	       c1 - c0);
 	printf("backends:\n");
@@ -689,6 +698,10 @@ int main(int argc, char **argv)
 			       mon[i].name);
 			failures++;
 		}
+	if (pad_leaks) {
+		printf("FAIL: response padding carried backend memory\n");
+		failures++;
+	}
 	if (!attacks_total) {
 		printf("FAIL: no attack ran\n");
 		failures++;
