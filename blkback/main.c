@@ -112,6 +112,14 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* Long-only options, past every short option character. */
+enum {
+	OPT_NO_SANDBOX = 256,
+	OPT_SANDBOX_USER,
+	OPT_DEBUG_FORBIDDEN,
+	OPT_DEBUG_OPEN,
+};
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -142,10 +150,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats", required_argument, NULL, 't' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
-		{ "no-sandbox", no_argument, NULL, 0x100 },
-		{ "sandbox-user", required_argument, NULL, 'U' },
-		{ "debug-forbidden-syscall", no_argument, NULL, 'Z' },
-		{ "debug-try-open", required_argument, NULL, 'O' },
+		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+		{ "sandbox-user", required_argument, NULL, OPT_SANDBOX_USER },
+		{ "debug-forbidden-syscall", no_argument, NULL,
+		  OPT_DEBUG_FORBIDDEN },
+		{ "debug-try-open", required_argument, NULL, OPT_DEBUG_OPEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -170,10 +179,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'D': o->vbd.direct = false; break;
 		case 'X': o->vbd.discard = false; break;
 		case 't': o->stats = optarg; break;
-		case 0x100: o->sandbox = false; break;
-		case 'U': o->sandbox_user = optarg; break;
-		case 'Z': o->debug_forbidden = true; break;
-		case 'O': o->debug_open = optarg; break;
+		case OPT_NO_SANDBOX: o->sandbox = false; break;
+		case OPT_SANDBOX_USER: o->sandbox_user = optarg; break;
+		case OPT_DEBUG_FORBIDDEN: o->debug_forbidden = true; break;
+		case OPT_DEBUG_OPEN: o->debug_open = optarg; break;
 		case 'd':
 			if (parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v))
 				goto bad;

@@ -145,9 +145,12 @@ static const int common_syscalls[] = {
 	SYS_lseek, SYS_close, SYS_fstat, SYS_newfstatat, SYS_fcntl,
 	SYS_recvmsg, SYS_sendmsg, SYS_recvfrom, SYS_sendto,
 	SYS_shutdown, SYS_pipe2,   /* libxenstore: its watch pipe, made lazily */
-	/* waiting */
-	SYS_poll, SYS_ppoll, SYS_epoll_create1, SYS_epoll_ctl,
-	SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2, SYS_eventfd2,
+	/* waiting (poll and epoll_wait exist on x86 only) */
+#ifdef SYS_poll
+	SYS_poll, SYS_epoll_wait,
+#endif
+	SYS_ppoll, SYS_epoll_create1, SYS_epoll_ctl,
+	SYS_epoll_pwait, SYS_epoll_pwait2, SYS_eventfd2,
 	SYS_futex, SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday,
 	SYS_clock_nanosleep, SYS_nanosleep, SYS_sched_yield,
 	SYS_restart_syscall,
@@ -180,11 +183,12 @@ static const unsigned long common_ioctls[] = {
  * builds: the privilege drop still holds there.
  */
 static const int sanitizer_syscalls[] = {
-	SYS_open, SYS_openat, SYS_readlink, SYS_readlinkat, SYS_ptrace,
-	SYS_wait4, SYS_waitid, SYS_prctl, SYS_getppid, SYS_kill,
-	SYS_sigaltstack, SYS_getdents, SYS_getdents64, SYS_prlimit64,
-	SYS_getrlimit,
-	SYS_mmap, SYS_mprotect, SYS_dup2, SYS_dup3, SYS_ioctl,
+#ifdef SYS_open
+	SYS_open, SYS_readlink, SYS_getdents, SYS_getrlimit, SYS_dup2,
+#endif
+	SYS_openat, SYS_readlinkat, SYS_ptrace, SYS_wait4, SYS_waitid,
+	SYS_prctl, SYS_getppid, SYS_kill, SYS_sigaltstack, SYS_getdents64,
+	SYS_prlimit64, SYS_mmap, SYS_mprotect, SYS_dup3, SYS_ioctl,
 };
 #endif
 

@@ -55,7 +55,7 @@ static void usage(FILE *f)
 "  --backend PATH          backend xenstore dir of the device\n"
 "  --domid D --devid N     ... or the guest and device number\n"
 "  --self-domid S          our domain (default 0)\n"
-"  --port tap|loop|dpdk:<devargs>  host side (default loop)\n"
+"  --port tap|loop|dpdk:<devargs>  host side (default tap)\n"
 "  --ifname NAME           host device name (default: the vifname key,\n"
 "                          else vif<domid>.<devid>)\n"
 "  --queues N              multi-queue-max-queues (default min(4, CPUs),\n"

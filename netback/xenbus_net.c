@@ -45,7 +45,7 @@ void net_vif_config_defaults(struct net_vif_config *cfg)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->port_ops = &net_port_loop_ops;
+	cfg->port_ops = &net_port_tap_ops;
 	cfg->max_queues = n > 0 && n < NET_DEFAULT_QUEUES ? (uint32_t)n
 							  : NET_DEFAULT_QUEUES;
 	cfg->tx_limits.max_slots = NET_TX_MAX_SLOTS;
@@ -66,7 +66,7 @@ int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out)
 		return -ENOMEM;
 	vif->cfg = *cfg;
 	if (!vif->cfg.port_ops)
-		vif->cfg.port_ops = &net_port_loop_ops;
+		vif->cfg.port_ops = &net_port_tap_ops;
 	vif->alert_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vif->alert_fd < 0) {
 		free(vif);

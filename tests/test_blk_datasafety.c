@@ -212,7 +212,7 @@ static void sigkill_during_writes(struct blkfront_config bc)
 	struct blkfront_info info;
 	bool slot_busy[DEPTH] = { false };
 	bool flush_inflight = false, killed = false;
-	uint64_t ack_seq = 0, flush_covers = 0;
+	uint64_t ack_seq = 0, flush_covers = 0, durable_seq = 0;
 	uint32_t nsub = 0, nack = 0, since_flush = 0, i, nend;
 	unsigned int spins = 0, nq;
 	int st;
@@ -276,6 +276,7 @@ static void sigkill_during_writes(struct blkfront_config bc)
 					if (fx.w[i].acked &&
 					    fx.w[i].ack_seq <= flush_covers)
 						fx.w[i].durable = true;
+				durable_seq = flush_covers;
 				flush_inflight = false;
 				continue;
 			}
@@ -286,7 +287,12 @@ static void sigkill_during_writes(struct blkfront_config bc)
 			nack++;
 			since_flush++;
 		}
+		/* Kill only once a completed flush covers nearly all of the
+		 * first KILL_AFTER writes: on a loaded machine a flush can
+		 * lag many completions behind, and the check below wants
+		 * the kill to come after flushes, not before them. */
 		if (!killed && nack >= KILL_AFTER &&
+		    durable_seq >= KILL_AFTER - 2 * FLUSH_EVERY - DEPTH &&
 		    blkfront_inflight(fx.bf) >= 4) {
 			/* Freeze the backend, then kill it only if some
 			 * requests are still unanswered on the rings (an

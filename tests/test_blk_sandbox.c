@@ -9,7 +9,9 @@
  *     call succeeds with --no-sandbox (the test can fail);
  *   - it cannot open another guest's image (mode 0600, root), not even
  *     through io_uring, which the system call filter does not see: the
- *     privilege drop is what stops it. With --no-sandbox the open works.
+ *     privilege drop is what stops it. With --no-sandbox the open works;
+ *   - --sandbox-user picks the user; a user that does not exist is an
+ *     error, not a fallback.
  * That the data path works sandboxed is shown by every other sim test:
  * the sandbox is on by default.
  */
@@ -252,6 +254,33 @@ static void test_cannot_open_other_guest_image(void **state)
 	unlink(other);
 }
 
+/* --sandbox-user: a given user is used; one that does not exist is an
+ * error (exit 1), never a silent fallback. */
+static void test_sandbox_user(void **state)
+{
+	char seccomp[32], uid[64];
+	unsigned int waited;
+	struct gfx g;
+
+	guest_up(&g, (const char *const[]){ "--sandbox-user", "nobody",
+					    NULL });
+	for (waited = 0; waited < TIMEOUT_MS; waited += 10) {
+		proc_status(g.pid, "Seccomp", seccomp, sizeof(seccomp));
+		if (!strcmp(seccomp, "2"))
+			break;
+		msleep(10);
+	}
+	assert_string_equal(seccomp, "2");
+	proc_status(g.pid, "Uid", uid, sizeof(uid));
+	assert_int_equal(strtoul(uid, NULL, 10), 65534);
+	guest_down(&g);
+
+	guest_up(&g, (const char *const[]){ "--sandbox-user",
+					    "no-such-user-for-uback", NULL });
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 1);
+	guest_down(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_no_sandbox_stays_root),
 		cmocka_unit_test(test_forbidden_syscall_kills),
 		cmocka_unit_test(test_cannot_open_other_guest_image),
+		cmocka_unit_test(test_sandbox_user),
 	};
 
 	if (getuid() != 0) {
