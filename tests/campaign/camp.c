@@ -89,7 +89,7 @@ bool camp_alive(pid_t pid)
 	return st && st != 'Z' && st != 'X';
 }
 
-long camp_rss_kib(pid_t pid)
+long camp_rss_kib(pid_t pid, bool anon)
 {
 	char path[64], line[256];
 	long v = -1;
@@ -100,7 +100,8 @@ long camp_rss_kib(pid_t pid)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &v) == 1)
+		if (sscanf(line, anon ? "RssAnon: %ld" : "VmRSS: %ld",
+			   &v) == 1)
 			break;
 	fclose(f);
 	return v;
@@ -150,15 +151,21 @@ static void *mon_thread(void *arg)
 		t = camp_now_us();
 		for (i = 0; i < mon.n; i++) {
 			struct camp_mon *m = &mon.m[i];
-			long rss = camp_rss_kib(m->pid);
+			long rss = camp_rss_kib(m->pid, false);
+			long anon = camp_rss_kib(m->pid, true);
 			long long cpu = camp_cpu_us(m->pid);
 
 			if (rss < 0 || cpu < 0 || !camp_alive(m->pid)) {
 				m->died = true;
 				continue;
 			}
-			if (!m->samples)
+			if (!m->samples) {
 				m->rss_first = m->rss_min = rss;
+				m->anon_first = anon;
+			}
+			if (anon > m->anon_max)
+				m->anon_max = anon;
+			m->anon_last = anon;
 			if (rss < m->rss_min)
 				m->rss_min = rss;
 			if (rss > m->rss_max)

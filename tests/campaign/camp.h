@@ -28,8 +28,10 @@ int camp_spawn(const char *const *argv, pid_t *pid);
 int camp_wait(pid_t pid, unsigned int timeout_ms);
 bool camp_alive(pid_t pid);
 
-/* VmRSS in KiB, -1 if gone. */
-long camp_rss_kib(pid_t pid);
+/* VmRSS in KiB, -1 if gone; with @anon, RssAnon (private memory: the
+ * backend's own heap and stacks, without the shared guest memory the
+ * simulator maps into it, which RSS counts as it is touched). */
+long camp_rss_kib(pid_t pid, bool anon);
 /* utime + stime of the whole process in microseconds, -1 if gone. */
 long long camp_cpu_us(pid_t pid);
 
@@ -37,7 +39,8 @@ long long camp_cpu_us(pid_t pid);
 struct camp_mon {
 	pid_t pid;
 	const char *name;
-	long rss_first, rss_min, rss_max, rss_last;    /* KiB */
+	long rss_first, rss_min, rss_max, rss_last;    /* VmRSS, KiB */
+	long anon_first, anon_max, anon_last;          /* RssAnon, KiB */
 	double cpu_max;             /* highest share of one CPU per sample */
 	unsigned int samples;
 	bool died;

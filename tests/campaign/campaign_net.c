@@ -442,8 +442,10 @@ static void *attacker_thread(void *arg)
 static void report_mon(const struct camp_mon *m)
 {
 	printf("  %-9s rss first %ld KiB, min %ld, max %ld, last %ld; "
+	       "anon (private) first %ld, max %ld, last %ld; "
 	       "max cpu %.0f%% of a core; %u samples%s\n", m->name,
 	       m->rss_first, m->rss_min, m->rss_max, m->rss_last,
+	       m->anon_first, m->anon_max, m->anon_last,
 	       m->cpu_max * 100, m->samples, m->died ? "; DIED" : "");
 }
 
@@ -565,8 +567,10 @@ int main(int argc, char **argv)
 		failures++;
 	}
 	for (i = 0; i < 2; i++)
-		if (mon[i].rss_max > mon[i].rss_first + 64 * 1024) {
-			printf("FAIL: %s backend RSS grew by more than 64 MiB\n",
+		if (mon[i].rss_max > mon[i].rss_first + 64 * 1024 ||
+		    mon[i].anon_max > mon[i].anon_first + 16 * 1024) {
+			printf("FAIL: %s backend RSS grew by more than 64 MiB, "
+			       "or its private memory by more than 16 MiB\n",
 			       mon[i].name);
 			failures++;
 		}
