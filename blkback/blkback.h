@@ -83,6 +83,7 @@ enum blk_stat {
 	BLK_ST_PERSIST_HITS, BLK_ST_PERSIST_MISSES, BLK_ST_PERSIST_EVICTIONS,
 	BLK_ST_PERSIST_PURGED, BLK_ST_PERSIST_FULL, BLK_ST_PERSIST_ENTRIES,
 	BLK_ST_COPY_REQS, BLK_ST_COPY_POOL_EMPTY, BLK_ST_MAP_REQS,
+	BLK_ST_REPLAYED,         /* unanswered requests a successor redid */
 	/* The queue thread's own CPU time (not its io_uring workers'):
 	 * refreshed at most every 100 ms while it works, exact at exit. */
 	BLK_ST_CPU_US,
@@ -179,6 +180,12 @@ struct blk_queue_config {
 	bool pin_cpu;
 	unsigned int cpu;
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+	/* The request journal (journal.h): the fd of a file that outlives
+	 * the process (blk_journal_file_open), or NULL for private memory. */
+	const int *journal_fd;
+	/* Take over a live ring whose previous backend process is gone:
+	 * recover from the journal instead of starting at rsp_prod. */
+	bool adopt;
 	/* Engine: reads and writes as synchronous system calls on the
 	 * queue thread (see blk_engine_config.inline_rw). */
 	bool inline_rw;
@@ -190,7 +197,10 @@ struct blk_queue;
  * Map the ring, bind the event channel, set up the engine and start the
  * queue thread. On failure everything is undone and -errno returned:
  * -EINVAL (bad order/ref count), -ESRCH/-EINVAL from the grant map,
- * -ENOMEM. Logs one line on failure.
+ * -ENOMEM. Logs one line on failure. With cfg->adopt: -ENOENT/-ESTALE
+ * (no journal for these rings) or -EUCLEAN (journal inconsistent), the
+ * shared ring untouched; on success the predecessor's unpublished whole
+ * responses are published, its unanswered requests replayed first.
  */
 int blk_queue_start(const struct blk_queue_config *cfg,
 		    struct blk_queue **out);

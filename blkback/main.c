@@ -30,6 +30,7 @@
 #include "uback/log.h"
 #include "uback/sandbox.h"
 #include "uback/xenbus.h"
+#include "journal.h"
 #include "vbd.h"
 
 struct opts {
@@ -42,6 +43,7 @@ struct opts {
 	unsigned int stats_ms;
 	bool sandbox;
 	const char *sandbox_user;
+	const char *state_dir;        /* request journals (--state-dir) */
 	/* Hidden, for tests of the sandbox: once sandboxed, make a
 	 * forbidden system call, or try to open a file through io_uring
 	 * (which the system call filter does not see). */
@@ -91,6 +93,9 @@ static void usage(FILE *f)
 "  --no-discard            do not offer discard\n"
 "  --stats FILE            write counters to FILE while running\n"
 "  --stats-interval MS     how often (default 1000)\n"
+"  --state-dir DIR         request journals (q<N>.journal) there: a new\n"
+"                          process adopts a live device (see\n"
+"                          docs/operating.md); SIGUSR1 detaches\n"
 "  --sandbox-user NAME     user to run as once the device is open\n"
 "                          (default uback, else nobody)\n"
 "  --no-sandbox            keep root, no system call filter (debugging)\n"
@@ -150,6 +155,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats", required_argument, NULL, 't' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 'j' },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "sandbox-user", required_argument, NULL, OPT_SANDBOX_USER },
 		{ "debug-forbidden-syscall", no_argument, NULL,
@@ -179,6 +185,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'D': o->vbd.direct = false; break;
 		case 'X': o->vbd.discard = false; break;
 		case 't': o->stats = optarg; break;
+		case 'j': o->state_dir = optarg; break;
 		case OPT_NO_SANDBOX: o->sandbox = false; break;
 		case OPT_SANDBOX_USER: o->sandbox_user = optarg; break;
 		case OPT_DEBUG_FORBIDDEN: o->debug_forbidden = true; break;
@@ -489,6 +496,42 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void close_journals(struct opts *o)
+{
+	unsigned int q;
+
+	for (q = 0; o->vbd.journal && q < o->vbd.max_queues; q++)
+		if (o->vbd.journal_fd[q] >= 0)
+			close(o->vbd.journal_fd[q]);
+	o->vbd.journal = false;
+}
+
+/* One journal file per queue the device may negotiate. */
+static int open_journals(struct opts *o)
+{
+	char path[PATH_MAX];
+	unsigned int q;
+	int ret;
+
+	for (q = 0; q < BLK_MAX_QUEUES; q++)
+		o->vbd.journal_fd[q] = -1;
+	o->vbd.journal = true;
+	for (q = 0; q < o->vbd.max_queues; q++) {
+		if (snprintf(path, sizeof(path), "%s/q%u.journal",
+			     o->state_dir, q) >= (int)sizeof(path))
+			ret = -ENAMETOOLONG;
+		else
+			ret = blk_journal_file_open(path,
+						    &o->vbd.journal_fd[q]);
+		if (ret) {
+			xb_err("request journal %s: %s", path, strerror(-ret));
+			close_journals(o);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct xb_hv_config hcfg = { 0 };
@@ -502,6 +545,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	struct opts o;
 	int ret, sfd, rc = 1;
+	bool detach = false;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -518,6 +562,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	/* Blocked before any thread starts: queue threads inherit it. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -533,6 +578,13 @@ int main(int argc, char **argv)
 	ret = xb_hv_open(&hcfg, &hv);
 	if (ret)
 		goto out_sfd;
+	if (o.state_dir) {
+		/* Opened now: the sandbox allows no open later, and a live
+		 * device is adopted (from them) inside xb_dev_open. */
+		ret = open_journals(&o);
+		if (ret)
+			goto out_hv;
+	}
 	ret = blk_vbd_create(&o.vbd, &vbd);
 	if (ret) {
 		xb_err("bad configuration: %s", strerror(-ret));
@@ -615,11 +667,25 @@ int main(int argc, char **argv)
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				xb_info("signal %u: shutting down", si.ssi_signo);
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo == SIGUSR1) {
+				/* Live upgrade: finish what is in flight and
+				 * leave the device Connected for the next
+				 * process (it adopts the rings). */
+				xb_info("SIGUSR1: detaching for a successor");
+				detach = true;
+			} else {
+				xb_info("signal %u: shutting down",
+					si.ssi_signo);
+			}
 			rc = 0;
 			break;
 		}
+	}
+	if (detach) {
+		/* The device stays Connected for the successor. */
+		xb_dev_detach(dev);
+		dev = NULL;
 	}
 	if (o.stats)
 		write_stats(&so, vbd);
@@ -629,6 +695,7 @@ out_dev:
 		close(so.fd);
 out_vbd:
 	blk_vbd_destroy(vbd);
+	close_journals(&o);
 out_hv:
 	xb_hv_close(hv);
 out_sfd:

@@ -285,7 +285,13 @@ static void *queue_thread(void *arg)
 		cpu_tick(q, false);
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			q->stopping = true;
+		/* A successor first redoes what its predecessor left
+		 * unanswered, then takes new requests. */
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
+		    q->replay_pos < q->journal.nreplay)
+			progress |= blk_ring_replay(q) > 0;
+		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
+		    q->replay_pos >= q->journal.nreplay &&
 		    blk_ring_consume(q) > 0) {
 			progress = true;
 			if (q->idle_start_ns)
@@ -430,6 +436,46 @@ static int alloc_pool(struct blk_queue *q, uint32_t kib)
 	return 0;
 }
 
+static int open_journal(struct blk_queue *q,
+			const struct blk_queue_config *cfg)
+{
+	struct blk_journal_id id = {
+		.domid = cfg->domid,
+		.abi = (uint32_t)cfg->abi,
+		.ring_order = cfg->ring_order,
+		.nr_ents = q->ring.nr_ents,
+		.slot_size = q->ring.slot_size,
+		.remote_port = cfg->remote_port,
+	};
+	bool notify;
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < q->ring_pages; i++)
+		id.ring_refs[i] = cfg->ring_refs[i];
+	ret = blk_journal_open(cfg->journal_fd ? *cfg->journal_fd : -1, &id,
+			       cfg->adopt, q->ring.req_cons, &q->journal);
+	if (ret) {
+		if (!cfg->adopt)
+			xb_err("dom%u queue %u: request journal: %s",
+			       cfg->domid, cfg->index, strerror(-ret));
+		return ret;
+	}
+	if (!cfg->adopt)
+		return 0;
+	ret = blk_journal_recover(&q->journal, cfg->abi, &q->ring, &notify);
+	if (ret) {
+		xb_warn("dom%u queue %u: journal does not add up: not adopted",
+			cfg->domid, cfg->index);
+		blk_journal_close(&q->journal);
+		return ret;
+	}
+	xb_info("dom%u queue %u: adopted the live ring at %u, %u request(s)"
+		" to replay", cfg->domid, cfg->index, q->ring.rsp_prod_pvt,
+		q->journal.nreplay);
+	return 0;
+}
+
 int blk_queue_start(const struct blk_queue_config *cfg,
 		    struct blk_queue **out)
 {
@@ -471,6 +517,9 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 				  blk_abi_slot_size(cfg->abi));
 	if (ret)
 		goto err_ring;
+	ret = open_journal(q, cfg);
+	if (ret)
+		goto err_ring;
 	q->nslots = q->ring.nr_ents;
 	ret = alloc_slots(q);
 	if (!ret && !cfg->persistent && cfg->copy_pool_kib)
@@ -489,6 +538,10 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		goto err_evtchn;
 	}
 	q->evtchn_fd = xb_evtchn_fd(q->evtchn);
+	/* Adopted: responses may have been published just now, and the
+	 * frontend's notifications to the dead process were lost. */
+	if (cfg->adopt)
+		xb_evtchn_notify(q->evtchn, q->port);
 
 	if (cfg->persistent) {
 		uint64_t pmax = cfg->persist_max;
@@ -544,6 +597,7 @@ err_bind:
 err_evtchn:
 	xb_evtchn_close(q->evtchn);
 err_ring:
+	blk_journal_close(&q->journal);
 	xb_gnt_unmap(q->gnt, q->ring_addr, q->ring_pages);
 err_gnt:
 	xb_gnt_close(q->gnt);
@@ -572,6 +626,7 @@ void blk_queue_stop(struct blk_queue *q, struct blk_stats *totals)
 	blk_persist_destroy(q->persist);
 	xb_evtchn_unbind(q->evtchn, q->port);
 	xb_evtchn_close(q->evtchn);
+	blk_journal_close(&q->journal);
 	xb_gnt_unmap(q->gnt, q->ring_addr, q->ring_pages);
 	xb_gnt_close(q->gnt);
 	if (totals)

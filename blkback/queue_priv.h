@@ -12,6 +12,7 @@
 #include "uback/log.h"
 #include "uback/ring.h"
 #include "blkback.h"
+#include "journal.h"
 #include "persist.h"
 
 #define BLK_NIL UINT32_MAX
@@ -48,6 +49,7 @@ struct blk_slot {
 	uint32_t batch_count;
 	uint32_t chunk;          /* bounce chunk (grant copy), or BLK_NIL */
 	uint32_t next_free;
+	uint32_t jent;           /* its journal entry */
 	struct blk_seg *segs;    /* [max_segs] */
 	struct blk_segmap *maps; /* [max_segs] */
 	struct iovec *iov;       /* [max_segs] */
@@ -65,6 +67,8 @@ struct blk_queue {
 	uint32_t ring_pages;
 	struct xb_back_ring ring;
 	struct blk_engine *eng;
+	struct blk_journal journal;
+	uint32_t replay_pos;     /* next of journal.replay to start */
 	struct blk_persist *persist;
 	uint64_t persist_idle_ns;
 
@@ -120,6 +124,9 @@ struct blk_queue {
 /* Consume and start up to one ring's worth of requests; returns how many
  * were taken off the ring. */
 uint32_t blk_ring_consume(struct blk_queue *q);
+/* Adopting: start the journal's unanswered requests (in ring order) until
+ * done or a flush has to wait; returns how many were started. */
+uint32_t blk_ring_replay(struct blk_queue *q);
 /* Hand a slot's I/O to the engine. */
 void blk_slot_submit(struct blk_queue *q, uint32_t idx);
 /* An engine completion for an I/O tag. */

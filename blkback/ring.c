@@ -18,13 +18,18 @@
 #include "uback/log.h"
 #include "queue_priv.h"
 
-static void respond(struct blk_queue *q, uint64_t id, uint8_t operation,
-		    int16_t status)
+static void respond(struct blk_queue *q, uint32_t je, uint64_t id,
+		    uint8_t operation, int16_t status)
 {
 	void *slot = xb_ring_slot(&q->ring, q->ring.rsp_prod_pvt);
 
+	/* Journal around the slot write: a successor must know whether
+	 * this slot still holds the request or (part of) its answer. */
+	blk_journal_respond_begin(&q->journal, je, q->ring.rsp_prod_pvt,
+				  status, operation);
 	blk_abi_put_rsp(q->cfg.abi, slot, id, operation, status);
 	q->ring.rsp_prod_pvt++;
+	blk_journal_respond_end(&q->journal, je, q->ring.rsp_prod_pvt);
 	q->rsp_dirty = true;
 	if (status == BLKIF_RSP_OKAY)
 		blk_stat_add(&q->stats, BLK_ST_OK, 1);
@@ -34,8 +39,8 @@ static void respond(struct blk_queue *q, uint64_t id, uint8_t operation,
 		blk_stat_add(&q->stats, BLK_ST_ERROR, 1);
 }
 
-static void reject(struct blk_queue *q, uint64_t id, uint8_t operation,
-		   enum blk_reject why)
+static void reject(struct blk_queue *q, uint32_t je, uint64_t id,
+		   uint8_t operation, enum blk_reject why)
 {
 	blk_stat_add(&q->stats, (enum blk_stat)(BLK_ST_REJ_FIRST + why), 1);
 	/* Rate limited per queue: one noisy guest cannot hide another's
@@ -44,7 +49,7 @@ static void reject(struct blk_queue *q, uint64_t id, uint8_t operation,
 		xb_warn("dom%u queue %u: request op %u refused: %s",
 			q->cfg.domid, q->cfg.index, operation,
 			blk_reject_name(why));
-	respond(q, id, operation, blk_reject_status(why));
+	respond(q, je, id, operation, blk_reject_status(why));
 }
 
 void blk_ring_flush_responses(struct blk_queue *q)
@@ -116,7 +121,7 @@ static void slot_fail(struct blk_queue *q, uint32_t idx, enum blk_reject why)
 	struct blk_slot *s = &q->slots[idx];
 
 	slot_unmap(q, s);
-	reject(q, s->id, s->operation, why);
+	reject(q, s->jent, s->id, s->operation, why);
 	slot_free(q, idx);
 }
 
@@ -417,7 +422,8 @@ static uint8_t rsp_operation(const struct blk_req *req)
 }
 
 /* Take one request off the ring (already copied into @req). */
-static void start_request(struct blk_queue *q, const struct blk_req *req)
+static void start_request(struct blk_queue *q, const struct blk_req *req,
+			  uint32_t je)
 {
 	const struct blk_limits *lim = &q->cfg.limits;
 	enum blk_reject why;
@@ -445,15 +451,16 @@ static void start_request(struct blk_queue *q, const struct blk_req *req)
 
 	why = blk_req_check(req, lim);
 	if (why) {
-		reject(q, req->id, rsp_operation(req), why);
+		reject(q, je, req->id, rsp_operation(req), why);
 		return;
 	}
 	idx = slot_alloc(q);
 	if (idx == BLK_NIL) {   /* bounded by xb_ring_reqs_avail: never */
-		reject(q, req->id, rsp_operation(req), BLK_REJ_IO);
+		reject(q, je, req->id, rsp_operation(req), BLK_REJ_IO);
 		return;
 	}
 	s = &q->slots[idx];
+	s->jent = je;
 	s->id = req->id;
 	s->operation = rsp_operation(req);
 	s->op = req->op;
@@ -471,7 +478,7 @@ static void start_request(struct blk_queue *q, const struct blk_req *req)
 		s->secure = (req->discard_flag & BLKIF_DISCARD_SECURE) &&
 			    lim->discard_secure;
 		if (!s->nr_sectors) {   /* nothing to do */
-			respond(q, s->id, s->operation, BLKIF_RSP_OKAY);
+			respond(q, je, s->id, s->operation, BLKIF_RSP_OKAY);
 			slot_free(q, idx);
 			return;
 		}
@@ -545,11 +552,41 @@ uint32_t blk_ring_consume(struct blk_queue *q)
 	}
 	n = xb_ring_reqs_avail(&q->ring, prod);
 	while (taken < n && q->blocked == BLK_NIL) {
-		blk_abi_copy_req(q->cfg.abi,
-				 xb_ring_slot(&q->ring, q->ring.req_cons), &req);
+		RING_IDX idx = q->ring.req_cons;
+		/* The one read of the shared slot goes to the journal; the
+		 * request is decoded from that private copy. */
+		uint32_t je = blk_journal_take(&q->journal, idx,
+					       xb_ring_slot(&q->ring, idx),
+					       q->ring.slot_size);
+
+		if (je == UINT32_MAX) {   /* bounded by reqs_avail: never */
+			q->halted = true;
+			blk_stat_add(&q->stats, BLK_ST_RING_HALTED, 1);
+			break;
+		}
+		blk_abi_copy_req(q->cfg.abi, q->journal.ent[je].raw, &req);
 		q->ring.req_cons++;
 		taken++;
-		start_request(q, &req);
+		start_request(q, &req, je);
+	}
+	return taken;
+}
+
+uint32_t blk_ring_replay(struct blk_queue *q)
+{
+	struct blk_journal *j = &q->journal;
+	struct blk_req req;
+	uint32_t taken = 0;
+
+	while (q->replay_pos < j->nreplay && q->blocked == BLK_NIL) {
+		uint32_t je = j->replay[q->replay_pos++];
+
+		/* Validated again like any request: the copy was the
+		 * guest's, and the limits may have changed (upgrade). */
+		blk_abi_copy_req(q->cfg.abi, j->ent[je].raw, &req);
+		blk_stat_add(&q->stats, BLK_ST_REPLAYED, 1);
+		taken++;
+		start_request(q, &req, je);
 	}
 	return taken;
 }
@@ -589,6 +626,6 @@ void blk_ring_complete(struct blk_queue *q, uint64_t tag, int32_t res)
 	else
 		blk_stat_add(&q->stats, BLK_ST_BYTES_WRITTEN, s->expect);
 	slot_unmap(q, s);
-	respond(q, s->id, s->operation, BLKIF_RSP_OKAY);
+	respond(q, s->jent, s->id, s->operation, BLKIF_RSP_OKAY);
 	slot_free(q, idx);
 }

@@ -49,6 +49,7 @@ static const char *const stat_names[BLK_ST_COUNT] = {
 	[BLK_ST_COPY_REQS] = "copy_reqs",
 	[BLK_ST_COPY_POOL_EMPTY] = "copy_pool_empty",
 	[BLK_ST_MAP_REQS] = "map_reqs",
+	[BLK_ST_REPLAYED] = "replayed",
 	[BLK_ST_CPU_US] = "cpu_queue_us",
 	[BLK_ST_POLL_WINDOW_NS] = "poll_window_ns",
 	[BLK_ST_POLL_PREEMPTED] = "poll_preempted",

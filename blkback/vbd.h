@@ -45,6 +45,11 @@ struct blk_vbd_config {
 	unsigned int nr_cpus;         /* queue i runs on cpus[i % nr_cpus] */
 	unsigned int cpus[BLK_MAX_QUEUES]; /* (and its io-wq workers) */
 	const struct blk_engine_ops *engine;   /* NULL: io_uring */
+	/* The queues' request journal files (blk_journal_file_open, opened
+	 * before the sandbox): with them a successor process adopts a live
+	 * device (ops->adopt). Without: private memory, no adoption. */
+	bool journal;
+	int journal_fd[BLK_MAX_QUEUES];
 	int inline_io;                /* reads/writes as synchronous calls on
 	                               * the queue thread: 1 on, 0 off, -1
 	                               * auto (files on tmpfs/ramfs) */

@@ -217,7 +217,7 @@ static void stop_queues(struct blk_vbd *vbd)
 		blk_queue_stop(vbd->queues[--vbd->nr_queues], &vbd->retired);
 }
 
-static int blk_connect(struct xb_dev *dev)
+static int connect_queues(struct xb_dev *dev, bool adopt)
 {
 	struct blk_vbd *vbd = dev->priv;
 	struct blk_queue_config qc;
@@ -276,12 +276,23 @@ static int blk_connect(struct xb_dev *dev)
 		qc.engine = vbd->cfg.engine;
 		qc.inline_rw = vbd->cfg.inline_io > 0 ||
 			       (vbd->cfg.inline_io < 0 && vbd->disk.memory);
+		if (vbd->cfg.journal)
+			qc.journal_fd = &vbd->cfg.journal_fd[q];
+		qc.adopt = adopt;
 		ret = blk_queue_start(&qc, &vbd->queues[q]);
 		if (ret)
 			goto err_stop;
 		vbd->nr_queues = q + 1;
 	}
 
+	if (adopt) {
+		/* The frontend read the properties long ago: leave them. */
+		xb_info("%s: adopted dom%u: %u queue(s), ring order %u, %s, "
+			"persistent %s", dev->backend_path, dev->frontend_id,
+			vbd->nr_queues, vbd->ring_order,
+			blk_abi_name(vbd->abi), vbd->persistent ? "on" : "off");
+		return 0;
+	}
 	/* Device properties, before the core writes Connected. */
 	snprintf(num[0], sizeof(num[0]), "%" PRIu64, vbd->disk.sectors);
 	snprintf(num[1], sizeof(num[1]), "%u", vbd->disk.sector_size);
@@ -308,6 +319,23 @@ err_stop:
 	return ret;
 }
 
+static int blk_connect(struct xb_dev *dev)
+{
+	return connect_queues(dev, false);
+}
+
+/* A live device whose previous process is gone: the journals say where
+ * it stopped (journal.h). Without a state dir there is nothing to adopt
+ * from. */
+static int blk_adopt(struct xb_dev *dev)
+{
+	struct blk_vbd *vbd = dev->priv;
+
+	if (!vbd->cfg.journal)
+		return -ENOENT;
+	return connect_queues(dev, true);
+}
+
 static void blk_disconnect(struct xb_dev *dev)
 {
 	struct blk_vbd *vbd = dev->priv;
@@ -332,6 +360,7 @@ const struct xb_dev_ops blk_vbd_ops = {
 	.connect = blk_connect,
 	.disconnect = blk_disconnect,
 	.remove = blk_remove,
+	.adopt = blk_adopt,
 };
 
 /* The same device served on backend/vbd3 (libxl backendtype=tap). */
@@ -341,4 +370,5 @@ const struct xb_dev_ops blk_vbd3_ops = {
 	.connect = blk_connect,
 	.disconnect = blk_disconnect,
 	.remove = blk_remove,
+	.adopt = blk_adopt,
 };

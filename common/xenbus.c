@@ -612,10 +612,22 @@ static int dev_watch(struct xb_devi *d)
 	return 0;
 }
 
+/* The frontend's state is exactly Connected now (adoption check). */
+static bool frontend_connected(struct xb_devi *d)
+{
+	char path[XB_DEV_PATH_MAX], buf[4];
+
+	if (xb_join_path(path, sizeof(path), d->pub.frontend_path, "state") ||
+	    xb_xs_read_buf(d->pub.xs, XBT_NULL, path, buf, sizeof(buf)))
+		return false;
+	return buf[0] == '0' + XenbusStateConnected && buf[1] == '\0';
+}
+
 int xb_dev_open(struct xb_hv *hv, const char *backend_path,
 		const struct xb_dev_ops *ops, void *priv, struct xb_dev **out)
 {
 	struct xb_devi *d;
+	bool live;
 	int ret;
 
 	if (!ops || !ops->kind || !ops->probe || !ops->connect ||
@@ -640,6 +652,8 @@ int xb_dev_open(struct xb_hv *hv, const char *backend_path,
 	if (ret)
 		goto err_watch;
 
+	live = ops->adopt && d->pub.state == XenbusStateConnected &&
+	       d->online && frontend_connected(d);
 	d->in_op = true;
 	ret = ops->probe(&d->pub);
 	d->in_op = false;
@@ -654,6 +668,31 @@ int xb_dev_open(struct xb_hv *hv, const char *backend_path,
 		ret = d->deferred_err;
 		dev_apply_deferred(d);
 		goto err_remove;
+	}
+	if (live) {
+		d->in_op = true;
+		ret = ops->adopt(&d->pub);
+		d->in_op = false;
+		if (ret == 0 && !d->deferred_err) {
+			d->pub.connected = true;
+			d->stats.connects++;
+			xb_info("%s: adopted the live connection to frontend "
+				"%u (state stays Connected)", backend_path,
+				(unsigned int)d->pub.frontend_id);
+			d->be_dirty = d->fe_dirty = d->rel_dirty = true;
+			*out = &d->pub;
+			return 0;
+		}
+		if (ret == 0) {
+			/* It connected, then reported an error. */
+			d->pub.connected = true;
+			dev_apply_deferred(d);
+			d->be_dirty = d->fe_dirty = d->rel_dirty = true;
+			*out = &d->pub;
+			return 0;
+		}
+		xb_warn("%s: cannot adopt the live connection (%s): "
+			"renegotiating", backend_path, strerror(-ret));
 	}
 	ret = xb_dev_switch_state(&d->pub, XenbusStateInitWait);
 	if (ret == -ECANCELED) {
@@ -695,6 +734,20 @@ void xb_dev_close(struct xb_dev *dev)
 		xb_dev_switch_state(dev, XenbusStateClosed);
 	}
 	dev_remove(d);
+	dev_unwatch(d);
+	xs_close(dev->xs);
+	free(d);
+}
+
+void xb_dev_detach(struct xb_dev *dev)
+{
+	struct xb_devi *d;
+
+	if (!dev)
+		return;
+	d = devi(dev);
+	/* No state write: the successor finds the device as we left it. */
+	dev_disconnect(d);
 	dev_unwatch(d);
 	xs_close(dev->xs);
 	free(d);

@@ -61,6 +61,18 @@ struct xb_dev_ops {
 	 * connected). Free per-device state; dev is freed by the caller of
 	 * xb_dev_close. */
 	void (*remove)(struct xb_dev *dev);
+	/*
+	 * Optional. Called by xb_dev_open, after probe(), instead of moving
+	 * to InitWait, when the device is live: backend state Connected,
+	 * online, frontend Connected (a previous backend process died or
+	 * detached, the frontend kept its rings). Attach to the live data
+	 * path without a renegotiation, as connect() would but without
+	 * disturbing the frontend. 0: the device is connected and its state
+	 * stays Connected (nothing written). -errno: the kind undid
+	 * everything; the core falls back to InitWait (a frontend that
+	 * watches the state reconnects).
+	 */
+	int (*adopt)(struct xb_dev *dev);
 };
 
 struct xb_dev {
@@ -94,6 +106,13 @@ int xb_dev_open(struct xb_hv *hv, const char *backend_path,
  * unwatch, close the xenstore handle, free. NULL is a no-op.
  */
 void xb_dev_close(struct xb_dev *dev);
+/*
+ * Leave the device to a successor process: disconnect() if connected
+ * (the kind drains its data path) but write nothing to xenstore (the
+ * state stays as it is, Connected included), unwatch, close, free. For a
+ * live upgrade: the next process adopts the device (ops->adopt).
+ */
+void xb_dev_detach(struct xb_dev *dev);
 /* The fd to poll for xenstore events on this device. */
 int xb_dev_fd(const struct xb_dev *dev);
 /*
