@@ -401,6 +401,9 @@ static void write_stats_fd(int fd, size_t *len, const struct blk_vbd *vbd)
 	if (!f)
 		return;
 	print_stats(f, vbd);
+	/* open_memstream updates n only on a flush: without it the
+	 * padding below would add the old length every time. */
+	fflush(f);
 	while (n < *len && fputc('\n', f) != EOF)
 		n++;
 	if (fclose(f) == 0 && pwrite(fd, buf, n, 0) == (ssize_t)n)

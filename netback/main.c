@@ -16,13 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <linux/if_tun.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "uback/hv.h"
 #include "uback/log.h"
+#include "uback/sandbox.h"
 #include "uback/xenbus.h"
 #include "vif.h"
 
@@ -34,6 +39,11 @@ struct opts {
 	const char *stats;
 	unsigned int stats_ms;
 	struct net_vif_config vif;
+	int sandbox;                  /* 1 on, 0 off, -1 default */
+	const char *sandbox_user;
+	/* Hidden, for tests of the sandbox: once sandboxed, make a
+	 * forbidden call ("execve", or "tunsetpersist" on the tap). */
+	const char *debug_forbidden;
 };
 
 static void usage(FILE *f)
@@ -60,6 +70,10 @@ static void usage(FILE *f)
 "                          (default 0: sleep at once)\n"
 "  --stats FILE            write counters to FILE while running\n"
 "  --stats-interval MS     how often (default 1000)\n"
+"  --sandbox-user NAME     user to run as once the device is open\n"
+"                          (default uback, else nobody)\n"
+"  --no-sandbox            keep root, no system call filter (debugging;\n"
+"                          the default with --port dpdk)\n"
 "  --log err|warn|info|debug\n");
 }
 
@@ -98,6 +112,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stats", required_argument, NULL, 't' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "no-sandbox", no_argument, NULL, 0x100 },
+		{ "sandbox-user", required_argument, NULL, 0x101 },
+		{ "debug-forbidden-syscall", required_argument, NULL, 0x102 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -107,6 +124,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->domid = o->devid = -1;
 	o->stats_ms = 1000;
+	o->sandbox = -1;
 	net_vif_config_defaults(&o->vif);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -115,6 +133,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'b': o->backend = optarg; break;
 		case 't': o->stats = optarg; break;
 		case 'i': o->vif.ifname = optarg; break;
+		case 0x100: o->sandbox = 0; break;
+		case 0x101: o->sandbox_user = optarg; break;
+		case 0x102:
+			if (strcmp(optarg, "execve") &&
+			    strcmp(optarg, "tunsetpersist"))
+				goto bad;
+			o->debug_forbidden = optarg;
+			break;
 		case 'p':
 			if (net_port_lookup(optarg, &o->vif.port_ops,
 					    &o->vif.port_args)) {
@@ -200,6 +226,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			"--tx-max-slots\n");
 		return -EINVAL;
 	}
+	/* DPDK's EAL (hugepage files, device nodes, its own threads and
+	 * interrupt handling) is not covered by the allowlist. */
+	if (o->sandbox < 0)
+		o->sandbox = strcmp(o->vif.port_ops->name, "dpdk") != 0;
+	o->vif.carrier_only = o->sandbox;
 	if (!o->backend && o->domid < 0 && o->devid < 0 && optind == argc - 1)
 		o->backend = argv[optind++];
 	if (optind != argc ||
@@ -220,25 +251,86 @@ static uint64_t tv_us(const struct timeval *tv)
 	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
 }
 
-static void write_stats(const char *path, const struct net_vif *vif)
+static void print_stats(FILE *f, const struct net_vif *vif)
 {
-	char tmp[PATH_MAX];
 	struct rusage ru;
-	FILE *f;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return;
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
 	net_vif_print_stats(f, vif);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		fprintf(f, "cpu_user_us=%" PRIu64 "\ncpu_sys_us=%" PRIu64 "\n",
 			tv_us(&ru.ru_utime), tv_us(&ru.ru_stime));
+}
+
+struct stats_out {
+	const char *path;
+	int fd;          /* >= 0: write in place (sandboxed) */
+	size_t len;
+};
+
+/*
+ * Unsandboxed: a new file renamed over the old one (readers never see
+ * half a file). Sandboxed: the file was opened before the privilege drop
+ * (open is forbidden afterwards) and is rewritten in place with one
+ * pwrite, a shorter text padded with newlines.
+ */
+static void write_stats(struct stats_out *so, const struct net_vif *vif)
+{
+	char tmp[PATH_MAX], *buf = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	if (so->fd >= 0) {
+		f = open_memstream(&buf, &n);
+		if (!f)
+			return;
+		print_stats(f, vif);
+		/* open_memstream updates n only on a flush: without it the
+		 * padding below would add the old length every time. */
+		fflush(f);
+		while (n < so->len && fputc('\n', f) != EOF)
+			n++;
+		if (fclose(f) == 0 && pwrite(so->fd, buf, n, 0) == (ssize_t)n)
+			so->len = n;
+		free(buf);
+		return;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", so->path) >= (int)sizeof(tmp))
+		return;
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	print_stats(f, vif);
 	if (fclose(f) == 0)
-		rename(tmp, path);
+		rename(tmp, so->path);
 	else
 		unlink(tmp);
+}
+
+/* What uback-net adds to the sandbox's common lists: the tap port's
+ * ioctls on the fds it holds (never TUNSETIFF, TUNSETPERSIST, or the
+ * owner/group/link-type ones). The loop port needs nothing more. */
+static const unsigned long net_ioctls[] = {
+	TUNSETOFFLOAD, TUNSETQUEUE, TUNSETCARRIER,
+};
+
+/* Everything is open: xenstore, the hypervisor, the port (probe). */
+static int enter_sandbox(const struct opts *o, struct xb_hv *hv)
+{
+	struct xb_sandbox_config sc = {
+		.user = o->sandbox_user,
+		.ioctls = net_ioctls,
+		.nr_ioctls = sizeof(net_ioctls) / sizeof(net_ioctls[0]),
+	};
+	int ret;
+
+	/* Grant and event channel handles for every queue and the control
+	 * ring of any later connection: /dev/xen/ is out of reach then. */
+	ret = xb_hv_reserve(hv, o->vif.max_queues + 1);
+	if (ret) {
+		xb_err("cannot open hypervisor handles: %s", strerror(-ret));
+		return ret;
+	}
+	return xb_sandbox_enter(&sc);
 }
 
 static uint64_t now_ms(void)
@@ -252,6 +344,7 @@ static uint64_t now_ms(void)
 int main(int argc, char **argv)
 {
 	struct xb_hv_config hcfg = { 0 };
+	struct stats_out so = { .fd = -1 };
 	struct net_vif *vif = NULL;
 	struct xb_dev *dev = NULL;
 	struct xb_hv *hv = NULL;
@@ -304,6 +397,45 @@ int main(int argc, char **argv)
 		goto out_vif;
 	}
 	xb_info("serving %s (port %s)", path, o.vif.port_ops->name);
+	so.path = o.stats;
+	if (o.stats && o.sandbox) {
+		so.fd = open(o.stats, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0644);
+		if (so.fd < 0) {
+			xb_err("cannot open %s: %s", o.stats, strerror(errno));
+			goto out_dev;
+		}
+	}
+	if (!o.sandbox) {
+		xb_warn("%s: running with full privileges and no system call "
+			"filter (debugging only)",
+			strcmp(o.vif.port_ops->name, "dpdk") ? "--no-sandbox"
+							     : "--port dpdk");
+	} else {
+		ret = enter_sandbox(&o, hv);
+		if (ret) {
+			xb_err("cannot enter the sandbox (%s)%s", strerror(-ret),
+			       ret == -ENOTSUP ? ": pass --no-sandbox to run "
+			       "without it" : "");
+			goto out_dev;
+		}
+	}
+	if (o.debug_forbidden && !strcmp(o.debug_forbidden, "execve")) {
+		xb_info("debug: making a forbidden system call (execve)");
+		execl("/bin/true", "true", (char *)NULL);
+		xb_err("debug: execve returned: %s", strerror(errno));
+		goto out_dev;
+	}
+	if (o.debug_forbidden) {
+		int fd = net_vif_port_fd(vif, 0);
+
+		xb_info("debug: making a forbidden ioctl (TUNSETPERSIST) on "
+			"fd %d", fd);
+		ret = ioctl(fd, TUNSETPERSIST, 0);
+		xb_err("debug: TUNSETPERSIST returned %d (%s)", ret,
+		       ret ? strerror(errno) : "ok");
+		goto out_dev;
+	}
 
 	for (;;) {
 		int timeout = -1;
@@ -329,7 +461,7 @@ int main(int argc, char **argv)
 			uint64_t t = now_ms();
 
 			if (t >= next_stats) {
-				write_stats(o.stats, vif);
+				write_stats(&so, vif);
 				next_stats = t + o.stats_ms;
 			}
 			timeout = (int)(next_stats - t);
@@ -349,8 +481,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.stats)
-		write_stats(o.stats, vif);
+		write_stats(&so, vif);
+out_dev:
 	xb_dev_close(dev);
+	if (so.fd >= 0)
+		close(so.fd);
 out_vif:
 	net_vif_destroy(vif);
 out_hv:

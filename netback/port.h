@@ -72,6 +72,14 @@ struct net_port_config {
 	                       * as xen-netback */
 	unsigned int mtu;     /* 0: leave the default */
 	const char *bridge;   /* join this bridge at open, or NULL */
+	/*
+	 * The link goes up at open() and stays up; enable()/disable() only
+	 * switch the carrier (set_carrier), as with xen-netback, whose vif
+	 * the hotplug script brings up. After open() the port then needs
+	 * no capability (uback-net's sandbox drops CAP_NET_ADMIN). Without
+	 * it: down until enable(), link down at disable().
+	 */
+	bool carrier_only;
 };
 
 struct net_port;
@@ -95,10 +103,13 @@ struct net_port_ops {
 	void (*close)(struct net_port *p);
 
 	/* Required. Start moving frames on queues 0..nr_queues-1 with the
-	 * negotiated offloads (NET_OFF_*); the link goes up. */
+	 * negotiated offloads (NET_OFF_*); the link goes up (carrier_only:
+	 * it is up already; stale frames are discarded, the caller turns
+	 * the carrier on). */
 	int (*enable)(struct net_port *p, unsigned int nr_queues,
 		      unsigned int offloads);
-	/* Required. Stop: link down; bursts are no longer called. */
+	/* Required. Stop: link down (carrier_only: carrier off); bursts are
+	 * no longer called. */
 	void (*disable)(struct net_port *p);
 	/* Optional. Report carrier (the frontend's link state). */
 	int (*set_carrier)(struct net_port *p, bool up);

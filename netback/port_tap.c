@@ -14,9 +14,12 @@
  * - disable() discards frames queued for the guest before it.
  * - tx: a frame the kernel refuses (EINVAL) counts as tx_dropped, other
  *   write errors (EIO on a down link) as tx_errors; both are taken.
- * - Privileges: open/enable/disable/close need CAP_NET_ADMIN (link flags,
- *   bridge); the bursts, TUNSETOFFLOAD, TUNSETQUEUE and TUNSETCARRIER
- *   work on the open fds without it.
+ * - Privileges: open needs CAP_NET_ADMIN (device, link flags, bridge);
+ *   so do enable/disable/close unless carrier_only: then the link is
+ *   brought up at open and only the carrier changes later. The bursts,
+ *   TUNSETOFFLOAD, TUNSETQUEUE and TUNSETCARRIER work on the open fds
+ *   without it (no owner or group is set on the device), and closing
+ *   the last fd deletes the non-persistent device, bridge port and all.
  */
 #include "port.h"
 #include "nl.h"
@@ -66,6 +69,7 @@ struct net_port {
 	unsigned int nr_active;     /* queues attached by enable() */
 	bool multi_queue;
 	bool enabled;
+	bool carrier_only;
 	int bridge_ifindex;         /* 0: not on a bridge */
 	struct nl_sock *nl;
 	struct tap_queue q[NET_PORT_MAX_QUEUES];
@@ -147,6 +151,8 @@ static int tap_ifindex(const char *name, int *out)
 	return err;
 }
 
+static int tap_set_carrier(struct net_port *p, bool up);
+
 static void tap_close_fds(struct net_port *p)
 {
 	for (unsigned int i = 0; i < p->nr_queues; i++) {
@@ -185,6 +191,7 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 	if (!p)
 		return -ENOMEM;
 	strcpy(p->ifname, cfg->ifname);
+	p->carrier_only = cfg->carrier_only;
 	p->multi_queue = cfg->nr_queues > 1;
 	for (unsigned int i = 0; i < NET_PORT_MAX_QUEUES; i++)
 		p->q[i].fd = -1;
@@ -236,6 +243,17 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 			goto close_nl;
 		}
 	}
+	if (p->carrier_only) {
+		/* No carrier until a frontend connects: the host side sees
+		 * an up link with no carrier, as a vif of xen-netback. */
+		err = tap_set_carrier(p, false);
+		if (!err)
+			err = net_nl_link_set_up(p->nl, p->ifindex, true);
+		if (err) {
+			xb_err("tap %s: link up: %s", p->ifname, strerror(-err));
+			goto close_nl;
+		}
+	}
 	*out = p;
 	return 0;
 
@@ -254,7 +272,7 @@ static void tap_close(struct net_port *p)
 
 	if (!p)
 		return;
-	if (p->bridge_ifindex) {
+	if (p->bridge_ifindex && !p->carrier_only) {
 		/* Closing would remove it from the bridge too; leaving first
 		 * keeps the bridge's view consistent if the close is slow. */
 		err = net_nl_bridge_leave(p->nl, p->ifindex);
@@ -347,6 +365,13 @@ static int tap_enable(struct net_port *p, unsigned int nr_queues,
 		}
 	}
 	p->nr_active = nr_queues;
+	if (p->carrier_only) {
+		/* The carrier went off asynchronously (linkwatch): frames
+		 * the host queued meanwhile belong to the last connection. */
+		tap_drain(p);
+		p->enabled = true;
+		return 0;
+	}
 	err = net_nl_link_set_up(p->nl, p->ifindex, true);
 	if (err) {
 		xb_err("tap %s: link up: %s", p->ifname, strerror(-err));
@@ -358,9 +383,13 @@ static int tap_enable(struct net_port *p, unsigned int nr_queues,
 
 static void tap_disable(struct net_port *p)
 {
-	int err = net_nl_link_set_up(p->nl, p->ifindex, false);
+	int err;
 
-	if (err)
+	if (p->carrier_only)
+		err = tap_set_carrier(p, false);   /* logs on failure */
+	else
+		err = net_nl_link_set_up(p->nl, p->ifindex, false);
+	if (err && !p->carrier_only)
 		xb_warn("tap %s: link down: %s", p->ifname, strerror(-err));
 	p->enabled = false;
 	tap_drain(p);

@@ -190,8 +190,13 @@ static void *queue_thread(void *arg)
 {
 	struct net_queue *q = arg;
 	struct pollfd pfd[3];
+	char name[16];
 	unsigned int n;
 
+	/* Named by itself: naming another thread opens /proc, which the
+	 * sandbox forbids. */
+	snprintf(name, sizeof(name), "net%u.%u", q->cfg.domid, q->cfg.index);
+	pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		bool progress = false, failed;
 		struct timespec ts, *tsp = NULL;
@@ -321,7 +326,6 @@ int net_queue_start(const struct net_queue_config *cfg,
 		    struct net_queue **out)
 {
 	struct net_queue *q;
-	char name[16];
 	int ret;
 
 	if (!cfg->port_ops || !cfg->port || !cfg->mcast || !cfg->mcast_lock ||
@@ -379,8 +383,6 @@ int net_queue_start(const struct net_queue_config *cfg,
 		goto err_stopfd;
 	}
 	q->thread_started = true;
-	snprintf(name, sizeof(name), "net%u.%u", cfg->domid, cfg->index);
-	pthread_setname_np(q->thread, name);
 	*out = q;
 	return 0;
 

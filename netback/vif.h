@@ -39,6 +39,7 @@ struct net_vif_config {
 	uint32_t rx_stall_ms;         /* 0: NET_DEFAULT_RX_STALL_MS */
 	uint32_t poll_us;             /* ports without fd (dpdk) */
 	uint32_t spin_us;             /* spin for work before sleeping; 0: off */
+	bool carrier_only;            /* net_port_config.carrier_only */
 };
 
 /* Defaults: loop port, min(4, CPUs) queues, 18/20 TX slots. */
@@ -64,6 +65,9 @@ unsigned int net_vif_fds(const struct net_vif *vif, struct pollfd *pfd,
 void net_vif_process(struct xb_dev *dev);
 
 unsigned int net_vif_nr_queues(const struct net_vif *vif);
+/* The port's fd for queue @q (port.h queue_fd), -1 without an open port
+ * or fd: for tests of the sandbox. */
+int net_vif_port_fd(const struct net_vif *vif, unsigned int q);
 const struct net_stats *net_vif_queue_stats(const struct net_vif *vif,
 					    unsigned int q);
 /* Device summary and every queue's counters, "q<N>.<name>=<value>", and

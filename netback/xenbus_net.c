@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "uback/log.h"
+#include "fekeys.h"
 #include "vif.h"
 
 struct net_vif {
@@ -91,6 +92,11 @@ void net_vif_destroy(struct net_vif *vif)
 unsigned int net_vif_nr_queues(const struct net_vif *vif)
 {
 	return vif->nr_queues;
+}
+
+int net_vif_port_fd(const struct net_vif *vif, unsigned int q)
+{
+	return vif->port ? vif->cfg.port_ops->queue_fd(vif->port, q) : -1;
 }
 
 const struct net_stats *net_vif_queue_stats(const struct net_vif *vif,
@@ -241,6 +247,7 @@ static int net_probe(struct xb_dev *dev)
 		.nr_queues = vif->cfg.max_queues,
 		.mtu = (unsigned int)mtu,
 		.bridge = vif->bridge[0] ? vif->bridge : NULL,
+		.carrier_only = vif->cfg.carrier_only,
 	};
 	ret = vif->cfg.port_ops->open(&pc, &vif->port);
 	if (ret) {
@@ -270,74 +277,10 @@ static int net_probe(struct xb_dev *dev)
 	return ret;
 }
 
-/* A frontend key that may be absent (then @def), else strict. */
-static int fe_u64_opt(struct xb_dev *dev, const char *key, uint64_t max,
-		      uint64_t def, uint64_t *out)
+static int fe_read(void *arg, const char *key, char *buf, size_t size,
+		   size_t *len)
 {
-	int ret = xb_dev_read_fe_u64(dev, key, max, out);
-
-	if (ret == -ENOENT) {
-		*out = def;
-		return 0;
-	}
-	if (ret)
-		xb_dev_fatal(dev, ret, "bad frontend key %s", key);
-	return ret;
-}
-
-static int fe_u32(struct xb_dev *dev, const char *dir, const char *key,
-		  uint32_t *out)
-{
-	char path[64];
-	uint64_t v;
-	int ret;
-
-	snprintf(path, sizeof(path), "%s%s", dir, key);
-	ret = xb_dev_read_fe_u64(dev, path, UINT32_MAX, &v);
-	if (ret) {
-		xb_dev_fatal(dev, ret, "%s frontend key %s",
-			     ret == -ENOENT ? "missing" : "bad", path);
-		return ret == -ENOENT ? -EINVAL : ret;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* One queue's rings and event channel(s): as xen-netback, either
- * event-channel-tx and -rx (split) or event-channel (shared). */
-static int read_queue_keys(struct xb_dev *dev, const char *dir,
-			   struct net_queue_config *qc, bool *split)
-{
-	char path[64];
-	uint64_t v;
-	int ret;
-
-	ret = fe_u32(dev, dir, "tx-ring-ref", &qc->tx_ref);
-	if (!ret)
-		ret = fe_u32(dev, dir, "rx-ring-ref", &qc->rx_ref);
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "%sevent-channel-tx", dir);
-	ret = xb_dev_read_fe_u64(dev, path, UINT32_MAX, &v);
-	if (ret == -ENOENT) {
-		*split = false;
-		ret = fe_u32(dev, dir, "event-channel", &qc->tx_evtchn);
-		qc->rx_evtchn = qc->tx_evtchn;
-		return ret;
-	}
-	if (ret) {
-		xb_dev_fatal(dev, ret, "bad frontend key %s", path);
-		return ret;
-	}
-	*split = true;
-	qc->tx_evtchn = (evtchn_port_t)v;
-	ret = fe_u32(dev, dir, "event-channel-rx", &qc->rx_evtchn);
-	if (!ret && qc->rx_evtchn == qc->tx_evtchn) {
-		xb_dev_fatal(dev, -EINVAL, "%sevent-channel-tx equals -rx",
-			     dir);
-		ret = -EINVAL;
-	}
-	return ret;
+	return xb_dev_read_fe_bytes(arg, key, buf, size, len);
 }
 
 static void stop_queues(struct net_vif *vif)
@@ -346,65 +289,20 @@ static void stop_queues(struct net_vif *vif)
 		net_queue_stop(vif->queues[--vif->nr_queues], &vif->retired);
 }
 
-static int read_features(struct xb_dev *dev, struct net_vif *vif)
-{
-	uint64_t v[8];
-	int ret;
-
-	ret = fe_u64_opt(dev, "feature-sg", 1, 0, &v[0]);
-	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv4", 1, 0, &v[1]);
-	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv6", 1, 0, &v[2]);
-	ret = ret ? ret : fe_u64_opt(dev, "feature-no-csum-offload", 1, 0,
-				     &v[3]);
-	ret = ret ? ret : fe_u64_opt(dev, "feature-ipv6-csum-offload", 1, 0,
-				     &v[4]);
-	ret = ret ? ret : fe_u64_opt(dev, "request-multicast-control", 1, 0,
-				     &v[5]);
-	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv4-prefix", 1, 0,
-				     &v[6]);
-	ret = ret ? ret : fe_u64_opt(dev, "feature-gso-tcpv6-prefix", 1, 0,
-				     &v[7]);
-	if (ret)
-		return -EINVAL;
-	vif->guest = (struct net_rx_guest){
-		.sg = v[0], .gso4 = v[1], .gso6 = v[2], .csum = !v[3],
-		.csum6 = !v[3] && v[4],
-	};
-	vif->mcast_ctrl = v[5];
-	/* The GSO prefix descriptor (old Windows frontends) is not
-	 * offered: such a guest gets no GSO from us unless it also set
-	 * the plain GSO feature. */
-	if ((v[6] || v[7]) && !(v[1] || v[2]))
-		xb_info("%s: frontend asks for GSO prefix descriptors; not "
-			"supported, no GSO to the guest", dev->backend_path);
-	return 0;
-}
-
-static int open_ctrl(struct xb_dev *dev, struct net_vif *vif, unsigned int nq)
+static int open_ctrl(struct xb_dev *dev, struct net_vif *vif,
+		     const struct net_fe_keys *fk)
 {
 	struct net_ctrl_config cc;
-	uint64_t ref, port;
 	int ret;
 
-	ret = xb_dev_read_fe_u64(dev, "ctrl-ring-ref", UINT32_MAX, &ref);
-	if (ret == -ENOENT)
+	if (!fk->ctrl)
 		return 0;
-	if (ret) {
-		xb_dev_fatal(dev, -EINVAL, "bad frontend key ctrl-ring-ref");
-		return -EINVAL;
-	}
-	ret = xb_dev_read_fe_u64(dev, "event-channel-ctrl", UINT32_MAX, &port);
-	if (ret) {
-		xb_dev_fatal(dev, -EINVAL, "ctrl-ring-ref without a usable "
-			     "event-channel-ctrl");
-		return -EINVAL;
-	}
 	cc = (struct net_ctrl_config){
 		.hv = dev->hv,
 		.domid = dev->frontend_id,
-		.ring_ref = (grant_ref_t)ref,
-		.remote_port = (evtchn_port_t)port,
-		.nr_queues = nq,
+		.ring_ref = fk->ctrl_ref,
+		.remote_port = fk->ctrl_evtchn,
+		.nr_queues = fk->nr_queues,
 		.hash = &vif->hash,
 	};
 	ret = net_ctrl_open(&cc, &vif->ctrl);
@@ -418,41 +316,28 @@ static int net_connect(struct xb_dev *dev)
 {
 	struct net_vif *vif = dev->priv;
 	struct net_queue_config qc;
+	struct net_fe_keys fk;
 	unsigned int q, offloads = 0;
-	uint64_t rx_copy, nq, rx_notify;
-	char dir[32];
-	bool split = false;
 	int ret;
 
 	if (!vif->port)
 		return -ENODEV;
-	ret = xb_dev_read_fe_u64(dev, "request-rx-copy", 1, &rx_copy);
-	if (ret == -ENOENT || (!ret && !rx_copy)) {
-		xb_dev_fatal(dev, -EOPNOTSUPP, "frontend must set "
-			     "request-rx-copy=1: receive by page flipping is "
-			     "not supported");
-		return -EOPNOTSUPP;
-	}
+	ret = net_fe_keys_parse(vif->cfg.max_queues, fe_read, dev, &fk);
 	if (ret) {
-		xb_dev_fatal(dev, -EINVAL, "bad frontend key request-rx-copy");
-		return -EINVAL;
+		xb_dev_fatal(dev, ret, "%s", fk.why);
+		return ret == -EOPNOTSUPP ? ret : -EINVAL;
 	}
-	ret = fe_u64_opt(dev, "multi-queue-num-queues", vif->cfg.max_queues, 1,
-			 &nq);
-	if (ret || !nq) {
-		xb_dev_fatal(dev, -EINVAL, "bad multi-queue-num-queues "
-			     "(1..%u)", vif->cfg.max_queues);
-		return -EINVAL;
-	}
-	if (fe_u64_opt(dev, "feature-rx-notify", 1, 0, &rx_notify) ||
-	    read_features(dev, vif))
-		return -EINVAL;
+	vif->guest = fk.guest;
+	vif->mcast_ctrl = fk.mcast_ctrl;
+	if (fk.gso_prefix)
+		xb_info("%s: frontend asks for GSO prefix descriptors; not "
+			"supported, no GSO to the guest", dev->backend_path);
 
 	net_hash_init(&vif->hash);
 	pthread_mutex_lock(&vif->mcast_lock);
 	net_mcast_init(&vif->mcast);
 	pthread_mutex_unlock(&vif->mcast_lock);
-	ret = open_ctrl(dev, vif, (unsigned int)nq);
+	ret = open_ctrl(dev, vif, &fk);
 	if (ret)
 		return ret;
 
@@ -462,7 +347,7 @@ static int net_connect(struct xb_dev *dev)
 		offloads |= NET_OFF_TSO4;
 	if (vif->guest.csum6 && vif->guest.sg && vif->guest.gso6)
 		offloads |= NET_OFF_TSO6;
-	ret = vif->cfg.port_ops->enable(vif->port, (unsigned int)nq, offloads);
+	ret = vif->cfg.port_ops->enable(vif->port, fk.nr_queues, offloads);
 	if (ret) {
 		xb_err("%s: cannot enable port %s: %s", dev->backend_path,
 		       vif->ifname, strerror(-ret));
@@ -470,25 +355,16 @@ static int net_connect(struct xb_dev *dev)
 	}
 	vif->port_enabled = true;
 
-	for (q = 0; q < nq; q++) {
-		bool qsplit = false;
-
+	for (q = 0; q < fk.nr_queues; q++) {
 		memset(&qc, 0, sizeof(qc));
-		if (nq == 1)
-			dir[0] = '\0';
-		else
-			snprintf(dir, sizeof(dir), "queue-%u/", q);
-		ret = read_queue_keys(dev, dir, &qc, &qsplit);
-		if (ret) {
-			ret = -EINVAL;
-			goto err_stop;
-		}
-		if (q == 0)
-			split = qsplit;
+		qc.tx_ref = fk.q[q].tx_ref;
+		qc.rx_ref = fk.q[q].rx_ref;
+		qc.tx_evtchn = fk.q[q].tx_evtchn;
+		qc.rx_evtchn = fk.q[q].rx_evtchn;
 		qc.hv = dev->hv;
 		qc.domid = dev->frontend_id;
 		qc.index = q;
-		qc.rx_notify = rx_notify;
+		qc.rx_notify = fk.rx_notify;
 		qc.port_ops = vif->cfg.port_ops;
 		qc.port = vif->port;
 		qc.guest = vif->guest;
@@ -511,13 +387,13 @@ static int net_connect(struct xb_dev *dev)
 		}
 		vif->nr_queues = q + 1;
 	}
-	vif->split = split;
+	vif->split = fk.q[0].split;
 	if (vif->cfg.port_ops->set_carrier)
 		vif->cfg.port_ops->set_carrier(vif->port, true);
 	xb_info("%s: connected dom%u: %s, %u queue(s), %s event channels, "
 		"sg %d, gso v4 %d v6 %d, csum %d, ctrl ring %s",
 		dev->backend_path, dev->frontend_id, vif->ifname,
-		vif->nr_queues, split ? "split" : "shared", vif->guest.sg,
+		vif->nr_queues, vif->split ? "split" : "shared", vif->guest.sg,
 		vif->guest.gso4, vif->guest.gso6, vif->guest.csum,
 		vif->ctrl ? "on" : "off");
 	return 0;

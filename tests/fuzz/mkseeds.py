@@ -179,6 +179,136 @@ def xs_seeds():
     return s
 
 
+# ---- uback-net harnesses --------------------------------------------------
+CSUM_BLANK, DATA_VALID, MORE_DATA, EXTRA_INFO = 1, 2, 4, 8
+X_GSO, X_MCAST_ADD, X_MCAST_DEL, X_HASH = 1, 2, 3, 4
+
+
+def txreq(gref, offset, flags, rid, size):
+    return struct.pack("<IHHHH", gref, offset, flags, rid, size)
+
+
+def txextra(typ, body, more=False):
+    return struct.pack("<BB", typ, 1 if more else 0) + body.ljust(10, b"\0")
+
+
+def gso(size=1448, typ=1):
+    return struct.pack("<HBBH", size, typ, 0, 0)
+
+
+def eth_ipv4_tcp(payload=64):
+    eth = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 20 + payload, 1, 0, 64,
+                     6, 0, bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]))
+    tcp = struct.pack("!HHIIBBHHH", 1234, 5201, 1, 0, 0x50, 0x18, 512, 0, 0)
+    return eth + ip + tcp + bytes(i & 0xff for i in range(payload))
+
+
+def eth_ipv6_udp(payload=32):
+    eth = b"\x02\0\0\0\0\x02" + b"\x33\x33\0\0\0\x01" + b"\x86\xdd"
+    ip = struct.pack("!IHBB16s16s", 0x60000000, 8 + payload, 17, 64,
+                     b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\x01",
+                     b"\x20\x01\x0d\xb8" + b"\0" * 11 + b"\x02")
+    udp = struct.pack("!HHHH", 53, 53, 8 + payload, 0)
+    return eth + ip + udp + b"u" * payload
+
+
+def vnet(flags=0, gso_type=0, hdr_len=0, gso_size=0, start=0, off=0):
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, start,
+                       off)
+
+
+def net_tx_seeds():
+    # byte 0: limits (0: 18/18), byte 1: RX guest flags (sg gso4 gso6 csum
+    # csum6 hash), a TX ring page (64-byte header, 12-byte slots), data.
+    f4 = eth_ipv4_tcp(1000)
+    s = {}
+    s["simple"] = bytes([0, 0x1f]) + ring([
+        txreq(1, 0, 0, 0, 60), txreq(2, 100, CSUM_BLANK, 1, 1054)]) + f4
+    s["multislot_gso"] = bytes([3 | (2 << 3), 0x3f]) + ring([
+        txreq(1, 0, CSUM_BLANK | MORE_DATA | EXTRA_INFO, 0, 6000),
+        txextra(X_GSO, gso()),
+        txreq(2, 0, MORE_DATA, 1, 4096), txreq(3, 0, 0, 2, 1000)]) + \
+        vnet(1, 1, 54, 1448, 34, 16) + f4
+    s["extras"] = bytes([0, 0x08]) + ring([
+        txreq(1, 0, EXTRA_INFO, 0, 100),
+        txextra(X_MCAST_ADD, b"\x01\0\x5e\0\0\x01", True),
+        txextra(X_HASH, b"\x01\x12\x34\x56\x78"),
+        txreq(2, 0, EXTRA_INFO, 1, 0),
+        txextra(X_MCAST_DEL, b"\x01\0\x5e\0\0\x01"),
+        txreq(3, 0, EXTRA_INFO, 2, 80), txextra(9, b"")]) + \
+        vnet(0) + eth_ipv6_udp()
+    s["too_many_slots"] = bytes([0, 0]) + ring(
+        [txreq(1, 0, MORE_DATA, 0, 30 * 10)] +
+        [txreq(i, 0, MORE_DATA, i, 10) for i in range(1, 29)] +
+        [txreq(29, 0, 0, 29, 10)])
+    s["unterminated"] = bytes([0, 0]) + ring(
+        [txreq(1, 0, MORE_DATA, 0, 100), txreq(2, 0, MORE_DATA, 1, 50)])
+    s["bad_sizes"] = bytes([0, 0]) + ring([
+        txreq(1, 4000, 0, 0, 200), txreq(1, 0, 0, 1, 5),
+        txreq(1, 0, MORE_DATA, 2, 10), txreq(2, 0, 0, 3, 4000),
+        txreq(1, 0, EXTRA_INFO, 4, 60), txextra(X_GSO, gso(0, 7))])
+    s["impossible_prod"] = bytes([0, 0]) + ring([txreq(1, 0, 0, 0, 60)],
+                                                prod=5000)
+    return s
+
+
+def net_ctrl_seeds():
+    def creq(rid, typ, d0=0, d1=0, d2=0):
+        return struct.pack("<HHIII", rid, typ, d0, d1, d2)
+    key = bytes(range(1, 41))
+    mapping = b"".join(struct.pack("<I", i % 4) for i in range(128))
+    s = {}
+    s["configure"] = bytes([3]) + ring([
+        creq(1, 7, 1), creq(2, 1), creq(3, 2, 0xf), creq(4, 3, 2, 40),
+        creq(5, 4), creq(6, 5, 128), creq(7, 6, 2, 128, 0)]) + \
+        (key + mapping).ljust(PAGE, b"\0") + eth_ipv4_tcp(20)
+    s["bad"] = bytes([0]) + ring([
+        creq(1, 7, 5), creq(2, 2, 0xff), creq(3, 3, 3, 41),
+        creq(4, 3, 4, 40), creq(5, 5, 4096), creq(6, 6, 2, 64, 100),
+        creq(7, 6, 2, 129, 0), creq(8, 8), creq(9, 9), creq(10, 0),
+        creq(11, 99)]) + mapping.ljust(PAGE, b"\xff")
+    s["ipv6"] = bytes([1]) + ring([
+        creq(1, 7, 1), creq(2, 2, 0xc), creq(3, 3, 2, 40)]) + \
+        key.ljust(PAGE, b"\0") + eth_ipv6_udp()
+    s["impossible_prod"] = bytes([0]) + ring([creq(1, 7, 1)] * 4, prod=600)
+    return s
+
+
+def net_fekeys_seeds():
+    def kv(lim, pairs, first=""):
+        return bytes([lim]) + first.encode() + "".join(
+            f"{k}={v}\n" for k, v in pairs).encode()
+    base = [("request-rx-copy", 1), ("feature-sg", 1),
+            ("feature-gso-tcpv4", 1), ("feature-gso-tcpv6", 1),
+            ("feature-ipv6-csum-offload", 1), ("feature-rx-notify", 1),
+            ("request-multicast-control", 1)]
+    s = {}
+    s["minimal"] = kv(3, [("request-rx-copy", 1), ("tx-ring-ref", 8),
+                          ("rx-ring-ref", 9), ("event-channel", 5)])
+    s["split"] = kv(3, base + [("tx-ring-ref", 8), ("rx-ring-ref", 9),
+                               ("event-channel-tx", 5),
+                               ("event-channel-rx", 6),
+                               ("ctrl-ring-ref", 10),
+                               ("event-channel-ctrl", 7)])
+    mq = base + [("multi-queue-num-queues", 3)]
+    for q in range(3):
+        mq += [(f"queue-{q}/tx-ring-ref", 10 + 2 * q),
+               (f"queue-{q}/rx-ring-ref", 11 + 2 * q),
+               (f"queue-{q}/event-channel", 20 + q)]
+    s["multiqueue"] = kv(15, mq)
+    s["paths"] = kv(3, [("request-rx-copy", 1)],
+                    "/local/domain/0/backend/vif/3/0\n")
+    s["rate"] = kv(3, [("request-rx-copy", 1)], "125000,20000\n")
+    s["bad"] = kv(3, [("request-rx-copy", 1), ("feature-sg", 2),
+                      ("tx-ring-ref", "+1"), ("event-channel-tx", 4),
+                      ("event-channel-rx", 4),
+                      ("multi-queue-num-queues", 0)])
+    s["no_rx_copy"] = kv(0, [("tx-ring-ref", 1)],
+                         "/local/domain/3/device/vif/0\n")
+    return s
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -191,6 +321,9 @@ def main():
     write("fuzz_blkif_req", blkif_seeds())
     write("fuzz_blk_fekeys", fekeys_seeds())
     write("fuzz_xs_wire", xs_seeds())
+    write("fuzz_net_tx", net_tx_seeds())
+    write("fuzz_net_ctrl", net_ctrl_seeds())
+    write("fuzz_net_fekeys", net_fekeys_seeds())
     return 0
 
 

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile-guest campaign against uback-net (docs/security.md).
+ *
+ * Under a private xensim, two guests, each with one vif served by its own
+ * uback-net process (loop port, sandboxed: the default):
+ *   - the good guest sends batches of 16 frames (4000 bytes, a per-frame
+ *     pattern), checks every TX response, receives them back through the
+ *     loop port and verifies each byte; first alone (throughput measured
+ *     in the same run), then while
+ *   - the attacker, through the raw test frontend (tests/net_testfe),
+ *     loops over every attack class with random parameters: impossible
+ *     TX producers, packets over the slot limits, bad sizes and offsets,
+ *     chains that run past the producer, bad and too many extra-info
+ *     segments, bad grants, RX requests with duplicate ids and bad
+ *     grants, floods without RX buffers, control ring garbage (requests
+ *     and producers), multicast add/del garbage. After each attack it
+ *     waits (bounded) for the responses, or for the device to fail
+ *     (error node, Closing), then disconnects (counting grants the
+ *     backend still held: a grant leak fails the run) and reconnects.
+ * Checked as in campaign_blk: data verified, throughput under attack
+ * >= half of alone, the attacked backend never dies and goes idle when
+ * the attacker stops, RSS bounded, clean exits on removal.
+ *
+ *   campaign_net UBACK_NET [--seconds N] [--seed S]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+#include <xensim/guest.h>
+
+#include "camp.h"
+#include "net_testfe.h"
+#include "sim_harness.h"
+
+#define DEVID 0u
+#define TIMEOUT_MS 20000
+#define FRAME 4000u
+#define BATCH 16u
+
+enum atk {
+	ATK_PRODUCER, ATK_SLOTS, ATK_SIZES, ATK_CHAIN, ATK_EXTRAS,
+	ATK_BAD_GRANT, ATK_RX_IDS, ATK_FLOOD, ATK_CTRL, ATK_MCAST, ATK_COUNT
+};
+
+static const char *const atk_name[ATK_COUNT] = {
+	"impossible_producer", "slots_over_limit", "bad_sizes",
+	"unterminated_chain", "bad_extras", "bad_grants", "rx_dup_ids",
+	"flood_no_rx_bufs", "ctrl_ring_garbage", "mcast_garbage",
+};
+
+struct guest {
+	struct xg_sim *sim;
+	struct xg_dom *dom;
+	domid_t domid;
+	char be_path[128];
+	pid_t pid;
+	struct nfe fe;
+};
+
+struct atk_stats {
+	unsigned long runs, rsp_ok, rsp_err, failed, reconnects,
+		      reconnect_fail, grant_leaks;
+};
+
+static const char *uback_net;
+static struct sim_harness harness;
+static volatile bool attack_stop;
+static struct atk_stats astats[ATK_COUNT];
+static unsigned long attacks_total;
+
+static int guest_create(struct guest *g, struct xg_sim *tool)
+{
+	static const char *const be_kv[] = {
+		"mac", "00:16:3e:00:00:01", "handle", "0", "type", "vif", NULL,
+	};
+	static const char *const fe_kv[] = {
+		"mac", "00:16:3e:00:00:01", "handle", "0", NULL,
+	};
+	struct xg_dom_config dc = { .mem_pages = 8192, .nr_grants = 4096 };
+	const char *argv[] = { uback_net, "--hv", "sim", "--port", "loop",
+			       "--queues", "1", "--log", "err", NULL, NULL };
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = xg_sim_connect(harness.dir, &g->sim);
+	if (!ret)
+		ret = xg_dom_create(g->sim, &dc, &g->dom);
+	if (ret)
+		return ret;
+	g->domid = xg_dom_id(g->dom);
+	ret = xg_device_create(tool, g->domid, "vif", "vif", DEVID, be_kv,
+			       fe_kv);
+	if (ret)
+		return ret;
+	snprintf(g->be_path, sizeof(g->be_path),
+		 "/local/domain/0/backend/vif/%u/%u", g->domid, DEVID);
+	argv[9] = g->be_path;
+	ret = camp_spawn(argv, &g->pid);
+	return ret ? ret : nfe_init(&g->fe, g->dom, DEVID);
+}
+
+static int fe_connect(struct guest *g, bool hostile_features)
+{
+	struct nfe_config c = { .sg = true };
+
+	if (hostile_features) {
+		c.ctrl = true;
+		c.mcast_ctrl = true;
+		c.split = true;
+	}
+	return nfe_connect(&g->fe, &c, TIMEOUT_MS);
+}
+
+/* ---- the good guest ---- */
+
+struct good_res {
+	uint64_t bytes, us;
+	unsigned long batches, mismatches, tx_errors;
+	int err;
+};
+
+static void make_frame(uint8_t *f, uint32_t len, uint64_t seed)
+{
+	uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		f[i] = (uint8_t)camp_rand(&s);
+	memcpy(f, "\x00\x16\x3e\x00\x00\x01\x00\x16\x3e\x00\x00\x02", 12);
+	f[12] = 0x88;    /* not IP: nothing parses it */
+	f[13] = 0xb5;
+}
+
+static void good_run(struct guest *g, unsigned int seconds,
+		     struct good_res *res, uint64_t *gen)
+{
+	static uint8_t tx[BATCH][FRAME], rx[65536];
+	struct netif_tx_response rsp[BATCH];
+	uint64_t start = camp_now_us();
+	unsigned int i;
+	int ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	while (camp_now_us() - start < seconds * 1000000ull) {
+		for (i = 0; i < BATCH; i++) {
+			make_frame(tx[i], FRAME, *gen + i);
+			nfe_send(&g->fe, 0, tx[i], FRAME, 0, 0, 0,
+				 (uint16_t)i);
+		}
+		nfe_tx_push(&g->fe, 0, false);
+		ret = nfe_tx_wait(&g->fe, 0, BATCH, rsp, TIMEOUT_MS);
+		if (ret)
+			break;
+		for (i = 0; i < BATCH; i++)
+			if (rsp[i].status != NETIF_RSP_OKAY)
+				res->tx_errors++;
+		for (i = 0; i < BATCH; i++) {
+			struct nfe_rx_frame rf;
+
+			ret = nfe_recv(&g->fe, 0, rx, &rf, TIMEOUT_MS);
+			if (ret)
+				break;
+			nfe_rx_post_pages(&g->fe, 0, rf.nids, rf.ids);
+			if (rf.status || rf.len != FRAME ||
+			    memcmp(rx, tx[i], FRAME))
+				res->mismatches++;
+		}
+		if (ret)
+			break;
+		*gen += BATCH;
+		res->bytes += 2ull * BATCH * FRAME;
+		res->batches++;
+	}
+	res->us = camp_now_us() - start;
+	res->err = ret;
+}
+
+/* ---- the attacker ---- */
+
+struct attacker {
+	struct guest *g;
+	uint64_t rng;
+	bool rx_posted;
+};
+
+static grant_ref_t rand_ref(struct attacker *a)
+{
+	switch (camp_rand_below(&a->rng, 3)) {
+	case 0: return camp_rand_below(&a->rng, 64);
+	case 1: return 5000 + camp_rand_below(&a->rng, 1u << 20);
+	default: return (grant_ref_t)camp_rand(&a->rng);
+	}
+}
+
+static void put_req(struct attacker *a, grant_ref_t ref, uint16_t off,
+		    uint16_t flags, uint16_t id, uint16_t size)
+{
+	struct netif_tx_request r = { .gref = ref, .offset = off,
+				      .flags = flags, .id = id, .size = size };
+
+	nfe_tx_put(&a->g->fe, 0, &r, 1);
+}
+
+static void put_extra(struct attacker *a, uint8_t type, bool more,
+		      const uint8_t body[10])
+{
+	union netif_tx_sring_entry slot;
+	struct netif_extra_info x;
+
+	memset(&x, 0, sizeof(x));
+	memset(&slot, 0, sizeof(slot));
+	x.type = type;
+	x.flags = more ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+	memcpy(&x.u, body, sizeof(x.u));
+	memcpy(&slot, &x, sizeof(x));
+	nfe_tx_put(&a->g->fe, 0, &slot, 1);
+}
+
+/* Push @n slots, wait (bounded) for their responses. false if none came
+ * (the queue failed). */
+static bool push_wait(struct attacker *a, unsigned int n, struct atk_stats *st,
+		      unsigned int ms)
+{
+	struct netif_tx_response rsp[256];
+	unsigned int i;
+
+	nfe_tx_push(&a->g->fe, 0, true);
+	if (n > 256 || nfe_tx_wait(&a->g->fe, 0, n, rsp, (int)ms))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (rsp[i].status == NETIF_RSP_OKAY)
+			st->rsp_ok++;
+		else if (rsp[i].status != NETIF_RSP_NULL)
+			st->rsp_err++;
+	}
+	return true;
+}
+
+static grant_ref_t tx_ref(struct attacker *a)
+{
+	return a->g->fe.q[0].tx_ref[camp_rand_below(&a->rng, NFE_TX_PAGES)];
+}
+
+/* Returns false when the attack was answered by failing the queue. */
+static bool one_attack(struct attacker *a, enum atk k, struct atk_stats *st)
+{
+	uint8_t body[10], frame[4096];
+	unsigned int n, i;
+
+	for (i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)camp_rand(&a->rng);
+	switch (k) {
+	case ATK_PRODUCER:
+		nfe_tx_set_prod(&a->g->fe, 0,
+				a->g->fe.q[0].tx.req_prod_pvt + 257 +
+				camp_rand_below(&a->rng, 1u << 20));
+		/* Not nfe_tx_push: it would publish req_prod_pvt again. */
+		xg_evtchn_notify(a->g->dom, a->g->fe.q[0].tx_port);
+		return false;
+	case ATK_SLOTS:
+		/* 19..70 data slots: dropped up to the fatal limit (20),
+		 * the device failed beyond. */
+		n = 19 + camp_rand_below(&a->rng, 52);
+		put_req(a, tx_ref(a), 0, NETTXF_more_data, 0,
+			(uint16_t)(n * 60));
+		for (i = 1; i < n; i++)
+			put_req(a, tx_ref(a), 0,
+				i + 1 < n ? NETTXF_more_data : 0,
+				(uint16_t)i, 60);
+		return push_wait(a, n, st, 500);
+	case ATK_SIZES:
+		n = 1 + camp_rand_below(&a->rng, 4);
+		put_req(a, tx_ref(a),
+			(uint16_t)camp_rand_below(&a->rng, 8192),
+			n > 1 ? NETTXF_more_data : 0, 0,
+			(uint16_t)camp_rand(&a->rng));
+		for (i = 1; i < n; i++)
+			put_req(a, tx_ref(a),
+				(uint16_t)camp_rand_below(&a->rng, 4096),
+				i + 1 < n ? NETTXF_more_data : 0, (uint16_t)i,
+				(uint16_t)camp_rand(&a->rng));
+		return push_wait(a, n, st, 500);
+	case ATK_CHAIN:
+		n = 1 + camp_rand_below(&a->rng, 8);
+		for (i = 0; i < n; i++)
+			put_req(a, tx_ref(a), 0, i == 0 && camp_rand_below(
+					&a->rng, 2) ? NETTXF_extra_info
+						    : NETTXF_more_data,
+				(uint16_t)i, 100);
+		nfe_tx_push(&a->g->fe, 0, true);
+		return false;
+	case ATK_EXTRAS:
+		n = 1 + camp_rand_below(&a->rng, 7);
+		put_req(a, tx_ref(a), 0, NETTXF_extra_info, 0, 100);
+		for (i = 0; i < n; i++)
+			put_extra(a, (uint8_t)camp_rand_below(&a->rng, 8),
+				  i + 1 < n, body);
+		return push_wait(a, n + 1, st, 500);
+	case ATK_BAD_GRANT:
+		n = 1 + camp_rand_below(&a->rng, 18);
+		put_req(a, rand_ref(a), 0, n > 1 ? NETTXF_more_data : 0, 0,
+			(uint16_t)(n * 100));
+		for (i = 1; i < n; i++)
+			put_req(a, rand_ref(a), 0,
+				i + 1 < n ? NETTXF_more_data : 0,
+				(uint16_t)i, 100);
+		return push_wait(a, n, st, 500);
+	case ATK_RX_IDS: {
+		uint16_t ids[64];
+		grant_ref_t refs[64];
+
+		/* RX requests: one id many times, refs partly bogus; then
+		 * a frame that the loop port sends into them. */
+		n = 1 + camp_rand_below(&a->rng, 64);
+		for (i = 0; i < n; i++) {
+			ids[i] = (uint16_t)camp_rand_below(&a->rng, 3);
+			refs[i] = camp_rand_below(&a->rng, 2)
+				? a->g->fe.q[0].rx_ref[i % NFE_RX_PAGES]
+				: rand_ref(a);
+		}
+		nfe_rx_post(&a->g->fe, 0, n, ids, refs);
+		a->rx_posted = true;
+		memset(frame, 0xab, sizeof(frame));
+		n = nfe_send(&a->g->fe, 0, frame, 1000 +
+			     camp_rand_below(&a->rng, 3000), 0, 0, 0, 0);
+		return push_wait(a, n, st, 500);
+	}
+	case ATK_FLOOD:
+		/* Frames back to back with no RX buffer posted. */
+		memset(frame, 0xcd, sizeof(frame));
+		for (i = 0; i < 200; i++) {
+			n = nfe_send(&a->g->fe, 0, frame, 1500, 0, 0, 0,
+				     (uint16_t)(i % 32));
+			if (!push_wait(a, n, st, 1000))
+				return false;
+		}
+		return true;
+	case ATK_CTRL: {
+		struct xen_netif_ctrl_response rsp;
+		xen_netif_ctrl_front_ring_t *r = &a->g->fe.ctrl;
+
+		if (!a->g->fe.has_ctrl)
+			return true;
+		if (camp_rand_below(&a->rng, 8) == 0) {
+			/* An impossible control producer. */
+			r->sring->req_prod = r->req_prod_pvt + 65 +
+					     camp_rand_below(&a->rng, 1000);
+			xg_evtchn_notify(a->g->dom, a->g->fe.ctrl_port);
+			camp_msleep(20);
+			return false;
+		}
+		n = nfe_ctrl(&a->g->fe, (uint16_t)camp_rand_below(&a->rng, 12),
+			     camp_rand_below(&a->rng, 2) ? rand_ref(a)
+				     : (uint32_t)camp_rand(&a->rng),
+			     (uint32_t)camp_rand_below(&a->rng, 300),
+			     (uint32_t)camp_rand(&a->rng), &rsp, 1000) == 0;
+		if (n && rsp.status == XEN_NETIF_CTRL_STATUS_SUCCESS)
+			st->rsp_ok++;
+		else if (n)
+			st->rsp_err++;
+		return n;
+	}
+	case ATK_MCAST:
+		n = 1 + camp_rand_below(&a->rng, 80);
+		for (i = 0; i < n; i++) {
+			body[0] = camp_rand_below(&a->rng, 2) ? 0x01 : 0x02;
+			put_req(a, tx_ref(a), 0, NETTXF_extra_info,
+				(uint16_t)i, (uint16_t)camp_rand_below(
+					&a->rng, 100));
+			put_extra(a, camp_rand_below(&a->rng, 2)
+					 ? XEN_NETIF_EXTRA_TYPE_MCAST_ADD
+					 : XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
+				  false, body);
+		}
+		return push_wait(a, 2 * n, st, 1000);
+	default:
+		return true;
+	}
+}
+
+static bool backend_connected(struct guest *g)
+{
+	enum xenbus_state s = XenbusStateUnknown;
+
+	xg_xenbus_read_state(g->fe.xs, g->be_path, &s);
+	return s == XenbusStateConnected;
+}
+
+static void reconnect(struct attacker *a, struct atk_stats *st)
+{
+	struct guest *g = a->g;
+
+	st->grant_leaks += nfe_disconnect(&g->fe, TIMEOUT_MS);
+	xg_xenbus_switch(g->fe.xs, g->fe.fe_path, XenbusStateInitialising);
+	nfe_fini(&g->fe);
+	st->reconnects++;
+	if (nfe_init(&g->fe, g->dom, DEVID) || fe_connect(g, true)) {
+		st->reconnect_fail++;
+		camp_msleep(50);
+	}
+	a->rx_posted = false;
+}
+
+static void *attacker_thread(void *arg)
+{
+	struct attacker *a = arg;
+
+	while (!attack_stop) {
+		enum atk k = (enum atk)camp_rand_below(&a->rng, ATK_COUNT);
+		bool answered;
+
+		answered = one_attack(a, k, &astats[k]);
+		astats[k].runs++;
+		attacks_total++;
+		if (!answered) {
+			/* The device must fail: wait (bounded). */
+			enum xenbus_state seen;
+
+			if (!xg_xenbus_wait_state(a->g->fe.xs, a->g->be_path,
+						  1u << XenbusStateClosing |
+						  1u << XenbusStateClosed,
+						  2000, &seen))
+				astats[k].failed++;
+		}
+		/* Every few attacks (and after a failure) a new frontend:
+		 * the disconnect checks that no grant stayed held. */
+		if (!answered || !backend_connected(a->g) ||
+		    camp_rand_below(&a->rng, 8) == 0)
+			reconnect(a, &astats[k]);
+	}
+	return NULL;
+}
+
+/* ---- main ---- */
+
+static void report_mon(const struct camp_mon *m)
+{
+	printf("  %-9s rss first %ld KiB, min %ld, max %ld, last %ld; "
+	       "anon (private) first %ld, max %ld, last %ld; "
+	       "max cpu %.0f%% of a core; %u samples%s\n", m->name,
+	       m->rss_first, m->rss_min, m->rss_max, m->rss_last,
+	       m->anon_first, m->anon_max, m->anon_last,
+	       m->cpu_max * 100, m->samples, m->died ? "; DIED" : "");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int seconds = 60, i;
+	uint64_t seed = (uint64_t)camp_now_us(), gen = 0;
+	unsigned long leaks = 0;
+	struct guest good, bad;
+	struct attacker a;
+	struct good_res alone, attacked;
+	struct camp_mon mon[2];
+	struct xg_sim *tool;
+	pthread_t at;
+	long long c0, c1;
+	double mbs_alone, mbs_att;
+	int failures = 0, st_good, st_bad;
+	uint16_t ids[NFE_RX_PAGES];
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: campaign_net UBACK_NET [--seconds N] "
+			"[--seed S]\n");
+		return 2;
+	}
+	uback_net = argv[1];
+	for (i = 2; i + 1 < (unsigned int)argc; i += 2) {
+		if (!strcmp(argv[i], "--seconds"))
+			seconds = (unsigned int)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--seed"))
+			seed = strtoull(argv[i + 1], NULL, 0);
+	}
+	if (seconds < 8)
+		seconds = 8;
+	if (getuid() != 0) {
+		fprintf(stderr, "SKIP: needs root (the backends drop to the "
+			"uback user)\n");
+		return 77;
+	}
+	printf("campaign_net: %u s, seed %#llx\n", seconds,
+	       (unsigned long long)seed);
+	if (sim_harness_start(&harness) || xg_sim_connect(harness.dir, &tool)) {
+		fprintf(stderr, "cannot start xensim\n");
+		return 1;
+	}
+	if (guest_create(&good, tool) || guest_create(&bad, tool)) {
+		fprintf(stderr, "cannot create the guests\n");
+		return 1;
+	}
+	if (fe_connect(&good, false) || fe_connect(&bad, true)) {
+		fprintf(stderr, "cannot connect the frontends\n");
+		return 1;
+	}
+	for (i = 0; i < NFE_RX_PAGES; i++)
+		ids[i] = (uint16_t)i;
+	nfe_rx_post_pages(&good.fe, 0, NFE_RX_PAGES, ids);
+	memset(&a, 0, sizeof(a));
+	a.g = &bad;
+	a.rng = seed | 1;
+	mon[0] = (struct camp_mon){ .pid = good.pid, .name = "good" };
+	mon[1] = (struct camp_mon){ .pid = bad.pid, .name = "attacked" };
+	camp_mon_start(mon, 2, 100);
+
+	good_run(&good, seconds / 4, &alone, &gen);
+	attack_stop = false;
+	pthread_create(&at, NULL, attacker_thread, &a);
+	good_run(&good, seconds - seconds / 4 - 2, &attacked, &gen);
+	attack_stop = true;
+	pthread_join(at, NULL);
+
+	camp_msleep(700);   /* past the RX stall time (500 ms) */
+	c0 = camp_cpu_us(bad.pid);
+	camp_msleep(1000);
+	c1 = camp_cpu_us(bad.pid);
+	camp_mon_stop();
+
+	mbs_alone = alone.us ? alone.bytes / (double)alone.us : 0;
+	mbs_att = attacked.us ? attacked.bytes / (double)attacked.us : 0;
+	printf("good guest alone:        %.1f MB/s (%lu batches, %lu "
+	       "mismatches, %lu TX errors, err %d)\n", mbs_alone,
+	       alone.batches, alone.mismatches, alone.tx_errors, alone.err);
+	printf("good guest under attack: %.1f MB/s (%lu batches, %lu "
+	       "mismatches, %lu TX errors, err %d): %.0f%% of alone\n",
+	       mbs_att, attacked.batches, attacked.mismatches,
+	       attacked.tx_errors, attacked.err,
+	       mbs_alone ? 100 * mbs_att / mbs_alone : 0);
+	printf("attacks: %lu\n", attacks_total);
+	for (i = 0; i < ATK_COUNT; i++) {
+		printf("  %-20s runs %5lu  rsp ok %6lu err %6lu  device "
+		       "failed %4lu  reconnects %4lu (failed %lu)  grant "
+		       "leaks %lu\n", atk_name[i], astats[i].runs,
+		       astats[i].rsp_ok, astats[i].rsp_err, astats[i].failed,
+		       astats[i].reconnects, astats[i].reconnect_fail,
+		       astats[i].grant_leaks);
+		leaks += astats[i].grant_leaks;
+	}
+	printf("attacked backend CPU over 1 s after the attack: %lld us\n",
+	       c1 - c0);
+	printf("backends:\n");
+	report_mon(&mon[0]);
+	report_mon(&mon[1]);
+
+	if (alone.err || attacked.err || alone.mismatches ||
+	    attacked.mismatches || alone.tx_errors || attacked.tx_errors) {
+		printf("FAIL: the good guest's traffic failed or did not "
+		       "verify\n");
+		failures++;
+	}
+	if (mbs_att < mbs_alone / 2) {
+		printf("FAIL: throughput under attack below half of alone\n");
+		failures++;
+	}
+	if (mon[0].died || mon[1].died || !camp_alive(bad.pid) ||
+	    !camp_alive(good.pid)) {
+		printf("FAIL: a backend died\n");
+		failures++;
+	}
+	if (c0 < 0 || c1 - c0 > 50000) {
+		printf("FAIL: the attacked backend spins when idle\n");
+		failures++;
+	}
+	for (i = 0; i < 2; i++)
+		if (mon[i].rss_max > mon[i].rss_first + 64 * 1024 ||
+		    mon[i].anon_max > mon[i].anon_first + 16 * 1024) {
+			printf("FAIL: %s backend RSS grew by more than 64 MiB, "
+			       "or its private memory by more than 16 MiB\n",
+			       mon[i].name);
+			failures++;
+		}
+	if (leaks) {
+		printf("FAIL: the backend held grants after a disconnect\n");
+		failures++;
+	}
+	if (!attacks_total) {
+		printf("FAIL: no attack ran\n");
+		failures++;
+	}
+
+	leaks = nfe_disconnect(&bad.fe, TIMEOUT_MS) +
+		nfe_disconnect(&good.fe, TIMEOUT_MS);
+	if (leaks) {
+		printf("FAIL: %lu grants held at the final disconnect\n", leaks);
+		failures++;
+	}
+	xg_device_remove(tool, good.domid, "vif", "vif", DEVID);
+	xg_device_remove(tool, bad.domid, "vif", "vif", DEVID);
+	st_good = camp_wait(good.pid, TIMEOUT_MS);
+	st_bad = camp_wait(bad.pid, TIMEOUT_MS);
+	printf("exit status: good %d, attacked %d\n", st_good, st_bad);
+	if (st_good || st_bad) {
+		printf("FAIL: a backend did not exit cleanly\n");
+		failures++;
+	}
+	nfe_fini(&good.fe);
+	nfe_fini(&bad.fe);
+	xg_dom_destroy(good.dom);
+	xg_dom_destroy(bad.dom);
+	xg_sim_disconnect(good.sim);
+	xg_sim_disconnect(bad.sim);
+	xg_sim_disconnect(tool);
+	sim_harness_stop(&harness);
+	printf("%s\n", failures ? "campaign_net: FAILED" : "campaign_net: OK");
+	return failures ? 1 : 0;
+}
