@@ -14,6 +14,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* How much a backend's private memory (RssAnon) may grow over a run.
+ * A sanitizer build's backend keeps freed memory in ASan's quarantine
+ * (256 MiB by default) and has shadow memory: bounded, but larger. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CAMP_ANON_GROWTH_KIB (512u * 1024)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CAMP_ANON_GROWTH_KIB (512u * 1024)
+#endif
+#endif
+#ifndef CAMP_ANON_GROWTH_KIB
+#define CAMP_ANON_GROWTH_KIB (16u * 1024)
+#endif
+
 uint64_t camp_now_us(void);
 void camp_msleep(unsigned int ms);
 
