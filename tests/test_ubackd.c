@@ -634,7 +634,10 @@ static void vif_gets_uback_net(void **state)
 		 (int)getpid());
 	f = fopen(bin, "w");
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\necho \"$@\" > %s\nexec sleep 30\n", args);
+	/* Written aside, then renamed: the test polls for the file and
+	 * must never read it half written. */
+	fprintf(f, "#!/bin/sh\necho \"$@\" > %s.tmp && mv %s.tmp %s\n"
+		"exec sleep 30\n", args, args, args);
 	fclose(f);
 	assert_int_equal(chmod(bin, 0755), 0);
 	unlink(args);
