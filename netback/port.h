@@ -134,7 +134,16 @@ struct net_port_ops {
 	/* Required. Queue @q's drop counters (any thread; relaxed reads). */
 	void (*get_stats)(struct net_port *p, unsigned int q,
 			  struct net_port_stats *out);
+	/*
+	 * Optional (NULL: all). The NET_OFF_* the host side takes from the
+	 * guest: netback offers feature-gso-tcpv4/v6 only for the TSO bits
+	 * returned here. Main thread, after open; no logging.
+	 */
+	unsigned int (*host_offloads)(struct net_port *p);
 };
+
+/* All NET_OFF_* bits: what a port without host_offloads takes. */
+#define NET_OFF_ALL (NET_OFF_CSUM | NET_OFF_TSO4 | NET_OFF_TSO6)
 
 extern const struct net_port_ops net_port_tap_ops;
 extern const struct net_port_ops net_port_dpdk_ops;

@@ -703,6 +703,11 @@ static void dpdk_get_stats(struct net_port *p, unsigned int q,
 	out->tx_errors = __atomic_load_n(&s->tx_errors, __ATOMIC_RELAXED);
 }
 
+static unsigned int dpdk_host_offloads(struct net_port *p)
+{
+	return net_dpdk_host_offloads(p);
+}
+
 const struct net_port_ops net_port_dpdk_ops = {
 	.name = "dpdk",
 	.open = dpdk_open,
@@ -714,4 +719,5 @@ const struct net_port_ops net_port_dpdk_ops = {
 	.rx_burst = dpdk_rx_burst,
 	.tx_burst = dpdk_tx_burst,
 	.get_stats = dpdk_get_stats,
+	.host_offloads = dpdk_host_offloads,
 };

@@ -195,6 +195,7 @@ static int net_probe(struct xb_dev *dev)
 	struct net_port_config pc;
 	char buf[64], num[24];
 	struct xb_dev_kv kv[16];
+	unsigned int host_off;
 	uint64_t mtu = 0;
 	size_t n = 0;
 	int ret;
@@ -256,9 +257,15 @@ static int net_probe(struct xb_dev *dev)
 		return ret;
 	}
 
+	/* A guest GSO frame crosses the port whole: offer GSO only where
+	 * the host side can take it (a DPDK device without TSO cannot). */
+	host_off = vif->cfg.port_ops->host_offloads ?
+		   vif->cfg.port_ops->host_offloads(vif->port) : NET_OFF_ALL;
 	kv[n++] = (struct xb_dev_kv){ "feature-sg", "1" };
-	kv[n++] = (struct xb_dev_kv){ "feature-gso-tcpv4", "1" };
-	kv[n++] = (struct xb_dev_kv){ "feature-gso-tcpv6", "1" };
+	if (host_off & NET_OFF_TSO4)
+		kv[n++] = (struct xb_dev_kv){ "feature-gso-tcpv4", "1" };
+	if (host_off & NET_OFF_TSO6)
+		kv[n++] = (struct xb_dev_kv){ "feature-gso-tcpv6", "1" };
 	kv[n++] = (struct xb_dev_kv){ "feature-ipv6-csum-offload", "1" };
 	kv[n++] = (struct xb_dev_kv){ "feature-rx-copy", "1" };
 	kv[n++] = (struct xb_dev_kv){ "feature-rx-flip", "0" };

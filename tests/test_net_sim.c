@@ -344,6 +344,30 @@ static void test_features(void **state)
 	guest_down(&g, false);
 }
 
+/* A port without TSO on the host side (DPDK net_null): no GSO offered. */
+static void test_features_no_tso(void **state)
+{
+	const char *const args[] = { "--port", "dpdk:net_null0", NULL };
+	enum xenbus_state seen;
+	char v[64];
+	struct gfx g;
+
+	(void)state;
+	if (!NET_SIM_HAVE_DPDK)
+		skip();
+	guest_up(&g, args);
+	assert_int_equal(xg_xenbus_wait_state(xs0, g.be_path,
+					      1u << XenbusStateInitWait,
+					      TIMEOUT_MS, &seen), 0);
+	be_read(&g, "feature-sg", v, sizeof(v));
+	assert_string_equal(v, "1");
+	be_read(&g, "feature-gso-tcpv4", v, sizeof(v));
+	assert_string_equal(v, "<absent>");
+	be_read(&g, "feature-gso-tcpv6", v, sizeof(v));
+	assert_string_equal(v, "<absent>");
+	guest_down(&g, false);
+}
+
 static void test_roundtrip(void **state)
 {
 	static const uint32_t lens[] = { 60, 61, 1514, 4095, 4096, 4097, 9000,
@@ -920,6 +944,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_features),
+		cmocka_unit_test(test_features_no_tso),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_multiqueue),
 		cmocka_unit_test(test_no_rx_copy),
