@@ -51,6 +51,26 @@ void xb_log_set_ident(const char *ident)
 	pthread_mutex_unlock(&log_lock);
 }
 
+int xb_log_level_parse(const char *name, enum xb_log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum xb_log_level level;
+	} names[] = {
+		{ "err", XB_LOG_ERR }, { "warn", XB_LOG_WARN },
+		{ "info", XB_LOG_INFO }, { "debug", XB_LOG_DEBUG },
+	};
+	size_t i;
+
+	for (i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(name, names[i].name)) {
+			*out = names[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static const char *level_name(enum xb_log_level level)
 {
 	switch (level) {

@@ -206,11 +206,40 @@ static void test_ratelimited_macro(void **state)
 	free(out);
 }
 
+/* The command-line level names: exactly four, case-sensitive. */
+static void test_level_parse(void **state)
+{
+	static const struct {
+		const char *name;
+		int ret;
+		enum xb_log_level level;
+	} cases[] = {
+		{ "err", 0, XB_LOG_ERR }, { "warn", 0, XB_LOG_WARN },
+		{ "info", 0, XB_LOG_INFO }, { "debug", 0, XB_LOG_DEBUG },
+		{ "", -EINVAL, 0 }, { "ERR", -EINVAL, 0 },
+		{ "warning", -EINVAL, 0 }, { "inf", -EINVAL, 0 },
+		{ "debug ", -EINVAL, 0 },
+	};
+	enum xb_log_level lvl;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lvl = (enum xb_log_level)99;
+		assert_int_equal(xb_log_level_parse(cases[i].name, &lvl),
+				 cases[i].ret);
+		assert_int_equal(lvl, cases[i].ret ? (enum xb_log_level)99
+						   : cases[i].level);
+	}
+	assert_int_equal(xb_log_level_parse(NULL, &lvl), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_level),
 		cmocka_unit_test(test_set_level),
+		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_format_and_filter),
 		cmocka_unit_test(test_long_message_truncated),
 		cmocka_unit_test(test_errno_preserved),

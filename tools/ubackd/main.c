@@ -108,18 +108,14 @@ static int parse_args(int argc, char **argv, struct ud_config *c)
 			else
 				c->metrics_port = (int)v;
 			break;
-		case 'l':
-			if (!strcmp(optarg, "err"))
-				xb_log_set_level(XB_LOG_ERR);
-			else if (!strcmp(optarg, "warn"))
-				xb_log_set_level(XB_LOG_WARN);
-			else if (!strcmp(optarg, "info"))
-				xb_log_set_level(XB_LOG_INFO);
-			else if (!strcmp(optarg, "debug"))
-				xb_log_set_level(XB_LOG_DEBUG);
-			else
+		case 'l': {
+			enum xb_log_level lvl;
+
+			if (xb_log_level_parse(optarg, &lvl))
 				return -EINVAL;
+			xb_log_set_level(lvl);
 			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);

@@ -24,6 +24,9 @@ enum xb_log_level {
  * variable UBACK_LOG=err|warn|info|debug overrides at first use. */
 void xb_log_set_level(enum xb_log_level level);
 enum xb_log_level xb_log_get_level(void);
+/* A command line's level name: exactly "err", "warn", "info" or "debug".
+ * -EINVAL (out untouched) for anything else. */
+int xb_log_level_parse(const char *name, enum xb_log_level *out);
 /* Prefix each line with @ident (program name), e.g. "uback-blk[1/51712]". */
 void xb_log_set_ident(const char *ident);
 
