@@ -29,6 +29,7 @@
 #include "uback/hv.h"
 #include "uback/log.h"
 #include "uback/sandbox.h"
+#include "uback/testhook.h"
 #include "uback/xenbus.h"
 #include "journal.h"
 #include "vbd.h"
@@ -535,12 +536,12 @@ int main(int argc, char **argv)
 	struct blk_vbd *vbd = NULL;
 	struct xb_dev *dev = NULL;
 	struct xb_hv *hv = NULL;
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	char path[128], ident[192];
 	uint64_t next_stats = 0;
 	sigset_t mask;
 	struct opts o;
-	int ret, sfd, rc = 1;
+	int ret, sfd, hook_fd = -1, rc = 1;
 	bool detach = false;
 
 	if (parse_args(argc, argv, &o))
@@ -603,6 +604,8 @@ int main(int argc, char **argv)
 			goto out_dev;
 		}
 	}
+	/* A no-op outside the test build (uback/testhook.h). */
+	hook_fd = xb_testhook_open();
 	if (!o.sandbox) {
 		xb_warn("--no-sandbox: running with full privileges and no "
 			"system call filter (debugging only)");
@@ -634,6 +637,7 @@ int main(int argc, char **argv)
 
 		pfd[0] = (struct pollfd){ .fd = xb_dev_fd(dev), .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = hook_fd, .events = POLLIN };
 		if (o.stats) {
 			uint64_t t = now_ms();
 
@@ -655,11 +659,13 @@ int main(int argc, char **argv)
 			xb_err("xenstore failure: %s", strerror(-ret));
 			break;
 		}
-		ret = poll(pfd, 2, timeout);
+		ret = poll(pfd, 3, timeout);
 		if (ret < 0 && errno != EINTR) {
 			xb_err("poll: %s", strerror(errno));
 			break;
 		}
+		if (pfd[2].revents & POLLIN)
+			xb_testhook_fire(hook_fd);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -687,6 +693,8 @@ int main(int argc, char **argv)
 		write_stats(&so, vbd);
 out_dev:
 	xb_dev_close(dev);
+	if (hook_fd >= 0)
+		close(hook_fd);
 	if (so.fd >= 0)
 		close(so.fd);
 out_vbd:

@@ -2,7 +2,8 @@
 /*
  * ubackd under a private xensim: it starts uback-blk for a device the
  * toolstack writes (InitWait well within libxl's 10 s), restarts a killed
- * data process within a second, backs off a crash loop, adopts running
+ * data process within a second (also one the sandbox's seccomp filter
+ * killed, whose successor adopts the rings), backs off a crash loop, adopts running
  * processes when it is itself restarted, forgets removed devices, exports
  * counters (control socket and Prometheus), and refuses to start while a
  * kernel backend is bound.
@@ -388,6 +389,102 @@ static void restarts_killed_process(void **state)
 		(unsigned long long)info.recoveries);
 }
 
+/* The restarts file ubackd keeps in the device's run directory. */
+static long restarts_file(void)
+{
+	char path[PATH_MAX + 128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/restarts", fx.run_dir, fx.name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A data process the seccomp filter kills (a forbidden system call, made
+ * on demand through the test build's FIFO hook, uback/testhook.h) is
+ * restarted like any other death: at once, counted once, the death's
+ * signal reported, and the successor adopts the live rings from the
+ * journal: the frontend (keeping its keys, as Linux does) never runs its
+ * reconnect cycle and its data verifies.
+ */
+static void restarts_after_sandbox_kill(void **state)
+{
+	char fifo[PATH_MAX + 32];
+	struct blkfront_info info;
+	long pid, pid2;
+	uint64_t t0;
+	int fd;
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "%s/sigsys-%d", fx.h.dir, (int)getpid());
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* ubackd passes its environment to the data processes. */
+	assert_int_equal(setenv("UBACK_TEST_SIGSYS_FIFO", fifo, 1), 0);
+	fx.ubackd = start_ubackd("--blk-bin", UBACK_BLK_TESTHOOKS_BIN, NULL);
+	unsetenv("UBACK_TEST_SIGSYS_FIFO");
+	assert_int_equal(wait_ping(), 0);
+	create_device(NULL);
+	connect_frontend(true);
+	write_read(1, 1);
+	write_read(2, 1);
+	pid = status_of("pid");
+	assert_true(pid > 0);
+	assert_int_equal(status_of("restarts"), 0);
+	assert_int_equal(status_of("last_signal"), 0);
+
+	t0 = now_ms();
+	fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	pid2 = wait_new_pid(pid, 5000);
+	assert_true(pid2 > 0);
+	fprintf(stderr, "killed by the filter and restarted after %llu ms\n",
+		(unsigned long long)(now_ms() - t0));
+	assert_true(now_ms() - t0 < 2000);
+	assert_int_equal(status_of("last_signal"), SIGSYS);
+	assert_int_equal(status_of("restarts"), 1);
+	assert_int_equal(restarts_file(), 1);
+
+	/* The device keeps working on the successor, without a reconnect:
+	 * what was written before the death reads back. */
+	write_read(3, 2);
+	write_read(1, 3);
+	{
+		uint8_t r[BLK] __attribute__((aligned(4096)));
+		uint8_t w[BLK];
+		struct iovec ri = { r, BLK };
+		struct blkfront_req req = { .op = BLKFRONT_OP_READ,
+					    .iov = &ri, .iovcnt = 1,
+					    .sector = 2 * 8 };
+
+		assert_int_equal(blkfront_sync(fx.bf, &req, 10000), 0);
+		pattern(w, 2, 1);
+		assert_memory_equal(w, r, BLK);
+	}
+	blkfront_get_info(fx.bf, &info);
+	fprintf(stderr, "frontend recoveries: %llu\n",
+		(unsigned long long)info.recoveries);
+	assert_int_equal(info.recoveries, 0);
+
+	/* One byte, one death: the successor, which opened the same FIFO,
+	 * keeps running, and the count stays at one. */
+	sleep_ms(300);
+	assert_int_equal(kill((pid_t)pid2, 0), 0);
+	assert_int_equal(status_of("pid"), pid2);
+	assert_int_equal(status_of("restarts"), 1);
+	assert_int_equal(restarts_file(), 1);
+	unlink(fifo);
+}
+
 static void crash_loop_backs_off(void **state)
 {
 	char bin[PATH_MAX + 16];
@@ -689,6 +786,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(restarts_killed_process, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(restarts_after_sandbox_kill,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(crash_loop_backs_off, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(adopts_after_own_restart, setup,

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uback/log.h"
@@ -135,9 +136,12 @@ static void cmd_status(struct ud *ud, FILE *out)
 
 		fprintf(out, "device name=%s kind=%s domid=%u devid=%u "
 			"path=%s state=%u pid=%d restarts=%u running=%d "
-			"adopted=%d\n", d->name, d->kind, d->domid, d->devid,
-			d->be_path, ud_be_state(ud, d), (int)d->pid,
-			d->restarts, d->pid > 0, d->pid > 0 && !d->child);
+			"adopted=%d last_signal=%d\n", d->name, d->kind,
+			d->domid, d->devid, d->be_path, ud_be_state(ud, d),
+			(int)d->pid, d->restarts, d->pid > 0,
+			d->pid > 0 && !d->child,
+			d->last_status >= 0 && WIFSIGNALED(d->last_status)
+				? WTERMSIG(d->last_status) : 0);
 		f = open_stats(d);
 		if (!f)
 			continue;
