@@ -161,3 +161,16 @@ int netfront_raw_notify(struct netfront *nf, unsigned int q,
 	return xg_evtchn_notify(nf->dom, k == NETFRONT_RAW_TX ? r->tx_port
 							       : r->rx_port);
 }
+
+int netfront_raw_ctrl_producer(struct netfront *nf, RING_IDX ahead)
+{
+	struct nf_ctrl *c = &nf->ctrl;
+
+	if (!nf->ctrl_up || !c->port_up)
+		return -EOPNOTSUPP;
+	xb_wmb();
+	__atomic_store_n(&c->ring.hdr->req_prod, c->ring.req_prod_pvt + ahead,
+			 __ATOMIC_RELAXED);
+	xb_mb();
+	return xg_evtchn_notify(nf->dom, c->port);
+}

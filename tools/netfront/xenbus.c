@@ -321,7 +321,8 @@ static int read_frontend(struct netfront *nf)
 	return 0;
 }
 
-static void free_all(struct netfront *nf)
+/* Frees @nf; *leaks (if not NULL) gets the final grant leak count. */
+static void free_all(struct netfront *nf, uint64_t *leaks)
 {
 	unsigned int qi;
 
@@ -336,6 +337,8 @@ static void free_all(struct netfront *nf)
 	}
 	if (nf->epfd >= 0)
 		close(nf->epfd);
+	if (leaks)
+		*leaks = nf->grant_leaks;
 	free(nf);
 }
 
@@ -439,16 +442,17 @@ err_closed:
 	nf->connected = false;
 	xg_xenbus_switch(nf->xs, nf->fe_path, XenbusStateClosed);
 err:
-	free_all(nf);
+	free_all(nf, NULL);
 	return ret;
 }
 
-void netfront_close(struct netfront *nf)
+uint64_t netfront_raw_close(struct netfront *nf)
 {
+	uint64_t leaks;
 	int t;
 
 	if (!nf)
-		return;
+		return 0;
 	t = nf_timeout(nf) < 5000 ? nf_timeout(nf) : 5000;
 	if (nf->xs) {
 		xg_xenbus_switch(nf->xs, nf->fe_path, XenbusStateClosing);
@@ -459,7 +463,15 @@ void netfront_close(struct netfront *nf)
 			0, t);
 	}
 	nf->connected = false;
-	free_all(nf);
+	/* free_all ends the grants: count what it could not end. */
+	leaks = nf->grant_leaks;
+	free_all(nf, &leaks);
+	return leaks;
+}
+
+void netfront_close(struct netfront *nf)
+{
+	netfront_raw_close(nf);
 }
 
 void netfront_get_info(const struct netfront *nf, struct netfront_info *info)

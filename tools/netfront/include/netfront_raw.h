@@ -139,6 +139,18 @@ int netfront_raw_revoke(struct netfront *nf, unsigned int q,
 int netfront_raw_notify(struct netfront *nf, unsigned int q,
 			enum netfront_raw_ring_kind k);
 
+/* Control ring (ctrl_ring negotiated): publish req_prod = the library's
+ * private producer + @ahead (an impossible producer when @ahead exceeds
+ * the ring) without writing any slot, and notify the control event
+ * channel. The library's private producer is left alone. -EOPNOTSUPP
+ * without a control ring. */
+int netfront_raw_ctrl_producer(struct netfront *nf, RING_IDX ahead);
+
+/* netfront_close(), returning the grants that could not be ended
+ * because the backend still held them (a grant leak: the pages are then
+ * leaked, not freed under the backend). NULL ok (0). */
+uint64_t netfront_raw_close(struct netfront *nf);
+
 #ifdef __cplusplus
 }
 #endif
