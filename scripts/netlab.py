@@ -13,7 +13,8 @@ joining the bridge (the vif's `bridge` key), and uback-netfront creating
 the guest's eth0 inside the guest namespace. Only 198.18.0.0/15 addresses;
 IPv6 is disabled in the namespaces so no other address appears.
 Everything is removed by down(), which is safe to call at any point of a
-failed up() and more than once.
+failed up() and more than once. With simdir=, the lab joins a running
+xensim (another test's simulated host) instead of starting its own.
 
     with NetLab(xensim=..., uback_net=..., netfront=...) as lab:
         lab.guest(["ping", "-c1", lab.peer_ip])
@@ -66,7 +67,8 @@ def stop(proc, timeout=10):
 class NetLab:
     def __init__(self, xensim, uback_net, netfront, tag=None, queues=1,
                  backend_queues=None, netfront_args=(), backend_args=(),
-                 mtu=1500, domid=7, devid=0, workdir=None, log=None):
+                 mtu=1500, domid=7, devid=0, workdir=None, log=None,
+                 simdir=None):
         tag = tag or "nl%d" % os.getpid()
         self.ns_host = tag + "h"
         self.ns_guest = tag + "g"
@@ -84,7 +86,9 @@ class NetLab:
         self.log = log or (lambda msg: None)
         self.procs = {}
         self.namespaces = []
-        self.simdir = None
+        # A running xensim to join (its directory), else up() starts one.
+        self.simdir = simdir
+        self.own_sim = simdir is None
         self.stats_guest = os.path.join(self.workdir, "netfront-stats.json")
         self.stats_backend = os.path.join(self.workdir, "uback-net-stats.json")
 
@@ -149,8 +153,10 @@ class NetLab:
                     "dev", "vp0"])
         self.ns(p, ["ip", "link", "set", "vp0", "up"])
 
-        sim, self.simdir = ubacksim.start_xensim(self.xensim, self.workdir)
-        self.procs["xensim"] = sim
+        if self.own_sim:
+            sim, self.simdir = ubacksim.start_xensim(self.xensim,
+                                                     self.workdir)
+            self.procs["xensim"] = sim
         self.log("xensim at %s" % self.simdir)
         nf = [self.netfront, "--sim-dir", self.simdir, "--domid",
               str(self.domid), "--devid", str(self.devid), "--netns",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Campaign helpers: see camp.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,6 +56,76 @@ int camp_spawn(const char *const *argv, pid_t *pid)
 	}
 	*pid = p;
 	return 0;
+}
+
+int camp_coproc_start(const char *const *argv, struct camp_coproc *c)
+{
+	int in[2], out[2];
+	pid_t p;
+
+	if (pipe2(in, O_CLOEXEC))
+		return -errno;
+	if (pipe2(out, O_CLOEXEC)) {
+		int ret = -errno;
+
+		close(in[0]);
+		close(in[1]);
+		return ret;
+	}
+	p = fork();
+	if (p < 0) {
+		int ret = -errno;
+
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return ret;
+	}
+	if (p == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->pid = p;
+	c->to = fdopen(in[1], "w");
+	c->from = fdopen(out[0], "r");
+	if (!c->to || !c->from)
+		return -ENOMEM;
+	setvbuf(c->to, NULL, _IOLBF, 0);
+	return 0;
+}
+
+int camp_coproc_cmd(struct camp_coproc *c, const char *line, char *reply,
+		    size_t size)
+{
+	size_t n;
+
+	if (fprintf(c->to, "%s\n", line) < 0 || fflush(c->to))
+		return -EPIPE;
+	if (!fgets(reply, (int)size, c->from))
+		return -EPIPE;
+	n = strlen(reply);
+	if (n && reply[n - 1] == '\n')
+		reply[n - 1] = '\0';
+	return 0;
+}
+
+int camp_coproc_end(struct camp_coproc *c, unsigned int timeout_ms)
+{
+	int st;
+
+	if (c->to)
+		fclose(c->to);
+	c->to = NULL;
+	st = camp_wait(c->pid, timeout_ms);
+	if (c->from)
+		fclose(c->from);
+	c->from = NULL;
+	return st;
 }
 
 int camp_wait(pid_t pid, unsigned int timeout_ms)

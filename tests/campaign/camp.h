@@ -11,7 +11,9 @@
 #define TESTS_CAMPAIGN_CAMP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* How much a backend's private memory (RssAnon) may grow over a run.
@@ -38,6 +40,23 @@ uint32_t camp_rand_below(uint64_t *s, uint32_t n);
 
 /* Start @argv (argv[0] a path) as a child; its pid in *@pid. */
 int camp_spawn(const char *const *argv, pid_t *pid);
+/* A helper process spoken to by lines: its stdin and stdout as streams
+ * (line-buffered on our side). */
+struct camp_coproc {
+	pid_t pid;
+	FILE *to, *from;
+};
+/* Start @argv (argv[0] found in PATH) with pipes on its stdin/stdout. */
+int camp_coproc_start(const char *const *argv, struct camp_coproc *c);
+/* Send @line (a newline is added) and read one reply line into @reply
+ * (newline removed). -EPIPE when the helper is gone. Blocks until the
+ * helper answers: the helper bounds its own work. */
+int camp_coproc_cmd(struct camp_coproc *c, const char *line, char *reply,
+		    size_t size);
+/* Close its stdin (the helper cleans up and exits) and wait for it, at
+ * most @timeout_ms; its exit status as camp_wait. */
+int camp_coproc_end(struct camp_coproc *c, unsigned int timeout_ms);
+
 /* Exit status, 128 + signal, or -ETIMEDOUT (then SIGKILLed). */
 int camp_wait(pid_t pid, unsigned int timeout_ms);
 bool camp_alive(pid_t pid);

@@ -2,15 +2,18 @@
 /*
  * Hostile-guest campaign against uback-net (docs/security.md).
  *
- * Under a private xensim, two guests, each with one vif served by its own
- * uback-net process (loop port, sandboxed: the default), both frontends
- * being tools/netfront:
- *   - the good guest runs netfront's data path (netfront_tx / netfront_rx,
- *     scatter-gather, kicks and event channels as Linux netfront uses
- *     them): batches of 16 frames of 4000 bytes with a per-frame pattern,
- *     every TX response checked (netfront's tx_errors), every frame
- *     received back through the loop port and compared byte for byte;
- *     first alone (throughput measured in the same run), then while
+ * Under a private xensim, an attacker guest and a well-behaved one, each
+ * vif served by its own uback-net process (sandboxed: the default):
+ *   - the good guest is real traffic by default (--netfront/--goodnet,
+ *     as meson runs it): tests/campaign/goodnet.py joins this xensim with
+ *     scripts/netlab.py's topology (namespaces, uback-netfront giving a
+ *     guest kernel its eth0, uback-net --port tap on a bridge, a veth to
+ *     a peer) and runs iperf3 guest -> peer, alone first (the baseline,
+ *     measured in the same run), then under attack, followed by a 64 MiB
+ *     TCP transfer whose sha256 must match on both ends. Without those
+ *     options: netfront's data path (netfront_tx / netfront_rx) over the
+ *     loop port, batches of 16 frames of 4000 bytes with a per-frame
+ *     pattern, every byte compared (netgood.c);
  *   - the attacker, a netfront whose rings it drives through the raw API
  *     (netfront_raw.h), loops over every attack class with random
  *     parameters: impossible TX producers, packets over the slot limits,
@@ -27,6 +30,7 @@
  * the attacker stops, RSS bounded, clean exits on removal.
  *
  *   campaign_net UBACK_NET [--seconds N] [--seed S]
+ *                [--netfront UBACK_NETFRONT --goodnet GOODNET_PY]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,17 +43,10 @@
 #include <xensim/guest.h>
 
 #include "camp.h"
+#include "campnet.h"
 #include "netfront.h"
 #include "netfront_raw.h"
 #include "sim_harness.h"
-
-#define DEVID 0u
-#define TIMEOUT_MS 20000
-#define FRAME 4000u
-#define BATCH 16u
-/* RX buffers the attacker's netfront posts itself: few, so that its raw
- * RX requests fit and a flood soon finds none. */
-#define ATK_RX_FILL 8u
 
 enum atk {
 	ATK_PRODUCER, ATK_SLOTS, ATK_SIZES, ATK_CHAIN, ATK_EXTRAS,
@@ -62,16 +59,6 @@ static const char *const atk_name[ATK_COUNT] = {
 	"flood_no_rx_bufs", "ctrl_ring_garbage", "mcast_garbage",
 };
 
-struct guest {
-	struct xg_sim *sim;
-	struct xg_dom *dom;
-	struct xs_handle *xs;
-	domid_t domid;
-	char be_path[128], fe_path[128];
-	pid_t pid;
-	struct netfront *nf;
-};
-
 struct atk_stats {
 	unsigned long runs, rsp_ok, rsp_err, failed, reconnects,
 		      reconnect_fail, grant_leaks;
@@ -82,156 +69,6 @@ static struct sim_harness harness;
 static volatile bool attack_stop;
 static struct atk_stats astats[ATK_COUNT];
 static unsigned long attacks_total;
-
-static int guest_create(struct guest *g, struct xg_sim *tool)
-{
-	static const char *const be_kv[] = {
-		"mac", "00:16:3e:00:00:01", "handle", "0", "type", "vif", NULL,
-	};
-	static const char *const fe_kv[] = {
-		"mac", "00:16:3e:00:00:01", "handle", "0", NULL,
-	};
-	struct xg_dom_config dc = { .mem_pages = 8192, .nr_grants = 4096 };
-	const char *argv[] = { uback_net, "--hv", "sim", "--port", "loop",
-			       "--queues", "1", "--log", "err", NULL, NULL };
-	int ret;
-
-	memset(g, 0, sizeof(*g));
-	ret = xg_sim_connect(harness.dir, &g->sim);
-	if (!ret)
-		ret = xg_dom_create(g->sim, &dc, &g->dom);
-	if (ret)
-		return ret;
-	g->domid = xg_dom_id(g->dom);
-	ret = xg_device_create(tool, g->domid, "vif", "vif", DEVID, be_kv,
-			       fe_kv);
-	if (ret)
-		return ret;
-	snprintf(g->be_path, sizeof(g->be_path),
-		 "/local/domain/0/backend/vif/%u/%u", g->domid, DEVID);
-	snprintf(g->fe_path, sizeof(g->fe_path),
-		 "/local/domain/%u/device/vif/%u", g->domid, DEVID);
-	argv[9] = g->be_path;
-	ret = camp_spawn(argv, &g->pid);
-	return ret ? ret : xg_dom_xs_open(g->dom, &g->xs);
-}
-
-static int fe_connect(struct guest *g, bool hostile)
-{
-	struct netfront_config c = {
-		.dom = g->dom, .devid = DEVID, .sg = true,
-		.timeout_ms = hostile ? 5000 : TIMEOUT_MS,
-	};
-
-	if (hostile) {
-		c.ctrl_ring = true;
-		c.multicast_control = true;
-		c.split_evtchn = true;
-		c.rx_fill = ATK_RX_FILL;
-	}
-	return netfront_connect(&c, &g->nf);
-}
-
-/* ---- the good guest ---- */
-
-struct good_res {
-	uint64_t bytes, us;
-	unsigned long batches, mismatches, tx_errors, rx_errors;
-	int err;
-};
-
-static void make_frame(uint8_t *f, uint32_t len, uint64_t seed)
-{
-	uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-	uint32_t i;
-
-	for (i = 0; i < len; i++)
-		f[i] = (uint8_t)camp_rand(&s);
-	memcpy(f, "\x00\x16\x3e\x00\x00\x01\x00\x16\x3e\x00\x00\x02", 12);
-	f[12] = 0x88;    /* not IP: nothing parses it */
-	f[13] = 0xb5;
-}
-
-/* Queue one frame, reaping TX completions while the ring is full. */
-static int good_tx(struct netfront *nf, const uint8_t *frame)
-{
-	struct iovec iov = { (void *)frame, FRAME };
-	uint64_t end = camp_now_us() + TIMEOUT_MS * 1000ull;
-	int ret;
-
-	while ((ret = netfront_tx(nf, 0, NULL, &iov, 1)) == -EAGAIN) {
-		if (camp_now_us() > end)
-			return -ETIMEDOUT;
-		netfront_kick(nf);
-		netfront_wait(nf, 10);
-		ret = netfront_poll(nf);
-		if (ret)
-			return ret;
-	}
-	return ret;
-}
-
-/* The next received frame, copied into @buf; its length. */
-static int good_rx(struct netfront *nf, uint8_t *buf, size_t cap,
-		   size_t *len)
-{
-	uint64_t end = camp_now_us() + TIMEOUT_MS * 1000ull;
-	struct netfront_rx_frame f;
-	int ret;
-
-	while ((ret = netfront_rx(nf, 0, &f)) == -EAGAIN) {
-		if (camp_now_us() > end)
-			return -ETIMEDOUT;
-		netfront_kick(nf);    /* repost the RX slots we released */
-		netfront_wait(nf, 10);
-		ret = netfront_poll(nf);
-		if (ret)
-			return ret;
-	}
-	if (!ret)
-		*len = netfront_rx_copy(&f, buf, cap);
-	return ret;
-}
-
-static void good_run(struct guest *g, unsigned int seconds,
-		     struct good_res *res, uint64_t *gen)
-{
-	static uint8_t tx[BATCH][FRAME], rx[65536];
-	struct netfront_stats st0, st1;
-	uint64_t start = camp_now_us();
-	unsigned int i;
-	size_t len;
-	int ret = 0;
-
-	memset(res, 0, sizeof(*res));
-	netfront_get_stats(g->nf, 0, &st0);
-	while (camp_now_us() - start < seconds * 1000000ull) {
-		for (i = 0; i < BATCH && !ret; i++) {
-			make_frame(tx[i], FRAME, *gen + i);
-			ret = good_tx(g->nf, tx[i]);
-		}
-		if (!ret)
-			ret = netfront_kick(g->nf);
-		for (i = 0; i < BATCH && !ret; i++) {
-			ret = good_rx(g->nf, rx, sizeof(rx), &len);
-			if (!ret && (len != FRAME || memcmp(rx, tx[i], FRAME)))
-				res->mismatches++;
-		}
-		if (ret)
-			break;
-		*gen += BATCH;
-		res->bytes += 2ull * BATCH * FRAME;
-		res->batches++;
-	}
-	res->us = camp_now_us() - start;
-	res->err = ret;
-	netfront_poll(g->nf);
-	netfront_get_stats(g->nf, 0, &st1);
-	res->tx_errors = st1.tx_errors - st0.tx_errors +
-			 st1.bad_tx_responses - st0.bad_tx_responses;
-	res->rx_errors = st1.rx_errors - st0.rx_errors +
-			 st1.rx_backend_errors - st0.rx_backend_errors;
-}
 
 /* ---- the attacker ---- */
 
@@ -537,7 +374,7 @@ static void reconnect(struct attacker *a, struct atk_stats *st)
 	g->nf = NULL;
 	xg_xenbus_switch(g->xs, g->fe_path, XenbusStateInitialising);
 	st->reconnects++;
-	if (fe_connect(g, true)) {
+	if (cn_fe_connect(g, true)) {
 		g->nf = NULL;
 		st->reconnect_fail++;
 		camp_msleep(50);
@@ -595,12 +432,15 @@ static void report_mon(const struct camp_mon *m)
 	       m->cpu_max * 100, m->samples, m->died ? "; DIED" : "");
 }
 
+
 int main(int argc, char **argv)
 {
-	unsigned int seconds = 60, i;
-	uint64_t seed = (uint64_t)camp_now_us(), gen = 0;
+	unsigned int seconds = 60, i, t_alone, t_att;
+	uint64_t seed = (uint64_t)camp_now_us();
+	const char *netfront = NULL, *script = NULL;
 	unsigned long leaks = 0;
-	struct guest good, bad;
+	struct good gd;
+	struct guest bad;
 	struct attacker a;
 	struct good_res alone, attacked;
 	struct camp_mon mon[2];
@@ -612,7 +452,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: campaign_net UBACK_NET [--seconds N] "
-			"[--seed S]\n");
+			"[--seed S] [--netfront UBACK_NETFRONT --goodnet "
+			"GOODNET_PY]\n");
 		return 2;
 	}
 	uback_net = argv[1];
@@ -621,40 +462,60 @@ int main(int argc, char **argv)
 			seconds = (unsigned int)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--seed"))
 			seed = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--netfront"))
+			netfront = argv[i + 1];
+		else if (!strcmp(argv[i], "--goodnet"))
+			script = argv[i + 1];
 	}
-	if (seconds < 8)
-		seconds = 8;
+	if (seconds < 12)
+		seconds = 12;
 	if (getuid() != 0) {
 		fprintf(stderr, "SKIP: needs root (the backends drop to the "
 			"uback user)\n");
 		return 77;
 	}
-	printf("campaign_net: %u s, seed %#llx\n", seconds,
-	       (unsigned long long)seed);
+	memset(&gd, 0, sizeof(gd));
+	gd.iperf = netfront && script;
+	if (gd.iperf && (system("command -v iperf3 >/dev/null && command -v "
+				"ip >/dev/null && test -c /dev/net/tun") ||
+			 access(netfront, X_OK))) {
+		fprintf(stderr, "SKIP: the iperf3 good guest needs iperf3, ip, "
+			"/dev/net/tun and %s\n", netfront);
+		return 77;
+	}
+	/* Alone a quarter, then under attack; the verify transfer and the
+	 * helper's set-up come on top (a few seconds). */
+	t_alone = seconds / 4;
+	t_att = seconds - t_alone - 2 - (gd.iperf ? 4 : 0);
+	printf("campaign_net: %u s, seed %#llx, good guest: %s\n", seconds,
+	       (unsigned long long)seed, gd.iperf
+	       ? "iperf3 (real TCP through tap)" : "netfront data API (loop)");
 	if (sim_harness_start(&harness) || xg_sim_connect(harness.dir, &tool)) {
 		fprintf(stderr, "cannot start xensim\n");
 		return 1;
 	}
-	if (guest_create(&good, tool) || guest_create(&bad, tool)) {
-		fprintf(stderr, "cannot create the guests\n");
+	if (cn_guest_create(&bad, tool, harness.dir, uback_net) ||
+	    cn_fe_connect(&bad, true)) {
+		fprintf(stderr, "cannot create the attacker\n");
 		return 1;
 	}
-	if (fe_connect(&good, false) || fe_connect(&bad, true)) {
-		fprintf(stderr, "cannot connect the frontends\n");
+	if (good_up(&gd, tool, harness.dir, uback_net, script, netfront)) {
+		fprintf(stderr, "cannot set up the good guest\n");
+		good_down(&gd, tool, &leaks);
 		return 1;
 	}
 	memset(&a, 0, sizeof(a));
 	a.g = &bad;
 	a.rng = seed | 1;
 	raw_start(&a);
-	mon[0] = (struct camp_mon){ .pid = good.pid, .name = "good" };
+	mon[0] = (struct camp_mon){ .pid = gd.backend, .name = "good" };
 	mon[1] = (struct camp_mon){ .pid = bad.pid, .name = "attacked" };
 	camp_mon_start(mon, 2, 100);
 
-	good_run(&good, seconds / 4, &alone, &gen);
+	good_phase(&gd, t_alone, false, &alone);
 	attack_stop = false;
 	pthread_create(&at, NULL, attacker_thread, &a);
-	good_run(&good, seconds - seconds / 4 - 2, &attacked, &gen);
+	good_phase(&gd, t_att, true, &attacked);
 	attack_stop = true;
 	pthread_join(at, NULL);
 
@@ -666,15 +527,17 @@ int main(int argc, char **argv)
 
 	mbs_alone = alone.us ? alone.bytes / (double)alone.us : 0;
 	mbs_att = attacked.us ? attacked.bytes / (double)attacked.us : 0;
-	printf("good guest alone:        %.1f MB/s (%lu batches, %lu "
+	printf("good guest alone:        %.1f MB/s (%lu %s, %lu "
 	       "mismatches, %lu TX errors, %lu RX errors, err %d)\n",
-	       mbs_alone, alone.batches, alone.mismatches, alone.tx_errors,
-	       alone.rx_errors, alone.err);
-	printf("good guest under attack: %.1f MB/s (%lu batches, %lu "
+	       mbs_alone, alone.batches, gd.iperf ? "retransmits" : "batches",
+	       alone.mismatches, alone.tx_errors, alone.rx_errors, alone.err);
+	printf("good guest under attack: %.1f MB/s (%lu %s, %lu "
 	       "mismatches, %lu TX errors, %lu RX errors, err %d): %.0f%% "
-	       "of alone\n", mbs_att, attacked.batches, attacked.mismatches,
+	       "of alone\n", mbs_att, attacked.batches,
+	       gd.iperf ? "retransmits" : "batches", attacked.mismatches,
 	       attacked.tx_errors, attacked.rx_errors, attacked.err,
 	       mbs_alone ? 100 * mbs_att / mbs_alone : 0);
+
 	printf("attacks: %lu\n", attacks_total);
 	for (i = 0; i < ATK_COUNT; i++) {
 		printf("  %-20s runs %5lu  rsp ok %6lu err %6lu  device "
@@ -693,8 +556,8 @@ int main(int argc, char **argv)
 
 	if (alone.err || attacked.err || alone.mismatches ||
 	    attacked.mismatches || alone.tx_errors || attacked.tx_errors ||
-	    alone.rx_errors || attacked.rx_errors || !alone.batches ||
-	    !attacked.batches) {
+	    alone.rx_errors || attacked.rx_errors || !alone.bytes ||
+	    !attacked.bytes) {
 		printf("FAIL: the good guest's traffic failed or did not "
 		       "verify\n");
 		failures++;
@@ -704,7 +567,7 @@ int main(int argc, char **argv)
 		failures++;
 	}
 	if (mon[0].died || mon[1].died || !camp_alive(bad.pid) ||
-	    !camp_alive(good.pid)) {
+	    !camp_alive(gd.backend)) {
 		printf("FAIL: a backend died\n");
 		failures++;
 	}
@@ -732,25 +595,22 @@ int main(int argc, char **argv)
 		failures++;
 	}
 
-	leaks = netfront_raw_close(bad.nf) + netfront_raw_close(good.nf);
+	leaks = netfront_raw_close(bad.nf);
+	st_good = good_down(&gd, tool, &leaks);
 	if (leaks) {
 		printf("FAIL: %lu grants held at the final disconnect\n", leaks);
 		failures++;
 	}
-	xg_device_remove(tool, good.domid, "vif", "vif", DEVID);
 	xg_device_remove(tool, bad.domid, "vif", "vif", DEVID);
-	st_good = camp_wait(good.pid, TIMEOUT_MS);
 	st_bad = camp_wait(bad.pid, TIMEOUT_MS);
 	printf("exit status: good %d, attacked %d\n", st_good, st_bad);
 	if (st_good || st_bad) {
 		printf("FAIL: a backend did not exit cleanly\n");
 		failures++;
 	}
-	xs_close(good.xs);
+	good_fini(&gd);
 	xs_close(bad.xs);
-	xg_dom_destroy(good.dom);
 	xg_dom_destroy(bad.dom);
-	xg_sim_disconnect(good.sim);
 	xg_sim_disconnect(bad.sim);
 	xg_sim_disconnect(tool);
 	sim_harness_stop(&harness);
