@@ -141,12 +141,6 @@ int net_dpdk_eal_argv(const char *extra, char *buf, size_t bufsz,
 	return 0;
 }
 
-/* With --no-shconf the EAL leaves only its empty runtime directory. */
-static void dpdk_eal_atexit(void)
-{
-	(void)rmdir(rte_eal_get_runtime_dir());
-}
-
 /* The EAL can be initialised once per process and never again after
  * rte_eal_cleanup(), so it stays up until exit. rte_eal_init() pins the
  * calling thread to lcore 0's CPU: restore the caller's affinity, the
@@ -180,7 +174,11 @@ static int dpdk_eal_up(void)
 	}
 	if (have_cpus)
 		pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-	atexit(dpdk_eal_atexit);
+	/* With --no-shconf the EAL leaves only its empty runtime directory
+	 * and never uses it after init (no shared files, no IPC socket):
+	 * removed now, while we are still allowed to (a sandboxed process
+	 * runs as a user that cannot, nor may it call rmdir). */
+	(void)rmdir(rte_eal_get_runtime_dir());
 	ret = 1;
 out_state:
 	dpdk_eal_state = ret;
