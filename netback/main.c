@@ -343,6 +343,9 @@ static const int dpdk_syscalls[] = {
 	SYS_access,
 #endif
 	SYS_faccessat, SYS_faccessat2,
+#ifdef SYS_epoll_create
+	SYS_epoll_create,
+#endif
 	SYS_timerfd_create, SYS_timerfd_settime, SYS_timerfd_gettime,
 #ifdef SYS_accept
 	SYS_accept,
