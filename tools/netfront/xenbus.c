@@ -464,7 +464,6 @@ uint64_t netfront_raw_close(struct netfront *nf)
 	}
 	nf->connected = false;
 	/* free_all ends the grants: count what it could not end. */
-	leaks = nf->grant_leaks;
 	free_all(nf, &leaks);
 	return leaks;
 }
