@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,8 @@ int main(int argc, char **argv)
 			"uback user)\n");
 		return 77;
 	}
+	/* A helper that died must be an error (EPIPE), not our death. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&gd, 0, sizeof(gd));
 	gd.iperf = netfront && script;
 	if (gd.iperf && (system("command -v iperf3 >/dev/null && command -v "
@@ -502,6 +505,10 @@ int main(int argc, char **argv)
 	if (good_up(&gd, tool, harness.dir, uback_net, script, netfront)) {
 		fprintf(stderr, "cannot set up the good guest\n");
 		good_down(&gd, tool, &leaks);
+		netfront_raw_close(bad.nf);
+		kill(bad.pid, SIGKILL);
+		camp_wait(bad.pid, TIMEOUT_MS);
+		sim_harness_stop(&harness);
 		return 1;
 	}
 	memset(&a, 0, sizeof(a));
