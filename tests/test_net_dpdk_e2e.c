@@ -21,6 +21,11 @@
  *            fix; docs/netback.md says to give memif a bsize.
  *   vhost    testpmd net_vhost (vhost-user server), uback-net
  *            net_virtio_user
+ *   memif_steer  memif again, IPv4/TCP frames of 61 flows, the guest
+ *            having set Toeplitz hashing and a mapping table over the
+ *            control ring: each frame must come back on the queue the
+ *            table names for its hash (uback-net hands it between its
+ *            queue threads), hash extra equal to a reference Toeplitz
  *
  * Sizes 60..1514 and 2048..9000 (several RX/TX slots per frame: the guest
  * negotiates sg; E2E_MAX_LEN=N limits them, for debugging). Frames in flight are bounded (WINDOW per queue, well
@@ -46,6 +51,7 @@
 
 #include <cmocka.h>
 
+#include <xen/io/netif.h>
 #include <xensim/guest.h>
 
 #include "dpdk_peer.h"
@@ -57,8 +63,14 @@
 #define WINDOW 32u              /* frames in flight per queue */
 #define FRAMES_PER_QUEUE 1500u
 #define MAX_FRAMES (NQ * FRAMES_PER_QUEUE)
-#define HDR_OFF 14u             /* our header after Ethernet */
-#define PAYLOAD_OFF (HDR_OFF + 20u)
+/* Our header: after Ethernet, or (steering case) after Ethernet, IPv4
+ * and TCP, so that uback-net hashes the frame. */
+#define HDR_OFF g_hdr
+#define PAYLOAD_OFF (g_hdr + 20u)
+static uint32_t g_hdr = 14;
+/* Steering case: the mapping table the guest set (NULL: none). */
+static const uint32_t *g_map;
+#define MAP_SIZE 8u
 
 static struct sim_harness harness;
 static struct xg_sim *sim;
@@ -115,6 +127,26 @@ static void build(uint8_t *f, uint32_t len, uint32_t magic, uint32_t seq,
 	memcpy(f, "\x02\x00\x00\x00\x00\x02\x00\x16\x3e\x00\x00\x01", 12);
 	f[12] = 0x88;
 	f[13] = 0xb5;
+	if (g_hdr > 14) {
+		/* IPv4 198.18.0.1 -> 198.18.0.2, TCP from a port that
+		 * changes with the frame (many flows) to 5201 */
+		uint16_t sport = (uint16_t)(10000 + seq % 61);
+
+		f[12] = 0x08;
+		f[13] = 0x00;
+		memset(f + 14, 0, 40);
+		f[14] = 0x45;
+		f[16] = (uint8_t)((len - 14) >> 8);
+		f[17] = (uint8_t)(len - 14);
+		f[22] = 64;
+		f[23] = 6;
+		memcpy(f + 26, "\xc6\x12\x00\x01\xc6\x12\x00\x02", 8);
+		f[34] = (uint8_t)(sport >> 8);
+		f[35] = (uint8_t)sport;
+		f[36] = 5201 >> 8;
+		f[37] = 5201 & 0xff;
+		f[46] = 5 << 4;
+	}
 	for (i = PAYLOAD_OFF; i < len; i++)
 		f[i] = (uint8_t)(seq * 2654435761u >> (i & 15)) ^ (uint8_t)i;
 	put32(f + HDR_OFF, magic);
@@ -122,6 +154,41 @@ static void build(uint8_t *f, uint32_t len, uint32_t magic, uint32_t seq,
 	put32(f + HDR_OFF + 8, len);
 	put32(f + HDR_OFF + 12, q);
 	put32(f + HDR_OFF + 16, fnv(f + PAYLOAD_OFF, len - PAYLOAD_OFF));
+}
+
+/* The Microsoft RSS specification's key. */
+static const uint8_t ms_key[40] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2,
+	0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+	0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4,
+	0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+/* Toeplitz, bit by bit as the specification states it. */
+static uint32_t ref_toeplitz(const uint8_t *in, size_t len)
+{
+	uint32_t h = 0, w;
+	size_t bit, k;
+
+	for (bit = 0; bit < len * 8; bit++) {
+		if (!(in[bit / 8] & (0x80u >> (bit % 8))))
+			continue;
+		for (w = 0, k = 0; k < 32; k++) {
+			size_t kb = bit + k;
+
+			w = (w << 1) | (kb / 8 < sizeof(ms_key)
+				? (ms_key[kb / 8] >> (7 - kb % 8)) & 1u : 0);
+		}
+		h ^= w;
+	}
+	return h;
+}
+
+/* The hash of an IPv4/TCP frame: addresses and ports. */
+static uint32_t frame_hash(const uint8_t *f)
+{
+	return ref_toeplitz(f + 26, 12);
 }
 
 #define MAGIC_DATA 0x55424532u    /* "UBE2" */
@@ -132,6 +199,8 @@ struct run {
 	uint8_t seen[MAX_FRAMES];
 	uint32_t back, corrupt, dup, wrong_queue, probes, strays;
 	uint32_t rx_frames;       /* every frame the guest took */
+	uint32_t bad_hash;        /* steering: hash extra missing or wrong */
+	uint32_t per_queue[NQ];   /* data frames received per queue */
 };
 
 struct guest {
@@ -160,7 +229,8 @@ static void peer_atexit(void)
 }
 
 /* The guest, its vif and uback-net with --port dpdk:@devargs. */
-static void guest_up(struct guest *g, const char *devargs)
+static void guest_up(struct guest *g, const char *devargs,
+		     const struct netfront_hash_config *hash)
 {
 	struct xg_dom_config dc = { .mem_pages = 16384, .nr_grants = 16384 };
 	const char *be_kv[] = { "mac", "00:16:3e:00:00:01", "handle", "0",
@@ -196,12 +266,15 @@ static void guest_up(struct guest *g, const char *devargs)
 	}
 	c.dom = g->dom;
 	c.devid = DEVID;
+	c.ctrl_ring = hash != NULL;
+	c.hash = hash;
 	ret = netfront_connect(&c, &g->nf);
 	if (ret)
 		fail_msg("netfront_connect: %s", strerror(-ret));
 	netfront_get_info(g->nf, &info);
 	assert_int_equal(info.nr_queues, NQ);
 	assert_true(info.sg);
+	assert_int_equal(info.hash, hash != NULL);
 }
 
 static void dump_stats(struct guest *g)
@@ -211,7 +284,8 @@ static void dump_stats(struct guest *g)
 		"total.tx_port_busy", "total.port_tx_dropped",
 		"total.port_rx_errors", "total.port_rx_oversize",
 		"total.rx_drop_too_big", "total.rx_drop_stalled",
-		"total.tx_error_responses", NULL,
+		"total.tx_error_responses", "total.rx_steered_out",
+		"total.rx_drop_steer_full", NULL,
 	};
 	char line[160];
 	unsigned int i;
@@ -279,8 +353,10 @@ static int send_one(struct guest *g, unsigned int q, const uint8_t *f,
 
 /* Check one received frame against what was sent. */
 static void account(struct run *r, unsigned int q, const uint8_t *f,
-		    uint32_t len)
+		    uint32_t len, const struct netfront_meta *meta)
 {
+	unsigned int want_q;
+
 	uint32_t seq, want_len;
 	unsigned int sq;
 
@@ -313,9 +389,19 @@ static void account(struct run *r, unsigned int q, const uint8_t *f,
 	}
 	r->seen[seq] = 1;
 	r->back++;
+	r->per_queue[q]++;
 	if (r->inflight[sq])
 		r->inflight[sq]--;
-	if (sq != q)
+	/* Without a table a frame comes back on the queue it left (io
+	 * forwarding keeps the queue, uback-net maps port queue q to ring
+	 * queue q); with one, on the queue the table names. */
+	want_q = sq;
+	if (g_map) {
+		if (!meta->hash_valid || meta->hash != frame_hash(f))
+			r->bad_hash++;
+		want_q = g_map[frame_hash(f) % MAP_SIZE];
+	}
+	if (want_q != q)
 		r->wrong_queue++;
 }
 
@@ -330,7 +416,7 @@ static unsigned int rx_all(struct guest *g, struct run *r, uint8_t *buf)
 		while (n < 4096 && netfront_rx(g->nf, q, &f) == 0) {
 			size_t len = netfront_rx_copy(&f, buf, 65536);
 
-			account(r, q, buf, (uint32_t)len);
+			account(r, q, buf, (uint32_t)len, &f.meta);
 			r->rx_frames++;
 			n++;
 		}
@@ -410,6 +496,8 @@ static void stream(struct guest *g, const char *what)
 
 				seq = q * FRAMES_PER_QUEUE + r.sent[q];
 				len = sizes[seq % nr_sizes];
+				if (len < PAYLOAD_OFF)
+					len += PAYLOAD_OFF;
 				build(f, len, MAGIC_DATA, seq, q);
 				if (send_one(g, q, f, len))
 					break;
@@ -441,8 +529,10 @@ static void stream(struct guest *g, const char *what)
 	usleep(500000);
 	fprintf(stderr, "%s: %u frames (%u bytes) sent, %u back intact, "
 		"%u lost, %u corrupt, %u duplicated, %u on another queue, "
-		"%u strays, in %llu ms\n", what, r.sent[0] + r.sent[1], bytes,
+		"%u strays, %u bad hashes (queue 0: %u, queue 1: %u), "
+		"in %llu ms\n", what, r.sent[0] + r.sent[1], bytes,
 		r.back, lost, r.corrupt, r.dup, r.wrong_queue, r.strays,
+		r.bad_hash, r.per_queue[0], r.per_queue[1],
 		(unsigned long long)(now_ms() - t0));
 	dump_stats(g);
 	assert_int_equal(r.sent[0] + r.sent[1], MAX_FRAMES);
@@ -450,9 +540,8 @@ static void stream(struct guest *g, const char *what)
 	assert_int_equal(r.corrupt, 0);
 	assert_int_equal(r.dup, 0);
 	assert_int_equal(r.strays, 0);
-	/* io forwarding returns queue q's frames on queue q, and uback-net
-	 * maps port queue q to ring queue q (no hash mapping here). */
 	assert_int_equal(r.wrong_queue, 0);
+	assert_int_equal(r.bad_hash, 0);
 	assert_int_equal(r.back, MAX_FRAMES);
 	/* uback-net's books agree over the data phase: it took every data
 	 * frame from the guest, its port dropped none, and it delivered
@@ -488,7 +577,7 @@ static void test_memif(void **state)
 	snprintf(devargs, sizeof(devargs),
 		 "net_memif_e2e%d,role=client,socket=%s,socket-abstract=no,bsize=9216",
 		 (int)getpid(), peer.sock);
-	guest_up(&g, devargs);
+	guest_up(&g, devargs, NULL);
 	/* Forwarding starts only once the client is connected (a memif
 	 * server crashed when a client connected while it forwarded). */
 	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
@@ -514,7 +603,7 @@ static void test_vhost(void **state)
 	snprintf(devargs, sizeof(devargs),
 		 "net_virtio_user_e2e%d,path=%s,queues=2", (int)getpid(),
 		 peer.sock);
-	guest_up(&g, devargs);
+	guest_up(&g, devargs, NULL);
 	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
 	assert_int_equal(dpdk_peer_go(&peer), 0);
 	stream(&g, "vhost/virtio_user");
@@ -522,9 +611,59 @@ static void test_vhost(void **state)
 	dpdk_peer_kill(&peer, SIGTERM);
 }
 
+/*
+ * RX steering over a polled port: the guest sets Toeplitz hashing (the
+ * Microsoft key, IPv4+TCP) and a mapping table; frames of 61 TCP flows
+ * leave on both queues, come back on the port queue they left, and
+ * uback-net must put each on the ring of the queue the table names for
+ * its hash (a hand-off between its queue threads), with the hash extra
+ * equal to the test's own Toeplitz.
+ */
+static void test_memif_steer(void **state)
+{
+	static const struct dpdk_peer_args server = {
+		.vdev = "net_memif0,role=server,socket=%s,socket-abstract=no",
+		.fwd = "io",
+		.nr_queues = NQ,
+		.publish = true,
+	};
+	static const uint32_t map[MAP_SIZE] = { 0, 1, 1, 0, 1, 0, 0, 1 };
+	struct netfront_hash_config hc = {
+		.flags = XEN_NETIF_CTRL_HASH_TYPE_IPV4 |
+			 XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP,
+		.key_len = sizeof(ms_key),
+		.mapping_size = MAP_SIZE,
+	};
+	char devargs[256];
+	struct guest g;
+
+	memcpy(hc.key, ms_key, sizeof(ms_key));
+	memcpy(hc.mapping, map, sizeof(map));
+	assert_int_equal(dpdk_peer_start(&peer, &server), 0);
+	snprintf(devargs, sizeof(devargs),
+		 "net_memif_st%d,role=client,socket=%s,socket-abstract=no,"
+		 "bsize=9216", (int)getpid(), peer.sock);
+	guest_up(&g, devargs, &hc);
+	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
+	assert_int_equal(dpdk_peer_go(&peer), 0);
+	g_hdr = 54;
+	g_map = map;
+	stream(&g, "memif, steered by the hash mapping");
+	assert_true(stat_value(&g, "total.rx_steered_out") > 0);
+	assert_int_equal(stat_value(&g, "total.rx_steered_out"),
+			 stat_value(&g, "total.rx_steered_in"));
+	assert_int_equal(stat_value(&g, "total.rx_drop_steer_full"), 0);
+	g_hdr = 14;
+	g_map = NULL;
+	dpdk_peer_kill(&peer, SIGTERM);
+	guest_down(&g);
+}
+
 /* A failed case leaves testpmd behind: the next one starts its own. */
 static int peer_teardown(void **state)
 {
+	g_hdr = 14;
+	g_map = NULL;
 	dpdk_peer_kill(&peer, SIGTERM);
 	return 0;
 }
@@ -534,6 +673,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_memif, peer_teardown),
 		cmocka_unit_test_teardown(test_vhost, peer_teardown),
+		cmocka_unit_test_teardown(test_memif_steer, peer_teardown),
 	};
 
 	if (!dpdk_peer_have_testpmd()) {
