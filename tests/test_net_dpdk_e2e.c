@@ -225,6 +225,11 @@ static int group_teardown(void **state)
 
 static void peer_atexit(void)
 {
+	char path[160];
+
+	/* a failed case leaves uback-net's counters file behind */
+	snprintf(path, sizeof(path), "%s/uback-net.stats", peer.dir);
+	unlink(path);
 	dpdk_peer_fini(&peer);
 }
 
