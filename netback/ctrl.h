@@ -74,6 +74,12 @@ bool net_hash_frame(const struct net_hash *h, const uint8_t *frame,
  * thread (seqcount snapshot). */
 unsigned int net_hash_queue(const struct net_hash *h, uint32_t hash,
 			    unsigned int nr_queues);
+/* The RX steering lookup: true with *@q = mapping[hash % mapping_size]
+ * (modulo nr_queues) when the frontend set a mapping table; false when
+ * it did not (mapping_size 0), for nr_queues 0, or if no stable snapshot
+ * was seen (bounded retries, never a spin). Any thread. */
+bool net_hash_map(const struct net_hash *h, uint32_t hash,
+		  unsigned int nr_queues, unsigned int *q);
 
 /* ---- control ring ---- */
 

@@ -189,32 +189,53 @@ bool net_hash_frame(const struct net_hash *h, const uint8_t *frame,
 	return true;
 }
 
-unsigned int net_hash_queue(const struct net_hash *h, uint32_t hash,
-			    unsigned int nr_queues)
+/* mapping[hash % size] (a stable seqcount snapshot); *@size 0 if no
+ * table. false if no stable snapshot was seen. */
+static bool map_lookup(const struct net_hash *h, uint32_t hash, uint32_t *q,
+		       uint32_t *size)
 {
 	unsigned int tries;
-	uint32_t q = 0;
 
-	if (!nr_queues)
-		return 0;
 	for (tries = 0; tries < NET_HASH_READ_TRIES; tries++) {
 		uint32_t seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
-		uint32_t size;
 
 		if (seq & 1u) {
 			xb_cpu_relax();
 			continue;
 		}
-		size = __atomic_load_n(&h->mapping_size, __ATOMIC_RELAXED);
-		if (size > NET_HASH_MAPPING_MAX)
-			size = NET_HASH_MAPPING_MAX;
-		q = size ? __atomic_load_n(&h->mapping[hash % size],
-					   __ATOMIC_RELAXED)
-			 : hash;
+		*size = __atomic_load_n(&h->mapping_size, __ATOMIC_RELAXED);
+		if (*size > NET_HASH_MAPPING_MAX)
+			*size = NET_HASH_MAPPING_MAX;
+		*q = *size ? __atomic_load_n(&h->mapping[hash % *size],
+					     __ATOMIC_RELAXED)
+			   : hash;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) == seq)
-			return q % nr_queues;
+			return true;
 	}
+	return false;
+}
+
+unsigned int net_hash_queue(const struct net_hash *h, uint32_t hash,
+			    unsigned int nr_queues)
+{
+	uint32_t q, size;
+
+	if (!nr_queues)
+		return 0;
 	/* Never seen a stable table: any valid queue will do. */
-	return hash % nr_queues;
+	if (!map_lookup(h, hash, &q, &size))
+		return hash % nr_queues;
+	return q % nr_queues;
+}
+
+bool net_hash_map(const struct net_hash *h, uint32_t hash,
+		  unsigned int nr_queues, unsigned int *q)
+{
+	uint32_t m, size;
+
+	if (!nr_queues || !map_lookup(h, hash, &m, &size) || !size)
+		return false;
+	*q = m % nr_queues;
+	return true;
 }

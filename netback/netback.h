@@ -28,6 +28,7 @@
 #include "uback/ring.h"
 #include "ctrl.h"
 #include "port.h"
+#include "steer.h"
 
 /* ---- limits ---- */
 
@@ -85,6 +86,9 @@ enum net_rx_err {
 	NET_RX_E_MCAST,       /* multicast not in the guest's filter */
 	NET_RX_E_STALLED,     /* guest posted no buffers for rx_stall_ms */
 	NET_RX_E_GRANT,       /* grant copy to the guest failed (error rsp) */
+	NET_RX_E_STEER_FULL,  /* the hash mapping sent it to a queue whose
+	                       * hand-off ring was full (counted on the
+	                       * queue that read it from the port) */
 	NET_RX_E_COUNT,
 };
 
@@ -100,6 +104,7 @@ enum net_stat {
 	NET_ST_RX_ERR_FIRST,                             /* + enum net_rx_err */
 	NET_ST_RX_ERR_LAST = NET_ST_RX_ERR_FIRST + NET_RX_E_COUNT - 1,
 	NET_ST_RX_WAIT_SLOTS, NET_ST_RX_PORT_ERRORS,
+	NET_ST_RX_STEER_OUT, NET_ST_RX_STEER_IN,
 	NET_ST_BATCHES, NET_ST_NOTIFIES, NET_ST_GCOPY_CALLS, NET_ST_GCOPY_SEGS,
 	NET_ST_GCOPY_ERRORS, NET_ST_SLEEPS, NET_ST_LOOPS, NET_ST_EVENTS,
 	NET_ST_RING_HALTED, NET_ST_NOTIFY_ERRORS, NET_ST_SPIN_HITS,
@@ -286,6 +291,10 @@ struct net_queue_config {
 	uint64_t credit_bytes;         /* rate: 0 unlimited */
 	uint64_t credit_usec;
 	struct net_hash *hash;         /* RX hash extra; NULL: none */
+	struct net_steer *steer;       /* RX steering by the hash mapping
+	                                * between the vif's queues; NULL:
+	                                * none (one queue, no ctrl ring) */
+	unsigned int nr_queues;        /* the vif's queues (with @steer) */
 	struct net_mcast *mcast;       /* shared by the vif's queues ... */
 	pthread_mutex_t *mcast_lock;   /* ... under this lock */
 	int alert_fd;                  /* eventfd written when the queue fails */

@@ -189,9 +189,9 @@ static uint64_t sleep_ns(struct net_queue *q)
 static void *queue_thread(void *arg)
 {
 	struct net_queue *q = arg;
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	char name[16];
-	unsigned int n;
+	unsigned int n, steer_i;
 
 	/* Named by itself: naming another thread opens /proc, which the
 	 * sandbox forbids. */
@@ -229,6 +229,12 @@ static void *queue_thread(void *arg)
 		    q->port_fd >= 0 && !q->port_broken)
 			pfd[n++] = (struct pollfd){ .fd = q->port_fd,
 						    .events = POLLIN };
+		/* Frames other queues steer to us: looked at with the port. */
+		steer_i = n;
+		if (!failed && !q->rx_blocked && !q->rx_count &&
+		    q->steer_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = q->steer_fd,
+						    .events = POLLIN };
 		t = failed ? UINT64_MAX : sleep_ns(q);
 		if (t != UINT64_MAX) {
 			ts.tv_sec = (time_t)(t / 1000000000ull);
@@ -246,6 +252,10 @@ static void *queue_thread(void *arg)
 		else if (n > 1 && (pfd[1].revents & (POLLERR | POLLNVAL))) {
 			net_queue_fail(q, "event channel fd failed");
 		}
+		/* Reset before the rings are looked at again: a push after
+		 * that look makes the fd readable for the next poll. */
+		if (steer_i < n && pfd[steer_i].revents)
+			net_steer_ack(q->cfg.steer, q->cfg.index);
 	}
 	port_stats(q);
 	return NULL;
@@ -259,6 +269,8 @@ static void queue_free(struct net_queue *q)
 	free(q->tx_ents);
 	free(q->tx_frames);
 	free(q->rx_frames);
+	free(q->rx_in_frames);
+	free(q->rx_meta);
 	free(q->rx_ents);
 	free(q->rx_reqs);
 	free(q->gcopy);
@@ -273,12 +285,14 @@ static int alloc_buffers(struct net_queue *q)
 	q->tx_ents = calloc(NET_TX_BATCH, sizeof(*q->tx_ents));
 	q->tx_frames = calloc(NET_TX_BATCH, sizeof(*q->tx_frames));
 	q->rx_frames = calloc(NET_RX_BATCH, sizeof(*q->rx_frames));
+	q->rx_in_frames = calloc(NET_RX_BATCH, sizeof(*q->rx_in_frames));
+	q->rx_meta = calloc(NET_RX_BATCH, sizeof(*q->rx_meta));
 	q->rx_ents = calloc(NET_RX_BATCH, sizeof(*q->rx_ents));
 	q->rx_reqs = calloc((size_t)NET_RX_BATCH * NET_RX_MAX_SLOTS,
 			    sizeof(*q->rx_reqs));
 	q->gcopy = calloc(NET_GCOPY_MAX, sizeof(*q->gcopy));
 	if (!q->tx_win || !q->tx_ents || !q->tx_frames || !q->rx_frames ||
-	    !q->rx_ents || !q->rx_reqs || !q->gcopy)
+	    !q->rx_in_frames || !q->rx_meta || !q->rx_ents || !q->rx_reqs || !q->gcopy)
 		return -ENOMEM;
 	/* Reserved only: pages are touched as frames use them. */
 	q->bufs_bytes = (size_t)(NET_TX_BATCH + NET_RX_BATCH) * NET_BUF_STRIDE;
@@ -291,6 +305,7 @@ static int alloc_buffers(struct net_queue *q)
 	q->rx_bufs = q->tx_bufs + (size_t)NET_TX_BATCH * NET_BUF_STRIDE;
 	for (i = 0; i < NET_RX_BATCH; i++)
 		q->rx_frames[i].data = q->rx_bufs + (size_t)i * NET_BUF_STRIDE;
+	q->rx_stash = q->rx_frames;
 	for (i = 0; i < NET_TX_BATCH; i++)
 		q->tx_frames[i].data = q->tx_bufs + (size_t)i * NET_BUF_STRIDE;
 	return 0;
@@ -329,6 +344,7 @@ int net_queue_start(const struct net_queue_config *cfg,
 	int ret;
 
 	if (!cfg->port_ops || !cfg->port || !cfg->mcast || !cfg->mcast_lock ||
+	    (cfg->steer && (!cfg->hash || cfg->index >= cfg->nr_queues)) ||
 	    cfg->tx_limits.max_slots < 1 ||
 	    cfg->tx_limits.fatal_slots < cfg->tx_limits.max_slots ||
 	    cfg->tx_limits.fatal_slots > NET_TX_FATAL_SLOTS_MAX)
@@ -371,6 +387,7 @@ int net_queue_start(const struct net_queue_config *cfg,
 	}
 	q->evtchn_fd = xb_evtchn_fd(q->evtchn);
 	q->port_fd = cfg->port_ops->queue_fd(cfg->port, cfg->index);
+	q->steer_fd = cfg->steer ? net_steer_fd(cfg->steer, cfg->index) : -1;
 	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->stop_fd < 0) {
 		ret = -errno;

@@ -67,9 +67,19 @@ struct net_queue {
 	                                        * to take */
 
 	/* RX */
-	struct net_frame *rx_frames;      /* [NET_RX_BATCH]: the stash */
+	struct net_frame *rx_frames;      /* [NET_RX_BATCH]: port frames */
+	struct net_frame *rx_in_frames;   /* [NET_RX_BATCH]: views of frames
+	                                   * other queues steered to us */
+	struct net_frame *rx_stash;       /* rx_frames or rx_in_frames */
+	struct net_steer_meta *rx_meta;   /* [NET_RX_BATCH]: stash hashes */
 	uint8_t *rx_bufs;
 	uint32_t rx_head, rx_count;
+	uint32_t rx_in_n;                 /* stash frames owned by the ring
+	                                   * from queue rx_in_src */
+	unsigned int rx_in_src, rx_next_src;
+	uint32_t rx_moved;                /* frames steered away by the last
+	                                   * fill (progress) */
+	int steer_fd;                     /* -1 without steering */
 	uint64_t rx_blocked_ns;           /* stash waiting for buffers since */
 	bool rx_blocked;
 	struct net_rx_ent *rx_ents;       /* [NET_RX_BATCH] */

@@ -149,12 +149,69 @@ static bool rx_mcast_pass(struct net_queue *q, const struct net_frame *f)
 	return pass;
 }
 
-static void rx_fill(struct net_queue *q)
+/* The hash of each fresh port frame, when the control ring turned
+ * hashing on (the extra-info value and the steering key). */
+static void rx_hash_batch(struct net_queue *q, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct net_steer_meta *m = &q->rx_meta[i];
+		const struct net_frame *f = &q->rx_frames[i];
+
+		m->hash_type = 0;
+		m->hash_value = 0;
+		if (q->cfg.hash && f->len &&
+		    !net_hash_frame(q->cfg.hash, f->data, f->len,
+				    &m->hash_value, &m->hash_type))
+			m->hash_type = 0;
+	}
+}
+
+/*
+ * Frames the mapping table sends to another queue are copied to that
+ * queue's hand-off ring (or dropped if it is full); the rest stay in the
+ * stash, in order (frame structs are swapped, so every buffer stays
+ * ours). Returns how many stay.
+ */
+static uint32_t rx_steer_out(struct net_queue *q, uint32_t n)
+{
+	uint32_t i, kept = 0;
+	unsigned int t;
+
+	for (i = 0; i < n; i++) {
+		const struct net_steer_meta *m = &q->rx_meta[i];
+
+		if (m->hash_type &&
+		    net_hash_map(q->cfg.hash, m->hash_value, q->cfg.nr_queues,
+				 &t) && t != q->cfg.index) {
+			if (net_steer_push(q->cfg.steer, q->cfg.index, t,
+					   &q->rx_frames[i], m))
+				net_stat_add(&q->stats, NET_ST_RX_STEER_OUT, 1);
+			else
+				rx_drop(q, NET_RX_E_STEER_FULL);
+			q->rx_moved++;
+			continue;
+		}
+		if (kept != i) {
+			struct net_frame tmp = q->rx_frames[kept];
+
+			q->rx_frames[kept] = q->rx_frames[i];
+			q->rx_frames[i] = tmp;
+			q->rx_meta[kept] = *m;
+		}
+		kept++;
+	}
+	net_steer_publish(q->cfg.steer, q->cfg.index);
+	return kept;
+}
+
+static uint32_t rx_from_port(struct net_queue *q)
 {
 	int n;
 
-	if (q->rx_count || q->port_broken)
-		return;
+	if (q->port_broken)
+		return 0;
 	n = q->cfg.port_ops->rx_burst(q->cfg.port, q->cfg.index, q->rx_frames,
 				      NET_RX_BATCH);
 	if (n < 0) {
@@ -164,10 +221,55 @@ static void rx_fill(struct net_queue *q)
 			xb_err("dom%u queue %u: port receive failed: %s",
 			       q->cfg.domid, q->cfg.index, strerror(-n));
 		q->port_broken = true;
+		return 0;
+	}
+	rx_hash_batch(q, (uint32_t)n);
+	if (q->cfg.steer && n)
+		return rx_steer_out(q, (uint32_t)n);
+	return (uint32_t)n;
+}
+
+/*
+ * Refill the empty stash from one source: with steering, the sources
+ * (the port and each other queue's hand-off ring) take turns, so that
+ * neither a busy port nor a busy neighbour starves the other. Frames
+ * from a ring are used in place and given back at the next refill.
+ */
+static void rx_fill(struct net_queue *q)
+{
+	unsigned int nr = q->cfg.steer ? q->cfg.nr_queues : 1, k, src;
+	uint32_t n;
+
+	if (q->rx_count)
+		return;
+	if (q->rx_in_n) {
+		net_steer_release(q->cfg.steer, q->rx_in_src, q->cfg.index,
+				  q->rx_in_n);
+		q->rx_in_n = 0;
+	}
+	q->rx_stash = q->rx_frames;
+	for (k = 0; k < nr; k++) {
+		src = (q->rx_next_src + k) % nr;
+		if (q->cfg.steer && src != q->cfg.index) {
+			n = net_steer_peek(q->cfg.steer, src, q->cfg.index,
+					   q->rx_in_frames, q->rx_meta,
+					   NET_RX_BATCH);
+			if (!n)
+				continue;
+			q->rx_stash = q->rx_in_frames;
+			q->rx_in_src = src;
+			q->rx_in_n = n;
+			net_stat_add(&q->stats, NET_ST_RX_STEER_IN, n);
+		} else {
+			n = rx_from_port(q);
+			if (!n)
+				continue;
+		}
+		q->rx_next_src = src + 1;
+		q->rx_head = 0;
+		q->rx_count = n;
 		return;
 	}
-	q->rx_head = 0;
-	q->rx_count = (uint32_t)n;
 }
 
 bool net_rx_ready(struct net_queue *q)
@@ -204,14 +306,15 @@ static void rx_plan_copy(struct net_queue *q, struct net_rx_ent *e,
 uint32_t net_rx_run(struct net_queue *q)
 {
 	union net_rx_slot out[NET_RX_MAX_SLOTS];
-	uint32_t avail, nf = 0, nseg = 0, nreq = 0, handled = 0, i, j;
-	uint32_t hash_type, hash_value;
+	uint32_t avail, nf = 0, nseg = 0, nreq = 0, handled, i, j;
 	RING_IDX prod;
 	int ret;
 
+	q->rx_moved = 0;
 	rx_fill(q);
+	handled = q->rx_moved;
 	if (!q->rx_count)
-		return 0;
+		return handled;
 	if (xb_ring_get_req_prod(&q->rx, &prod)) {
 		net_queue_fail(q, "impossible RX request producer");
 		return 0;
@@ -220,16 +323,12 @@ uint32_t net_rx_run(struct net_queue *q)
 	q->rx_blocked = false;
 
 	while (q->rx_count && nf < NET_RX_BATCH) {
-		struct net_frame *f = &q->rx_frames[q->rx_head];
+		struct net_frame *f = &q->rx_stash[q->rx_head];
+		const struct net_steer_meta *m = &q->rx_meta[q->rx_head];
 		struct net_rx_ent *e = &q->rx_ents[nf];
 
-		hash_type = 0;
-		hash_value = 0;
-		if (q->cfg.hash && f->len &&
-		    !net_hash_frame(q->cfg.hash, f->data, f->len, &hash_value,
-				    &hash_type))
-			hash_type = 0;
-		net_rx_plan(f, &q->cfg.guest, hash_type, hash_value, &e->plan);
+		net_rx_plan(f, &q->cfg.guest, m->hash_type, m->hash_value,
+			    &e->plan);
 		if (e->plan.err == NET_RX_OK && !rx_mcast_pass(q, f))
 			e->plan.err = NET_RX_E_MCAST;
 		if (e->plan.err == NET_RX_OK && e->plan.sw_csum &&
@@ -277,7 +376,7 @@ uint32_t net_rx_run(struct net_queue *q)
 	}
 	for (i = 0; i < nf; i++) {
 		struct net_rx_ent *e = &q->rx_ents[i];
-		struct net_frame *f = &q->rx_frames[e->frame];
+		struct net_frame *f = &q->rx_stash[e->frame];
 		bool failed = false;
 
 		for (j = 0; j < e->nsegs; j++)

@@ -31,6 +31,7 @@ static const char *const rx_err_names[NET_RX_E_COUNT] = {
 	[NET_RX_E_MCAST] = "mcast_filtered",
 	[NET_RX_E_STALLED] = "stalled",
 	[NET_RX_E_GRANT] = "grant",
+	[NET_RX_E_STEER_FULL] = "steer_full",
 };
 
 static const char *const stat_names[NET_ST_COUNT] = {
@@ -54,6 +55,8 @@ static const char *const stat_names[NET_ST_COUNT] = {
 	[NET_ST_RX_ERR_RSPS] = "rx_error_responses",
 	[NET_ST_RX_WAIT_SLOTS] = "rx_wait_buffers",
 	[NET_ST_RX_PORT_ERRORS] = "rx_port_errors",
+	[NET_ST_RX_STEER_OUT] = "rx_steered_out",
+	[NET_ST_RX_STEER_IN] = "rx_steered_in",
 	[NET_ST_BATCHES] = "batches",
 	[NET_ST_NOTIFIES] = "notifies",
 	[NET_ST_GCOPY_CALLS] = "gcopy_calls",

@@ -31,6 +31,7 @@ struct net_vif {
 	struct net_queue *queues[NET_MAX_QUEUES];
 	struct net_ctrl *ctrl;
 	struct net_hash hash;
+	struct net_steer *steer;       /* with a ctrl ring and 2+ queues */
 	struct net_mcast mcast;
 	pthread_mutex_t mcast_lock;
 	/* What the current connection negotiated. */
@@ -294,6 +295,9 @@ static void stop_queues(struct net_vif *vif)
 {
 	while (vif->nr_queues)
 		net_queue_stop(vif->queues[--vif->nr_queues], &vif->retired);
+	/* No thread uses the hand-off rings any more. */
+	net_steer_destroy(vif->steer);
+	vif->steer = NULL;
 }
 
 static int open_ctrl(struct xb_dev *dev, struct net_vif *vif,
@@ -362,6 +366,16 @@ static int net_connect(struct xb_dev *dev)
 	}
 	vif->port_enabled = true;
 
+	/* A mapping table can only come over the control ring, and only
+	 * matters with several queues. */
+	if (vif->ctrl && fk.nr_queues > 1) {
+		ret = net_steer_create(fk.nr_queues, &vif->steer);
+		if (ret) {
+			xb_dev_fatal(dev, ret, "cannot allocate the RX "
+				     "steering rings");
+			goto err_stop;
+		}
+	}
 	for (q = 0; q < fk.nr_queues; q++) {
 		memset(&qc, 0, sizeof(qc));
 		qc.tx_ref = fk.q[q].tx_ref;
@@ -380,6 +394,8 @@ static int net_connect(struct xb_dev *dev)
 		qc.credit_bytes = vif->credit_bytes;
 		qc.credit_usec = vif->credit_usec;
 		qc.hash = vif->ctrl ? &vif->hash : NULL;
+		qc.steer = vif->steer;
+		qc.nr_queues = fk.nr_queues;
 		qc.mcast = &vif->mcast;
 		qc.mcast_lock = &vif->mcast_lock;
 		qc.alert_fd = vif->alert_fd;

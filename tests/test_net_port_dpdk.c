@@ -40,6 +40,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
+#include "dpdk_peer.h"
 #include "port.h"
 #include "port_dpdk_priv.h"
 
@@ -714,22 +715,17 @@ static void test_vhost_virtio_user(void **state)
 
 /* ---- dpdk suite: a dpdk-testpmd memif peer ----------------------------- */
 
-#define TESTPMD "dpdk-testpmd"
-
-struct peer {
-	char dir[64];        /* private temp dir: socket */
-	char sock[128];      /* where the port connects */
-	char sock_tmp[128];  /* where testpmd listens until it is ready */
-	char prefix[64];     /* testpmd's EAL file prefix */
-	char log[128];       /* testpmd's output, shown when a case fails */
-	pid_t pid;
-	int stdin_w;         /* testpmd exits when this closes */
-	unsigned int gen;
-};
-
-static struct peer g_peer;
+static struct dpdk_peer g_peer;
 static char g_devargs[256];
+static char g_portname[64];       /* the ethdev name in g_devargs */
 static struct net_port *g_port;   /* closed by port_teardown on failure */
+
+static const struct dpdk_peer_args memif_server = {
+	.vdev = "net_memif0,role=server,socket=%s,socket-abstract=no",
+	.fwd = "io",
+	.nr_queues = 2,
+	.publish = true,
+};
 
 static int port_teardown(void **state)
 {
@@ -739,70 +735,25 @@ static int port_teardown(void **state)
 	return 0;
 }
 
-static bool have_testpmd(void)
+static void peer_start(struct dpdk_peer *pe)
 {
-	return system("command -v " TESTPMD " >/dev/null 2>&1") == 0;
+	assert_int_equal(dpdk_peer_start(pe, &memif_server), 0);
 }
 
-static void peer_rm_runtime(struct peer *pe)
+static void peer_kill(struct dpdk_peer *pe, int sig)
 {
-	char cmd[256];
-
-	/* testpmd's EAL runtime dir, named by its (our) unique prefix */
-	snprintf(cmd, sizeof(cmd), "rm -rf /var/run/dpdk/%s /run/dpdk/%s",
-		 pe->prefix, pe->prefix);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s runtime dir\n", pe->prefix);
+	dpdk_peer_kill(pe, sig);
 }
 
-static void peer_dump_log(void);
-
-/* Wait until testpmd's output contains @what (or it exits). */
-static bool peer_wait_output(struct peer *pe, const char *what,
-			     unsigned int ms)
+static void peer_dump_log(void)
 {
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
-	static char buf[65536];
-
-	while (now_ns() < end) {
-		FILE *f = fopen(pe->log, "r");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		if (strstr(buf, what))
-			return true;
-		if (pe->pid <= 0 || waitpid(pe->pid, NULL, WNOHANG) == pe->pid)
-			break;
-		usleep(20000);
-	}
-	return false;
+	dpdk_peer_dump_log(&g_peer);
 }
 
-/*
- * testpmd's memif server crashed (SIGSEGV in its forwarding lcore, inside
- * librte_net_memif) when a client connected while it was forwarding, or
- * before its port was started. So testpmd runs interactive: its socket
- * is published under the name the port uses only once its port is up,
- * and forwarding starts (peer_go) only once the client is connected.
- */
-static void peer_wait_ready(struct peer *pe)
+/* Once the port's memif link is up (seen in this process), testpmd
+ * starts forwarding. */
+static void peer_go(struct dpdk_peer *pe)
 {
-	if (peer_wait_output(pe, "Checking link statuses...\nDone", 60000)) {
-		assert_int_equal(rename(pe->sock_tmp, pe->sock), 0);
-		return;
-	}
-	peer_dump_log();
-	fail_msg("testpmd did not start");
-}
-
-static char g_portname[64];   /* the ethdev name in g_devargs */
-
-/* Once the port's memif link is up, testpmd starts forwarding. */
-static void peer_go(struct peer *pe)
-{
-	static const char start[] = "start\n";
 	uint64_t end = now_ns() + 30000000000ull;
 	struct rte_eth_link link = { 0 };
 	uint16_t port_id;
@@ -818,139 +769,18 @@ static void peer_go(struct peer *pe)
 		peer_dump_log();
 		fail_msg("the memif client did not connect to testpmd");
 	}
-	assert_int_equal(write(pe->stdin_w, start, sizeof(start) - 1),
-			 (ssize_t)(sizeof(start) - 1));
-	if (!peer_wait_output(pe, "io packet forwarding", 30000)) {
-		peer_dump_log();
-		fail_msg("testpmd did not start forwarding");
-	}
-}
-
-static void peer_start(struct peer *pe)
-{
-	char vdev[256];
-	int pfd[2];
-
-	snprintf(pe->prefix, sizeof(pe->prefix), "uback-tpmd-%d-%u",
-		 (int)getpid(), pe->gen++);
-	snprintf(pe->sock_tmp, sizeof(pe->sock_tmp), "%s/starting.sock",
-		 pe->dir);
-	snprintf(vdev, sizeof(vdev),
-		 "net_memif0,role=server,socket=%s,socket-abstract=no",
-		 pe->sock_tmp);
-	unlink(pe->log);   /* not to read the previous one as ready */
-	assert_int_equal(pipe(pfd), 0);
-	pe->pid = fork();
-	assert_true(pe->pid >= 0);
-	if (pe->pid == 0) {
-		int out = open(pe->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		dup2(pfd[0], 0);
-		if (out >= 0) {
-			dup2(out, 1);
-			dup2(out, 2);
-		}
-		close(pfd[1]);
-		/* line-buffered (coreutils' stdbuf), for peer_wait_ready()
-		 * to see its output; TEST_TESTPMD_GDB=1 runs it under gdb
-		 * for a backtrace if it crashes */
-		if (getenv("TEST_TESTPMD_CORE")) {
-			/* a core file in the temp dir, kept on a crash */
-			struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-
-			setrlimit(RLIMIT_CORE, &rl);
-			if (chdir(pe->dir) != 0)
-				_exit(126);
-		}
-		setenv("_STDBUF_O", "L", 1);
-		setenv("LD_PRELOAD", "/usr/libexec/coreutils/libstdbuf.so", 1);
-		{
-			const char *args[] = {
-				"gdb", "-q", "-batch", "-ex", "run", "-ex", "bt",
-				"--args",
-				TESTPMD, "--no-huge", "--no-pci",
-				"--file-prefix", pe->prefix, "-m", "128",
-				"-l", "0,1", "--no-telemetry",
-				"--log-level=*:warning", "--vdev", vdev, "--",
-				"-i", "--forward-mode=io",
-				"--total-num-mbufs=16384", "--rxd=1024",
-				"--txd=1024", "--rxq=2", "--txq=2", NULL,
-			};
-			const char *const *argv = args;
-
-			if (!getenv("TEST_TESTPMD_GDB"))
-				argv += 8;
-			execvp(argv[0], (char *const *)argv);
-		}
-		_exit(127);
-	}
-	close(pfd[0]);
-	pe->stdin_w = pfd[1];
-	peer_wait_ready(pe);
-}
-
-static void peer_kill(struct peer *pe, int sig)
-{
-	uint64_t end = now_ns() + 5000000000ull;
-	int status;
-
-	if (pe->pid <= 0)
-		return;
-	if (waitpid(pe->pid, &status, WNOHANG) == pe->pid) {
-		/* it died on its own: say how (a memif server is known to
-		 * crash at times when its client leaves) */
-		fprintf(stderr, "testpmd %d had exited: %s %d\n", (int)pe->pid,
-			WIFSIGNALED(status) ? "signal" : "status",
-			WIFSIGNALED(status) ? WTERMSIG(status)
-					    : WEXITSTATUS(status));
-		goto out_reaped;
-	}
-	kill(pe->pid, sig);
-	while (waitpid(pe->pid, &status, WNOHANG) == 0) {
-		if (now_ns() > end) {
-			kill(pe->pid, SIGKILL);
-			waitpid(pe->pid, &status, 0);
-			break;
-		}
-		usleep(10000);
-	}
-out_reaped:
-	pe->pid = 0;
-	close(pe->stdin_w);
-	unlink(pe->sock);
-	unlink(pe->sock_tmp);
-	peer_rm_runtime(pe);
+	assert_int_equal(dpdk_peer_go(pe), 0);
 }
 
 static void peer_atexit(void)
 {
-	peer_kill(&g_peer, SIGTERM);
-	unlink(g_peer.log);
-	rmdir(g_peer.dir);
-}
-
-static void peer_dump_log(void)
-{
-	char line[512];
-	FILE *f = fopen(g_peer.log, "r");
-
-	fprintf(stderr, "---- testpmd (pid %d) output:\n", (int)g_peer.pid);
-	while (f && fgets(line, sizeof(line), f))
-		fputs(line, stderr);
-	if (f)
-		fclose(f);
-	fprintf(stderr, "----\n");
+	dpdk_peer_fini(&g_peer);
 }
 
 static int memif_setup(void **state)
 {
-	snprintf(g_peer.dir, sizeof(g_peer.dir), "/tmp/uback-dpdk-XXXXXX");
-	if (!mkdtemp(g_peer.dir))
+	if (dpdk_peer_init(&g_peer))
 		return -1;
-	snprintf(g_peer.sock, sizeof(g_peer.sock), "%s/memif.sock",
-		 g_peer.dir);
-	snprintf(g_peer.log, sizeof(g_peer.log), "%s/testpmd.log",
-		 g_peer.dir);
 	snprintf(g_portname, sizeof(g_portname), "net_memif_u%d",
 		 (int)getpid());
 	snprintf(g_devargs, sizeof(g_devargs),
@@ -1295,8 +1125,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && (!strcmp(argv[1], "--memif") ||
 			 !strcmp(argv[1], "--bench"))) {
-		if (!have_testpmd()) {
-			fprintf(stderr, TESTPMD " not installed (package "
+		if (!dpdk_peer_have_testpmd()) {
+			fprintf(stderr, DPDK_PEER_TESTPMD " not installed (package "
 				"dpdk-dev): skip\n");
 			return 77;
 		}
