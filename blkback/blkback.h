@@ -37,6 +37,10 @@
  * channel wake-up (~15 us) it saves. */
 #define BLK_POLL_ADAPTIVE_MAX_US 50u
 #define BLK_POLL_ADAPTIVE_GAP_US 25u
+/* Coalesced wake-ups (blk_queue_config.coalesce): the longest a batched
+ * sleep waits for its batch; requests that came meanwhile wait at most
+ * this long. */
+#define BLK_COALESCE_US 50u
 
 /* ---- backing store ---- */
 
@@ -89,6 +93,8 @@ enum blk_stat {
 	BLK_ST_CPU_US,
 	BLK_ST_POLL_WINDOW_NS,         /* adaptive polling's current window */
 	BLK_ST_POLL_PREEMPTED,         /* spins that lost their CPU */
+	BLK_ST_COALESCED,              /* sleeps asking for a batch */
+	BLK_ST_COALESCE_TIMEOUTS,      /* ... that ended short of it */
 	BLK_ST_COUNT
 };
 
@@ -164,6 +170,18 @@ struct blk_queue_config {
 	 */
 	uint32_t poll_us;
 	bool poll_adaptive;
+	/*
+	 * Coalesced wake-ups: when the thread runs out of work with nothing
+	 * in flight while the frontend has not yet consumed several of our
+	 * responses (it is behind, and a closed-loop frontend turns each of
+	 * them into a new request), sleep with req_event that many requests
+	 * ahead (at most half the ring), for at most BLK_COALESCE_US, instead
+	 * of spinning or waking for every request: one wake-up and one
+	 * frontend notification per batch. A batch that does not come in
+	 * time halves the next ones (down to none); batches that come, or
+	 * wake-ups that find several requests waiting, double them back.
+	 */
+	bool coalesce;
 	/*
 	 * Without persistent grants: move data by grant copy through a
 	 * bounce pool instead of mapping the pages per request (0: always

@@ -86,10 +86,10 @@ struct blk_engine_ops {
 	/*
 	 * Return up to @max completions in @cqes (count >= 0). With @wait and
 	 * nothing ready, first submit and sleep until a completion arrives or
-	 * @timeout_ms passes (-1: no limit); then 0 may come back.
+	 * @timeout_us microseconds pass (-1: no limit); then 0 may come back.
 	 */
 	int (*reap)(struct blk_engine *e, struct blk_cqe *cqes, unsigned int max,
-		    bool wait, int timeout_ms);
+		    bool wait, int64_t timeout_us);
 	/* Non-zero if a completion is ready now (cheap; for polling loops). */
 	bool (*ready)(struct blk_engine *e);
 };

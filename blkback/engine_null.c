@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 
@@ -165,14 +166,18 @@ static void collect_polls(struct null_engine *ne)
 }
 
 static int null_reap(struct blk_engine *e, struct blk_cqe *cqes,
-		     unsigned int max, bool wait, int timeout_ms)
+		     unsigned int max, bool wait, int64_t timeout_us)
 {
 	struct null_engine *ne = to_ne(e);
+	struct timespec ts = {
+		.tv_sec = timeout_us / 1000000,
+		.tv_nsec = (long)(timeout_us % 1000000) * 1000,
+	};
 	int ret;
 
 	if (ne->n || !wait)
 		return (int)take(ne, cqes, max);
-	ret = poll(ne->pfd, ne->npoll, timeout_ms);
+	ret = ppoll(ne->pfd, ne->npoll, timeout_us < 0 ? NULL : &ts, NULL);
 	if (ret < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (ret > 0)

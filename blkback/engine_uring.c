@@ -374,7 +374,7 @@ static unsigned int take_ring(struct uring_engine *ue, struct blk_cqe *cqes,
 }
 
 static int uring_reap(struct blk_engine *e, struct blk_cqe *cqes,
-		      unsigned int max, bool wait, int timeout_ms)
+		      unsigned int max, bool wait, int64_t timeout_us)
 {
 	struct uring_engine *ue = to_ue(e);
 	struct io_uring_cqe *cqe;
@@ -387,12 +387,12 @@ static int uring_reap(struct blk_engine *e, struct blk_cqe *cqes,
 	if (n || !wait)
 		return (int)n;
 
-	if (timeout_ms < 0) {
+	if (timeout_us < 0) {
 		ret = io_uring_submit_and_wait(&ue->ring, 1);
 	} else {
 		struct __kernel_timespec ts = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+			.tv_sec = timeout_us / 1000000,
+			.tv_nsec = (long long)(timeout_us % 1000000) * 1000,
 		};
 		ret = io_uring_submit_and_wait_timeout(&ue->ring, &cqe, 1, &ts,
 						       NULL);

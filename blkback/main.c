@@ -78,6 +78,9 @@ static void usage(FILE *f)
 "                          default: up to 50 us, none when requests are\n"
 "                          over 25 us apart), never (off), or always US us\n"
 "  --poll-us N             same as --poll N (0: off)\n"
+"  --coalesce on|off       when the frontend is behind on our responses,\n"
+"                          sleep until it sent that many more requests\n"
+"                          (at most 50 us) instead of waking for each (on)\n"
 "  --copy-pool KIB         without persistent grants, grant-copy through a\n"
 "                          bounce pool of KIB per queue (16384; 0: map)\n"
 "  --fixed-buffers auto|on|off  register the bounce pool with io_uring\n"
@@ -124,6 +127,7 @@ enum {
 	OPT_SANDBOX_USER,
 	OPT_DEBUG_FORBIDDEN,
 	OPT_DEBUG_OPEN,
+	OPT_COALESCE,
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -146,6 +150,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "persist-idle", required_argument, NULL, 'e' },
 		{ "poll-us", required_argument, NULL, 'p' },
 		{ "poll", required_argument, NULL, 'L' },
+		{ "coalesce", required_argument, NULL, OPT_COALESCE },
 		{ "copy-pool", required_argument, NULL, 'C' },
 		{ "fixed-buffers", required_argument, NULL, 'F' },
 		{ "cpus", required_argument, NULL, 'c' },
@@ -283,6 +288,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'E':
 			if (blk_engine_lookup(optarg, &o->vbd.engine))
+				goto bad;
+			break;
+		case OPT_COALESCE:
+			if (!strcmp(optarg, "on"))
+				o->vbd.coalesce = true;
+			else if (!strcmp(optarg, "off"))
+				o->vbd.coalesce = false;
+			else
 				goto bad;
 			break;
 		case 'N':

@@ -205,6 +205,56 @@ static bool poll_idle(struct blk_queue *q)
 	return hit;
 }
 
+/*
+ * Coalesced wake-ups (blk_queue_config.coalesce). With a frontend that
+ * publishes one request at a time, a backend that sleeps pays a wake-up
+ * (and the frontend a notification) every few requests, and one that
+ * spins pays for the frontend's whole pace. When the frontend is behind
+ * on our responses it will send requests for a while: ask to be woken
+ * only once that many came (at most half the ring, so that it keeps
+ * working while we do), and bound the sleep. 1: no batch.
+ */
+#define COALESCE_MAX_SHIFT 10u
+
+static uint32_t coalesce_batch(struct blk_queue *q)
+{
+	uint32_t b;
+
+	if (!q->cfg.coalesce || q->io_inflight || q->stopping || q->halted ||
+	    q->evtchn_dead || q->blocked != BLK_NIL)
+		return 1;
+	b = xb_ring_rsps_unseen(&q->ring);
+	/* Or as many as piled up during the last wake-up: a frontend that
+	 * keeps publishing while we wake keeps doing so while we sleep. */
+	if (b < q->coal_found)
+		b = q->coal_found;
+	if (b > q->ring.nr_ents - q->ring.nr_ents / 4)
+		b = q->ring.nr_ents - q->ring.nr_ents / 4;
+	b >>= q->coal_shift;
+	return b >= 2 ? b : 1;
+}
+
+/* After a sleep that asked for @batch requests: learn from what came. */
+static void coalesce_learn(struct blk_queue *q, uint32_t batch)
+{
+	RING_IDX avail = __atomic_load_n(&q->ring.sring->req_prod,
+					 __ATOMIC_RELAXED) - q->ring.req_cons;
+
+	if (!q->cfg.coalesce)
+		return;
+	q->coal_found = avail <= q->ring.nr_ents ? avail : 0;
+	if (avail >= batch && avail <= q->ring.nr_ents) {
+		/* The batch came (or, after an ordinary sleep, requests
+		 * piled up while we woke): batches may grow back. */
+		if (avail >= 2 && q->coal_shift)
+			q->coal_shift--;
+	} else if (batch > 1) {
+		blk_stat_add(&q->stats, BLK_ST_COALESCE_TIMEOUTS, 1);
+		if (q->coal_shift < COALESCE_MAX_SHIFT)
+			q->coal_shift++;
+	}
+}
+
 /* The in-flight gauges, once per loop rather than per request. */
 static void publish_gauges(struct blk_queue *q)
 {
@@ -279,6 +329,8 @@ static void *queue_thread(void *arg)
 
 	for (;;) {
 		bool progress = false;
+		uint32_t batch;
+		int64_t timeout_us;
 
 		blk_stat_add(&q->stats, BLK_ST_LOOPS, 1);
 		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
@@ -322,13 +374,18 @@ static void *queue_thread(void *arg)
 		/* Spin only for new requests: with I/O in flight, sleep in
 		 * the engine, so that the kernel's worker (io-wq, e.g. for
 		 * tmpfs, which cannot do non-blocking reads) gets the CPU
-		 * instead of our spinning. */
-		if (!q->stopping && !q->io_inflight && poll_idle(q))
+		 * instead of our spinning. No spinning either while a batch
+		 * is coming: sleeping through it is the point. req_event is
+		 * left alone until here, so a frontend does not notify a
+		 * thread that is awake. */
+		batch = coalesce_batch(q);
+		if (batch == 1 && !q->stopping && !q->io_inflight &&
+		    poll_idle(q))
 			continue;
 		/* Re-arm req_event and look once more (lost wake-up race). */
 		if (!q->halted && !q->stopping && q->blocked == BLK_NIL &&
 		    q->ring.req_cons - q->ring.rsp_prod_pvt < q->ring.nr_ents &&
-		    xb_ring_final_check(&q->ring))
+		    xb_ring_final_check_batch(&q->ring, batch))
 			continue;
 		if (!q->evtchn_armed && !q->stopping && !q->evtchn_dead) {
 			if (!ops->prep_poll(q->eng, q->evtchn_fd,
@@ -337,8 +394,13 @@ static void *queue_thread(void *arg)
 		}
 		persist_tick(q);
 		blk_stat_add(&q->stats, BLK_ST_SLEEPS, 1);
-		n = ops->reap(q->eng, cqes, CQE_BATCH, true,
-			      q->evtchn_dead ? 100 : q->persist ? 1000 : -1);
+		timeout_us = q->evtchn_dead ? 100000 : q->persist ? 1000000 : -1;
+		if (batch > 1) {
+			blk_stat_add(&q->stats, BLK_ST_COALESCED, 1);
+			timeout_us = BLK_COALESCE_US;
+		}
+		n = ops->reap(q->eng, cqes, CQE_BATCH, true, timeout_us);
+		coalesce_learn(q, batch);
 		if (n > 0) {
 			handle_cqes(q, cqes, n);
 		} else if (n < 0) {

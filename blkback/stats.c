@@ -53,6 +53,8 @@ static const char *const stat_names[BLK_ST_COUNT] = {
 	[BLK_ST_CPU_US] = "cpu_queue_us",
 	[BLK_ST_POLL_WINDOW_NS] = "poll_window_ns",
 	[BLK_ST_POLL_PREEMPTED] = "poll_preempted",
+	[BLK_ST_COALESCED] = "coalesced_sleeps",
+	[BLK_ST_COALESCE_TIMEOUTS] = "coalesce_timeouts",
 };
 
 const char *blk_stat_name(enum blk_stat k)

@@ -38,6 +38,7 @@ struct blk_vbd_config {
 	uint32_t persist_idle_s;      /* idle purge (0: default) */
 	uint32_t poll_us;             /* fixed spin before sleeping; 0: */
 	bool poll_adaptive;           /* ... learned spin (default), or off */
+	bool coalesce;                /* batched wake-ups (default on) */
 	uint32_t copy_pool_kib;       /* grant copy pool without persistent
 	                               * grants; 0: map per request */
 	int fixed_buffers;            /* register the pool: 1 on, 0 off,

@@ -41,6 +41,7 @@ void blk_vbd_config_defaults(struct blk_vbd_config *cfg)
 	cfg->copy_pool_kib = BLK_DEFAULT_COPY_POOL_KIB;
 	cfg->fixed_buffers = -1;
 	cfg->poll_adaptive = true;
+	cfg->coalesce = true;
 	cfg->inline_io = -1;
 }
 
@@ -265,6 +266,7 @@ static int connect_queues(struct xb_dev *dev, bool adopt)
 				     1000000000ull;
 		qc.poll_us = vbd->cfg.poll_us;
 		qc.poll_adaptive = vbd->cfg.poll_adaptive;
+		qc.coalesce = vbd->cfg.coalesce;
 		qc.copy_pool_kib = vbd->cfg.copy_pool_kib;
 		if (vbd->cfg.nr_cpus) {
 			qc.pin_cpu = true;

@@ -250,6 +250,7 @@ void fx_start(struct fx *x, const struct opts *o)
 	cfg.persist_idle_ns = o->idle_ns;
 	cfg.poll_us = o->poll_us;
 	cfg.poll_adaptive = o->poll_adaptive;
+	cfg.coalesce = o->coalesce;
 	cfg.inline_rw = o->inline_rw;
 	cfg.copy_pool_kib = o->copy_kib;
 	cfg.fixed_buffers = o->fixed;
@@ -386,15 +387,15 @@ static int g_submit(struct blk_engine *e)
 }
 
 static int g_reap(struct blk_engine *e, struct blk_cqe *c, unsigned int max,
-		  bool wait, int timeout_ms)
+		  bool wait, int64_t timeout_us)
 {
 	struct gate *g = (struct gate *)e;
 
 	g_release(g);
 	/* While holding I/O, wake up often to look at the gate. */
-	if (g->held && (timeout_ms < 0 || timeout_ms > 5))
-		timeout_ms = 5;
-	return g->inner->ops->reap(g->inner, c, max, wait, timeout_ms);
+	if (g->held && (timeout_us < 0 || timeout_us > 5000))
+		timeout_us = 5000;
+	return g->inner->ops->reap(g->inner, c, max, wait, timeout_us);
 }
 
 static bool g_ready(struct blk_engine *e)

@@ -61,6 +61,7 @@ struct opts {
 	bool readonly;
 	uint32_t poll_us;
 	bool poll_adaptive;
+	bool coalesce;             /* coalesced wake-ups */
 	bool inline_rw;            /* engine: synchronous reads/writes */
 	uint32_t max_indirect;
 	uint32_t persist_max;

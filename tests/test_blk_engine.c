@@ -73,7 +73,7 @@ static int reap_n(struct blk_engine *e, struct blk_cqe *c, int n)
 
 	for (tries = 0; got < n && tries < 100; tries++) {
 		int r = e->ops->reap(e, c + got, (unsigned int)(n - got), true,
-				     1000);
+				     1000000);
 
 		assert_true(r >= 0);
 		got += r;
@@ -228,7 +228,7 @@ static void test_poll(void **state)
 	assert_true(c[0].tag == 99);
 	assert_true(c[0].res & POLLIN);
 	/* Waiting with a timeout and nothing pending returns 0. */
-	assert_int_equal(e->ops->reap(e, c, 2, true, 10), 0);
+	assert_int_equal(e->ops->reap(e, c, 2, true, 10000), 0);
 	close(efd);
 }
 
@@ -401,13 +401,13 @@ static void test_null_engine(void **state)
 	/* Polls: nothing until the fd is readable; waiting times out. */
 	assert_int_equal(ops->prep_poll(e, efd, 99), 0);
 	assert_int_equal(ops->reap(e, c, 2, false, 0), 0);
-	assert_int_equal(ops->reap(e, c, 2, true, 10), 0);
+	assert_int_equal(ops->reap(e, c, 2, true, 10000), 0);
 	assert_int_equal(write(efd, &one, 8), 8);
-	assert_int_equal(ops->reap(e, c, 2, true, 1000), 1);
+	assert_int_equal(ops->reap(e, c, 2, true, 1000000), 1);
 	assert_true(c[0].tag == 99);
 	assert_true(c[0].res & POLLIN);
 	/* One-shot: it does not fire again. */
-	assert_int_equal(ops->reap(e, c, 2, true, 10), 0);
+	assert_int_equal(ops->reap(e, c, 2, true, 10000), 0);
 	ops->destroy(e);
 	close(efd);
 }

@@ -262,6 +262,7 @@ unsigned int bf_harvest(struct blkfront *bf, struct bf_queue *q,
 		if (q->rsp_cons != rp)
 			return n;   /* caller's array is full */
 		store_idx(&q->hdr->rsp_event, q->rsp_cons + 1);
+		bf->info.rsp_rearms++;
 		xen_mb();
 		if (load_idx(&q->hdr->rsp_prod) == q->rsp_cons || n == max)
 			return n;
@@ -504,9 +505,12 @@ static void push_queue(struct blkfront *bf, struct bf_queue *q)
 	xen_wmb();
 	store_idx(&q->hdr->req_prod, new_prod);
 	xen_mb();
+	bf->info.pushes++;
 	if ((RING_IDX)(new_prod - load_idx(&q->hdr->req_event)) <
-	    (RING_IDX)(new_prod - old))
+	    (RING_IDX)(new_prod - old)) {
+		bf->info.kicks++;
 		xg_evtchn_notify(bf->dom, q->port);
+	}
 }
 
 int blkfront_kick(struct blkfront *bf)
@@ -567,6 +571,7 @@ int blkfront_wait(struct blkfront *bf, int timeout_ms)
 	struct pollfd pfd = { .fd = bf->epfd, .events = POLLIN };
 	int r;
 
+	bf->info.waits++;
 	do {
 		r = poll(&pfd, 1, timeout_ms);
 	} while (r < 0 && errno == EINTR);

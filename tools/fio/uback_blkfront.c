@@ -56,6 +56,7 @@ struct ubf_options {
 	unsigned int domid;
 	unsigned int timeout_s;
 	unsigned int poll_us;
+	char *stats_file;
 };
 
 struct ubf_data {
@@ -156,6 +157,11 @@ static struct fio_option options[] = {
 	  .minval = 0, .maxval = 1000000,
 	  .help = "spin up to this many us for completions before sleeping "
 		  "on the event channel (0: sleep at once)",
+	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
+	{ .name = "stats_file", .lname = "frontend counters",
+	  .type = FIO_OPT_STR_STORE, .off1 = OFF(stats_file),
+	  .help = "write the blkfront's notification counters (name=value "
+		  "lines) to this file at the end of the job",
 	  .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_INVALID },
 	{ .name = NULL },
 };
@@ -499,12 +505,36 @@ err:
 	return 1;
 }
 
+/* The frontend's counters, for bench/blk (kicks and wake-ups per I/O). */
+static void write_stats(const char *path, struct blkfront *bf)
+{
+	struct blkfront_info info;
+	FILE *f;
+
+	if (!path || !*path || !bf)
+		return;
+	blkfront_get_info(bf, &info);
+	f = fopen(path, "w");
+	if (!f) {
+		log_err("uback-blkfront: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "fe_pushes=%llu\nfe_kicks=%llu\nfe_rsp_rearms=%llu\n"
+		"fe_waits=%llu\n", (unsigned long long)info.pushes,
+		(unsigned long long)info.kicks,
+		(unsigned long long)info.rsp_rearms,
+		(unsigned long long)info.waits);
+	fclose(f);
+}
+
 static void ubf_cleanup(struct thread_data *td)
 {
 	struct ubf_data *d = td->io_ops_data;
+	struct ubf_options *o = td->eo;
 
 	if (!d)
 		return;
+	write_stats(o->stats_file, d->bf);
 	ubf_teardown(d);
 	free(d->comps);
 	free(d->events);

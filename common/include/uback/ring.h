@@ -175,21 +175,48 @@ static inline bool xb_ring_push_rsps(struct xb_back_ring *r)
 }
 
 /*
- * Before sleeping: re-arm req_event and look once more. true if requests
- * arrived (do not sleep). Any producer other than req_cons reads as work,
+ * Before sleeping, and only then (while the consumer is awake, a stale
+ * req_event spares the frontend its notifications): ask to be notified
+ * once the frontend has published @batch requests beyond req_cons
+ * (xen/io/ring.h's "customised FINAL_CHECK" for batches; 1 is
+ * RING_FINAL_CHECK_FOR_REQUESTS) and look once more. true if any request
+ * is there (do not sleep). Any producer other than req_cons reads as work,
  * an impossible one included, so the caller's next xb_ring_get_req_prod
- * reports it instead of the ring going to sleep on it.
+ * reports it instead of the ring going to sleep on it. With @batch > 1
+ * the caller must bound its sleep: a frontend with fewer requests to send
+ * never notifies.
  */
-static inline bool xb_ring_final_check(struct xb_back_ring *r)
+static inline bool xb_ring_final_check_batch(struct xb_back_ring *r,
+					     uint32_t batch)
 {
 	RING_IDX prod;
 
 	if (__atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED) != r->req_cons)
 		return true;
-	r->sring->req_event = r->req_cons + 1;
+	r->sring->req_event = r->req_cons + (batch ? batch : 1);
 	xb_mb();
 	prod = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
 	return prod != r->req_cons;
+}
+
+static inline bool xb_ring_final_check(struct xb_back_ring *r)
+{
+	return xb_ring_final_check_batch(r, 1);
+}
+
+/*
+ * Responses the frontend had not consumed when it last re-armed rsp_event
+ * (it sets rsp_event = rsp_cons + 1 before it sleeps, as Linux's blkfront
+ * does after each interrupt): a hint of how far behind it is, hence of
+ * how many requests a closed-loop frontend is about to send. Guest
+ * controlled: 0 when rsp_event is stale or nonsense (beyond the ring).
+ */
+static inline uint32_t xb_ring_rsps_unseen(const struct xb_back_ring *r)
+{
+	RING_IDX ev = __atomic_load_n(&r->sring->rsp_event, __ATOMIC_RELAXED);
+	RING_IDX unseen = r->rsp_prod_pvt - (ev - 1);
+
+	return unseen <= r->nr_ents ? unseen : 0;
 }
 
 #endif /* UBACK_RING_H */

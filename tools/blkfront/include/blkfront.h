@@ -133,6 +133,14 @@ struct blkfront_info {
 	uint64_t resubmitted;           /* requests resubmitted by them */
 	uint64_t bad_responses;         /* unknown id / not in flight */
 	uint64_t grant_leaks;           /* grants that could not be ended */
+	/* Notification counters (what a backend's req_event/rsp_event
+	 * handling costs this frontend): request producer publications,
+	 * event channel notifications sent to the backend (only when its
+	 * req_event asked), rsp_event re-arms, and blocking waits. */
+	uint64_t pushes;
+	uint64_t kicks;
+	uint64_t rsp_rearms;
+	uint64_t waits;
 };
 
 struct blkfront_req {
