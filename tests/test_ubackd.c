@@ -347,6 +347,12 @@ static void serves_new_device(void **state)
 		assert_true(ud_request(fx.run_dir, req, fx.buf,
 				       sizeof(fx.buf)) > 0);
 		assert_non_null(strstr(fx.buf, "ok "));
+		/* As libxl sets XENBUS_PATH: relative to dom0's home. */
+		snprintf(req, sizeof(req), "attach %s",
+			 strstr(fx.be_path, "backend/"));
+		assert_true(ud_request(fx.run_dir, req, fx.buf,
+				       sizeof(fx.buf)) > 0);
+		assert_non_null(strstr(fx.buf, "ok "));
 		assert_int_equal(ud_request(fx.run_dir,
 					    "attach /local/domain/0/backend/"
 					    "vbd/77/1", fx.buf,

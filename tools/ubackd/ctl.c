@@ -333,10 +333,20 @@ static void cmd_upgrade(struct ud *ud, FILE *out, char *arg)
 	fprintf(out, ".\n");
 }
 
-static void cmd_attach(struct ud *ud, FILE *out, const char *path)
+static void cmd_attach(struct ud *ud, FILE *out, const char *spec)
 {
-	struct ud_dev *d = ud_find(ud, path);
+	char path[600];
+	struct ud_dev *d;
 	unsigned int st;
+
+	/* libxl gives hotplug scripts XENBUS_PATH relative to the backend
+	 * domain's home ("backend/vbd/3/51712"): make it absolute. */
+	if (!strncmp(spec, "backend/", 8))
+		snprintf(path, sizeof(path), "/local/domain/%u/%s",
+			 ud->cfg.self, spec);
+	else
+		snprintf(path, sizeof(path), "%s", spec);
+	d = ud_find(ud, path);
 
 	if (!d) {
 		/* The watch event may still be on its way: look now. */
