@@ -22,10 +22,13 @@
  *   the last fd deletes the non-persistent device, bridge port and all.
  * - persist (uback-net --state-dir): the device is made persistent
  *   (TUNSETPERSIST) at open, so that it outlives a crashed or detached
- *   process with its bridge membership, MTU and addresses; a successor
- *   finds it persistent (sysfs tun_flags, read before any fd touches
- *   it: never an attach to a live tap of someone else) and attaches its
- *   queues without IFF_TUN_EXCL, changing nothing else. close() clears
+ *   process with its bridge membership, MTU and addresses. A successor
+ *   whose exclusive create finds the name taken attaches without
+ *   IFF_TUN_EXCL and keeps the device only if TUNGETIFF says it is
+ *   persistent (a live tap of someone else is refused: a single-queue
+ *   one cannot be attached at all, a multi-queue one is left at once);
+ *   it then changes nothing else on it. sysfs is not asked: it shows
+ *   the netns that mounted it, not ours. close() clears
  *   the flag (TUNSETPERSIST 0 needs no capability on an attached fd; the
  *   sandbox allows that value only), so the last fd still deletes it.
  */
@@ -34,7 +37,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,22 +166,15 @@ static int tap_ifindex(const char *name, int *out)
 
 static int tap_set_carrier(struct net_port *p, bool up);
 
-/* A persistent tun/tap device of that name exists (a predecessor's). */
-static bool tap_is_persistent(const char *name)
+/* @fd is attached to a persistent tap (a predecessor's). */
+static bool tap_fd_persistent(int fd)
 {
-	char path[64], buf[32];
-	unsigned long flags;
-	FILE *f;
-	bool ret = false;
+	struct ifreq ifr;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
-	f = fopen(path, "re");
-	if (!f)
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
 		return false;
-	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%lx", &flags) == 1)
-		ret = (flags & IFF_PERSIST) && (flags & IFF_TAP);
-	fclose(f);
-	return ret;
+	return (ifr.ifr_flags & IFF_PERSIST) && (ifr.ifr_flags & IFF_TAP);
 }
 
 static void tap_unpersist(struct net_port *p)
@@ -235,10 +230,19 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 	for (unsigned int i = 0; i < NET_PORT_MAX_QUEUES; i++)
 		p->q[i].fd = -1;
 
-	p->adopted = cfg->persist && tap_is_persistent(p->ifname);
 	for (unsigned int i = 0; i < cfg->nr_queues; i++) {
 		err = tap_open_queue(p->ifname, p->multi_queue,
 				     i == 0 && !p->adopted, &p->q[i].fd);
+		if (i == 0 && err == -EBUSY && cfg->persist) {
+			err = tap_open_queue(p->ifname, p->multi_queue, false,
+					     &p->q[0].fd);
+			if (!err && !tap_fd_persistent(p->q[0].fd)) {
+				close(p->q[0].fd);
+				p->q[0].fd = -1;
+				err = -EBUSY;
+			}
+			p->adopted = !err;
+		}
 		if (err) {
 			if (i == 0 && err == -EBUSY) {
 				err = -EEXIST;
