@@ -34,6 +34,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <sys/mman.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -130,7 +131,7 @@ static void spawn(struct gfx *g)
 	argv[n++] = "--stats-interval";
 	argv[n++] = "20";
 	argv[n++] = "--log";
-	argv[n++] = "warn";
+	argv[n++] = getenv("NET_ADOPT_LOG") ? getenv("NET_ADOPT_LOG") : "warn";
 	argv[n++] = g->be_path;
 	argv[n] = NULL;
 	g->pid = fork();
@@ -483,6 +484,72 @@ static void wait_stopped(pid_t pid)
 	fail_msg("pid %d did not stop", (int)pid);
 }
 
+/* Wait (bounded) for the interrupted burst to be published; if it is
+ * not, say what the state, the ring and the successor show. */
+static void diagnose_wait(struct gfx *g, const struct net_state *st)
+{
+	struct nfe_queue *nq = &g->fe.q[0];
+	char line[160];
+	unsigned int i;
+	FILE *f;
+
+	for (i = 0; i < 1000; i++) {
+		if (nq->tx.sring->rsp_prod == nq->tx.req_prod_pvt)
+			return;
+		msleep(10);
+	}
+	fprintf(stderr, "not answered after 10 s: state C %u W %u, rsp_prod "
+		"%u, req_prod %u, successor %s, backend state %d\n",
+		st->q[0].tx_req_cons, st->q[0].tx_rsp_written,
+		nq->tx.sring->rsp_prod, nq->tx.req_prod_pvt,
+		waitpid(g->pid, NULL, WNOHANG) == 0 ? "alive" : "gone",
+		be_state(g));
+	f = fopen(g->stats, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "q0.tx_", 6) || !strncmp(line, "q0.loops", 8) ||
+		    !strncmp(line, "q0.ring", 7) || !strncmp(line, "queues", 6))
+			fputs(line, stderr);
+	if (f)
+		fclose(f);
+}
+
+/*
+ * Every thread of stopped @pid is inside a system call. xensim's grant
+ * pins are taken under a spinlock in memory shared with the simulator
+ * (uback/sim_shm.h); a client killed inside that critical section leaves
+ * the lock held for good (xensim warns "stay pinned") and its successor
+ * spins on it: a simulator artifact (Xen copies grants in the
+ * hypervisor), so the test kills only at instants outside user code.
+ */
+static bool all_in_syscall(pid_t pid)
+{
+	char path[320], buf[64];
+	struct dirent *e;
+	bool ok = true;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (ok && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall",
+			 (int)pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f || !fgets(buf, sizeof(buf), f) || buf[0] == '-' ||
+		    !strncmp(buf, "running", 7))
+			ok = false;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return ok;
+}
+
 static void finish(struct gfx *g)
 {
 	assert_int_equal(xg_grant_end(g->dom, g->kref), 0);
@@ -542,7 +609,7 @@ static void test_sigkill_mid_traffic(void **state)
 			assert_int_equal(kill(g->pid, SIGSTOP), 0);
 			wait_stopped(g->pid);
 			replay = st->q[0].tx_req_cons != st->q[0].tx_rsp_written;
-			if (replay) {
+			if (replay && all_in_syscall(g->pid)) {
 				caught += replay;
 				fprintf(stderr, "SIGKILL after %u attempt(s): "
 					"TX consumed %u, answered %u, published "
@@ -561,6 +628,7 @@ static void test_sigkill_mid_traffic(void **state)
 		assert_int_equal(backend_wait(g, TIMEOUT_MS), 128 + SIGKILL);
 		spawn(g);
 		/* Every request of the interrupted burst answered once. */
+		diagnose_wait(g, st);
 		tx_answers(g, BURST * FRAME_SLOTS);
 		got = rx_drain(g, seq0);
 		fprintf(stderr, "%u frame(s) of the interrupted burst came "
