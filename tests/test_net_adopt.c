@@ -4,12 +4,17 @@
  * xensim with the raw test frontend (net_testfe.h) and uback-net run
  * with --state-dir, sandboxed as by default:
  *   - SIGKILL mid-traffic, caught (SIGSTOP, then a look at the state
- *     file) with TX requests consumed and unanswered when it can be: a
- *     successor with the same --state-dir adopts; the backend's state
- *     node is never written (watched), every TX request is answered
- *     exactly once, frames keep coming back on RX (loop port) intact,
- *     and the Toeplitz configuration set over the ctrl ring still
- *     applies (hash extra with the expected value);
+ *     file) with TX requests consumed and unanswered when the scheduler
+ *     allows, else with a burst posted and not taken: a successor with
+ *     the same --state-dir adopts; the backend's state node is never
+ *     written (watched), every TX request is answered exactly once,
+ *     frames keep coming back on RX (loop port) intact, and the
+ *     Toeplitz configuration set over the ctrl ring still applies (hash
+ *     extra with the expected value);
+ *   - the same made deterministic: the state file says a TX burst and
+ *     10 RX buffers were consumed, their ring slots hold garbage (as
+ *     unpublished responses); the successor answers the burst from the
+ *     copies and fills the buffers from theirs;
  *   - SIGUSR1 (live upgrade): it exits 0 after detaching, the successor
  *     adopts, the same checks;
  *   - a state file for other rings, a garbage one, and indices that do
