@@ -555,6 +555,23 @@ static bool all_in_syscall(pid_t pid)
 	return ok;
 }
 
+/* Stop the backend at an instant where every thread is in a system
+ * call (all_in_syscall), bounded. */
+static void stop_in_syscall(struct gfx *g)
+{
+	unsigned int k;
+
+	for (k = 0;; k++) {
+		assert_int_equal(kill(g->pid, SIGSTOP), 0);
+		wait_stopped(g->pid);
+		if (all_in_syscall(g->pid))
+			return;
+		assert_true(k < 1000);
+		assert_int_equal(kill(g->pid, SIGCONT), 0);
+		msleep(1);
+	}
+}
+
 static void finish(struct gfx *g)
 {
 	assert_int_equal(xg_grant_end(g->dom, g->kref), 0);
@@ -590,8 +607,7 @@ static void test_sigkill_mid_traffic(void **state)
 			if (attempt == 100) {
 				/* Not caught: at least kill it with the
 				 * burst posted and not yet taken. */
-				assert_int_equal(kill(g->pid, SIGSTOP), 0);
-				wait_stopped(g->pid);
+				stop_in_syscall(g);
 				seq0 = send_burst(g);
 				fprintf(stderr, "SIGKILL with TX posted, not "
 					"consumed\n");
@@ -679,8 +695,7 @@ static void test_replay_half_written(void **state)
 	nq = &g->fe.q[0];
 	st = map_state(g);
 	watch_state(g);
-	assert_int_equal(kill(g->pid, SIGSTOP), 0);
-	wait_stopped(g->pid);
+	stop_in_syscall(g);
 	tc = st->q[0].tx_req_cons;
 	rc = st->q[0].rx_req_cons;
 	assert_int_equal(tc, st->q[0].tx_rsp_written);
@@ -761,6 +776,7 @@ static void refused(enum corrupt how)
 	guest_up(g, "loop");
 	connect_ctrl(g);
 	round_ok(g);
+	stop_in_syscall(g);
 	assert_int_equal(kill(g->pid, SIGKILL), 0);
 	assert_int_equal(backend_wait(g, TIMEOUT_MS), 128 + SIGKILL);
 	st = map_state(g);
@@ -862,6 +878,7 @@ static void test_tap_survives_and_leaves(void **state)
 			     "198.18.7.1/24 dev %s", g->ifname, g->ifname), 0);
 	watch_state(g);
 
+	stop_in_syscall(g);
 	assert_int_equal(kill(g->pid, SIGKILL), 0);
 	assert_int_equal(backend_wait(g, TIMEOUT_MS), 128 + SIGKILL);
 	/* The host side as it was: device, MTU, address. */
