@@ -243,6 +243,16 @@ static int build_filter(const struct xb_sandbox_config *cfg,
 	for (i = 0; !ret && i < cfg->nr_ioctls; i++)
 		ret = allow_if(ctx, SYS_ioctl, 1, SCMP_CMP_MASKED_EQ,
 			       0xffffffffu, cfg->ioctls[i]);
+	for (i = 0; !ret && i < cfg->nr_ioctls_zero; i++) {
+		const struct scmp_arg_cmp c[2] = {
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ,
+			  .datum_a = 0xffffffffu, .datum_b = cfg->ioctls_zero[i] },
+			{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = 0 },
+		};
+
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_ioctl, 2,
+					     c);
+	}
 #ifdef XB_SANITIZED
 	if (!ret)
 		ret = allow_all(ctx, sanitizer_syscalls,

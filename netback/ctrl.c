@@ -7,6 +7,7 @@
 #include "uback/log.h"
 
 #include "ctrl.h"
+#include "state.h"
 
 #define NET_HASH_ALL_TYPES (XEN_NETIF_CTRL_HASH_TYPE_IPV4 |               \
 			    XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP |           \
@@ -27,6 +28,7 @@ struct net_ctrl {
 	struct xb_evtchn *evtchn;
 	evtchn_port_t port;
 	bool halted;
+	struct net_state_ctrl own_state;   /* without cfg->state */
 };
 
 /*
@@ -216,17 +218,63 @@ void net_ctrl_handle(struct net_hash *h, unsigned int nr_queues,
 	rsp->data = data;
 }
 
+/* Answer @req in the slot at rsp_prod_pvt; recorded once whole. */
+static void respond(struct net_ctrl *c,
+		    const struct xen_netif_ctrl_request *req)
+{
+	struct xen_netif_ctrl_response rsp;
+
+	net_ctrl_handle(c->cfg.hash, c->cfg.nr_queues, c->gnt, c->cfg.domid,
+			req, &rsp);
+	memcpy(xb_ring_slot(&c->ring, c->ring.rsp_prod_pvt), &rsp,
+	       sizeof(rsp));
+	c->ring.rsp_prod_pvt++;
+	net_state_store(&c->cfg.state->rsp_written, c->ring.rsp_prod_pvt);
+}
+
+/* Record where a fresh ring starts, or take the predecessor's indices
+ * and answer the request it left half done (state.h "Recovery"). */
+static int ctrl_state_start(struct net_ctrl *c)
+{
+	struct net_state_ctrl *s = c->cfg.state;
+	RING_IDX cons = s->req_cons, written = s->rsp_written, pub;
+
+	if (!c->cfg.adopt) {
+		net_state_store(&s->req_cons, c->ring.req_cons);
+		net_state_store(&s->rsp_written, c->ring.rsp_prod_pvt);
+		return 0;
+	}
+	pub = __atomic_load_n(&c->ring.sring->rsp_prod, __ATOMIC_RELAXED);
+	if ((RING_IDX)(cons - written) > 1 ||
+	    (RING_IDX)(written - pub) > c->ring.nr_ents) {
+		xb_err("dom%u ctrl ring: state indices do not match the ring",
+		       c->cfg.domid);
+		return -EUCLEAN;
+	}
+	c->ring.req_cons = cons;
+	c->ring.rsp_prod_pvt = written;
+	if (cons != written) {
+		struct xen_netif_ctrl_request req = s->req;
+
+		respond(c, &req);
+	}
+	xb_ring_push_rsps(&c->ring);
+	return 0;
+}
+
 int net_ctrl_open(const struct net_ctrl_config *cfg, struct net_ctrl **out)
 {
 	struct net_ctrl *c;
 	int ret;
 
-	if (!cfg->hv || !cfg->hash)
+	if (!cfg->hv || !cfg->hash || (cfg->adopt && !cfg->state))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->cfg = *cfg;
+	if (!c->cfg.state)
+		c->cfg.state = &c->own_state;
 
 	ret = xb_gnt_open(cfg->hv, &c->gnt);
 	if (ret) {
@@ -248,6 +296,9 @@ int net_ctrl_open(const struct net_ctrl_config *cfg, struct net_ctrl **out)
 		       strerror(-ret));
 		goto err_map;
 	}
+	ret = ctrl_state_start(c);
+	if (ret)
+		goto err_map;
 	ret = xb_evtchn_open(cfg->hv, &c->evtchn);
 	if (ret) {
 		xb_err("dom%u ctrl ring: cannot open event channel handle: %s",
@@ -261,6 +312,8 @@ int net_ctrl_open(const struct net_ctrl_config *cfg, struct net_ctrl **out)
 		       cfg->domid, cfg->remote_port, strerror(-ret));
 		goto err_evtchn;
 	}
+	if (cfg->adopt)
+		xb_evtchn_notify(c->evtchn, c->port);
 	*out = c;
 	return 0;
 
@@ -306,7 +359,6 @@ static void drain_evtchn(struct net_ctrl *c)
 static void answer(struct net_ctrl *c)
 {
 	struct xen_netif_ctrl_request req;
-	struct xen_netif_ctrl_response rsp;
 
 	/* The one read of the shared slot: the guest may rewrite it while
 	 * we look, so the compiler must not re-read it for any field. The
@@ -314,11 +366,10 @@ static void answer(struct net_ctrl *c)
 	memcpy(&req, xb_ring_slot(&c->ring, c->ring.req_cons), sizeof(req));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	c->ring.req_cons++;
-	net_ctrl_handle(c->cfg.hash, c->cfg.nr_queues, c->gnt, c->cfg.domid,
-			&req, &rsp);
-	memcpy(xb_ring_slot(&c->ring, c->ring.rsp_prod_pvt), &rsp,
-	       sizeof(rsp));
-	c->ring.rsp_prod_pvt++;
+	/* Journalled before it changes anything (state.h). */
+	c->cfg.state->req = req;
+	net_state_store(&c->cfg.state->req_cons, c->ring.req_cons);
+	respond(c, &req);
 }
 
 static void publish(struct net_ctrl *c, uint32_t handled)

@@ -84,6 +84,7 @@ bool net_hash_map(const struct net_hash *h, uint32_t hash,
 /* ---- control ring ---- */
 
 struct net_ctrl;
+struct net_state_ctrl;
 
 struct net_ctrl_config {
 	struct xb_hv *hv;
@@ -92,13 +93,22 @@ struct net_ctrl_config {
 	evtchn_port_t remote_port;     /* event-channel-ctrl */
 	unsigned int nr_queues;        /* bounds mapping table entries */
 	struct net_hash *hash;         /* state the requests update */
+	/* Indices and the request being answered (state.h); NULL: private
+	 * (nothing to adopt from later). Required with @adopt. */
+	struct net_state_ctrl *state;
+	/* Take over the ring from @state (a predecessor's). */
+	bool adopt;
 };
 
 /*
  * Map the ctrl ring, bind its event channel. -EINVAL/-ESRCH from the map
  * or bind; everything undone on failure. Logs one line on failure.
  * Requests the frontend posted before the bind raised no event: call
- * net_ctrl_process once after opening.
+ * net_ctrl_process once after opening. Adopting (cfg->adopt), the ring's
+ * indices come from cfg->state: whole responses are published, a request
+ * the predecessor consumed and did not answer is applied again and
+ * answered (state.h), the frontend is notified; -EUCLEAN (nothing
+ * written) if the indices do not fit the ring.
  */
 int net_ctrl_open(const struct net_ctrl_config *cfg, struct net_ctrl **out);
 /* Unmap, unbind, free. NULL ok. */

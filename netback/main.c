@@ -5,7 +5,9 @@
  * The main thread runs the XenBus state machine, the control ring and
  * writes the counters file; each queue has its own thread. Exits 0 when
  * the toolstack removed the device or on SIGINT/SIGTERM (after
- * disconnecting cleanly).
+ * disconnecting cleanly), or on SIGUSR1 after detaching: the device
+ * stays Connected, the tap stays, and the next process started with the
+ * same --state-dir adopts them (state.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +31,7 @@
 #include "uback/log.h"
 #include "uback/sandbox.h"
 #include "uback/xenbus.h"
+#include "state.h"
 #include "vif.h"
 
 struct opts {
@@ -41,6 +44,7 @@ struct opts {
 	struct net_vif_config vif;
 	int sandbox;                  /* 1 on, 0 off, -1 default */
 	const char *sandbox_user;
+	const char *state_dir;        /* the state file (--state-dir) */
 	/* Hidden, for tests of the sandbox: once sandboxed, make a
 	 * forbidden call ("execve", or "tunsetpersist" on the tap). */
 	const char *debug_forbidden;
@@ -68,6 +72,10 @@ static void usage(FILE *f)
 "  --poll-us N             poll period of ports without fd (dpdk; 50)\n"
 "  --spin-us N             after work, look for more N us before sleeping\n"
 "                          (default 0: sleep at once)\n"
+"  --state-dir DIR         keep the vif's state (vif.state) there and make\n"
+"                          the tap persistent: a new process adopts a\n"
+"                          live vif without renegotiation (see\n"
+"                          docs/operating.md); SIGUSR1 detaches\n"
 "  --stats FILE            write counters to FILE while running\n"
 "  --stats-interval MS     how often (default 1000)\n"
 "  --sandbox-user NAME     user to run as once the device is open\n"
@@ -132,6 +140,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "poll-us", required_argument, NULL, 'P' },
 		{ "spin-us", required_argument, NULL, 'W' },
 		{ "stats", required_argument, NULL, 't' },
+		{ "state-dir", required_argument, NULL, 'j' },
 		{ "stats-interval", required_argument, NULL, 'T' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "no-sandbox", no_argument, NULL, 0x100 },
@@ -155,6 +164,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'S': o->sim_dir = optarg; break;
 		case 'b': o->backend = optarg; break;
 		case 't': o->stats = optarg; break;
+		case 'j': o->state_dir = optarg; break;
 		case 'i': o->vif.ifname = optarg; break;
 		case 0x100: o->sandbox = 0; break;
 		case 0x103: o->sandbox = 1; break;
@@ -330,6 +340,9 @@ static void write_stats(struct stats_out *so, const struct net_vif *vif)
 static const unsigned long net_ioctls[] = {
 	TUNSETOFFLOAD, TUNSETQUEUE, TUNSETCARRIER,
 };
+/* A persistent tap (--state-dir) is made non-persistent when it is
+ * removed for good; making one persistent stays forbidden. */
+static const unsigned long net_ioctls_zero[] = { TUNSETPERSIST };
 
 /*
  * What DPDK does after rte_eal_init and probe, on the descriptors it
@@ -364,6 +377,8 @@ static int enter_sandbox(const struct opts *o, struct xb_hv *hv)
 		.extra = dpdk ? dpdk_syscalls : NULL,
 		.nr_extra = dpdk ? sizeof(dpdk_syscalls) /
 				   sizeof(dpdk_syscalls[0]) : 0,
+		.ioctls_zero = net_ioctls_zero,
+		.nr_ioctls_zero = 1,
 	};
 	int ret;
 
@@ -399,6 +414,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	struct opts o;
 	int ret, sfd, rc = 1;
+	bool detach = false;
 
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -415,6 +431,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	/* Blocked before any thread starts: queue threads inherit it. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -430,6 +447,21 @@ int main(int argc, char **argv)
 	ret = xb_hv_open(&hcfg, &hv);
 	if (ret)
 		goto out_sfd;
+	if (o.state_dir) {
+		char sp[PATH_MAX];
+
+		/* Opened now: the sandbox allows no open later, and a live
+		 * device is adopted (from it) inside xb_dev_open. */
+		if (snprintf(sp, sizeof(sp), "%s/vif.state", o.state_dir) >=
+		    (int)sizeof(sp))
+			ret = -ENAMETOOLONG;
+		else
+			ret = net_state_file_open(sp, &o.vif.state_fd);
+		if (ret) {
+			xb_err("state file %s: %s", sp, strerror(-ret));
+			goto out_hv;
+		}
+	}
 	ret = net_vif_create(&o.vif, &vif);
 	if (ret) {
 		xb_err("bad configuration: %s", strerror(-ret));
@@ -478,9 +510,11 @@ int main(int argc, char **argv)
 
 		xb_info("debug: making a forbidden ioctl (TUNSETPERSIST) on "
 			"fd %d", fd);
-		ret = ioctl(fd, TUNSETPERSIST, 0);
+		ret = ioctl(fd, TUNSETPERSIST, 1);
 		xb_err("debug: TUNSETPERSIST returned %d (%s)", ret,
 		       ret ? strerror(errno) : "ok");
+		if (!ret && o.vif.state_fd < 0 && ioctl(fd, TUNSETPERSIST, 0))
+			xb_err("debug: cannot clear persist again");
 		goto out_dev;
 	}
 
@@ -521,11 +555,25 @@ int main(int argc, char **argv)
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				xb_info("signal %u: shutting down", si.ssi_signo);
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo == SIGUSR1) {
+				/* Live upgrade: finish the batches in
+				 * flight and leave the device Connected and
+				 * the tap for the next process. */
+				xb_info("SIGUSR1: detaching for a successor");
+				detach = true;
+			} else {
+				xb_info("signal %u: shutting down",
+					si.ssi_signo);
+			}
 			rc = 0;
 			break;
 		}
+	}
+	if (detach) {
+		net_vif_set_detach(vif);
+		xb_dev_detach(dev);
+		dev = NULL;
 	}
 	if (o.stats)
 		write_stats(&so, vif);
@@ -535,6 +583,8 @@ out_dev:
 		close(so.fd);
 out_vif:
 	net_vif_destroy(vif);
+	if (o.vif.state_fd >= 0)
+		close(o.vif.state_fd);
 out_hv:
 	xb_hv_close(hv);
 out_sfd:

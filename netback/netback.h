@@ -276,6 +276,8 @@ void net_rx_build_rsps(const struct net_rx_plan *p, uint32_t len,
 
 /* ---- one queue (queue.c) ---- */
 
+struct net_state_queue;
+
 struct net_queue_config {
 	struct xb_hv *hv;
 	domid_t domid;                 /* the frontend's domain */
@@ -302,14 +304,25 @@ struct net_queue_config {
 	uint32_t poll_us;              /* ports without fd: poll period */
 	uint32_t spin_us;              /* after work, look for more this long
 	                                * before sleeping (0: sleep at once) */
+	/* Ring indices and request copies (state.h): required. */
+	struct net_state_queue *state;
+	/* Take over the rings from @state (a predecessor's) instead of
+	 * starting afresh. */
+	bool adopt;
 };
 
 struct net_queue;
 
 /*
  * Map both rings, bind the event channel(s), allocate the frame buffers
- * and start the queue thread. On failure everything is undone: -EINVAL
- * (bad grant), -ESRCH, -ENOMEM. Logs one line on failure.
+ * and start the queue thread. Fresh, the state records the rings' start
+ * indices. Adopting, the rings' private indices come from the state
+ * (state.h "Recovery"): whole responses are published, the TX slots
+ * consumed and unanswered are replayed and the RX buffers consumed and
+ * unanswered reused by the thread's first batches, and both event
+ * channels are kicked once. On failure everything is undone: -EINVAL
+ * (bad grant), -ESRCH, -ENOMEM, -EUCLEAN (adopting: indices that do not
+ * add up; nothing written to the rings). Logs one line on failure.
  */
 int net_queue_start(const struct net_queue_config *cfg,
 		    struct net_queue **out);

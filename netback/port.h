@@ -80,6 +80,15 @@ struct net_port_config {
 	 * it: down until enable(), link down at disable().
 	 */
 	bool carrier_only;
+	/*
+	 * The host-side device outlives the process (uback-net with
+	 * --state-dir): made persistent at open, or, when a persistent
+	 * device of that name exists (a predecessor's that died or
+	 * detached), attached to as it is: its MAC, MTU, addresses and
+	 * bridge membership are left untouched. close() still removes it;
+	 * detach() leaves it. Ports without such a notion ignore it.
+	 */
+	bool persist;
 };
 
 struct net_port;
@@ -99,8 +108,12 @@ struct net_port_ops {
 	 * with cfg->nr_queues queues. -ENOTSUP if compiled out, -EINVAL
 	 * for bad args, -EEXIST / -EBUSY if the name is taken. */
 	int (*open)(const struct net_port_config *cfg, struct net_port **out);
-	/* Required. Remove the device (tap: deleted, bridge left); NULL ok. */
+	/* Required. Remove the device (tap: deleted, bridge left, also a
+	 * persistent one); NULL ok. */
 	void (*close)(struct net_port *p);
+	/* Optional (NULL: close). Release the port but leave a persistent
+	 * device for a successor process (live upgrade); NULL ok. */
+	void (*detach)(struct net_port *p);
 
 	/* Required. Start moving frames on queues 0..nr_queues-1 with the
 	 * negotiated offloads (NET_OFF_*); the link goes up (carrier_only:

@@ -20,6 +20,17 @@
  *   TUNSETOFFLOAD, TUNSETQUEUE and TUNSETCARRIER work on the open fds
  *   without it (no owner or group is set on the device), and closing
  *   the last fd deletes the non-persistent device, bridge port and all.
+ * - persist (uback-net --state-dir): the device is made persistent
+ *   (TUNSETPERSIST) at open, so that it outlives a crashed or detached
+ *   process with its bridge membership, MTU and addresses. A successor
+ *   whose exclusive create finds the name taken attaches without
+ *   IFF_TUN_EXCL and keeps the device only if TUNGETIFF says it is
+ *   persistent (a live tap of someone else is refused: a single-queue
+ *   one cannot be attached at all, a multi-queue one is left at once);
+ *   it then changes nothing else on it. sysfs is not asked: it shows
+ *   the netns that mounted it, not ours. close() clears
+ *   the flag (TUNSETPERSIST 0 needs no capability on an attached fd; the
+ *   sandbox allows that value only), so the last fd still deletes it.
  */
 #include "port.h"
 #include "nl.h"
@@ -70,6 +81,8 @@ struct net_port {
 	bool multi_queue;
 	bool enabled;
 	bool carrier_only;
+	bool persist;               /* TUNSETPERSIST set: clear at close */
+	bool adopted;               /* a predecessor's persistent device */
 	int bridge_ifindex;         /* 0: not on a bridge */
 	struct nl_sock *nl;
 	struct tap_queue q[NET_PORT_MAX_QUEUES];
@@ -153,6 +166,27 @@ static int tap_ifindex(const char *name, int *out)
 
 static int tap_set_carrier(struct net_port *p, bool up);
 
+/* @fd is attached to a persistent tap (a predecessor's). */
+static bool tap_fd_persistent(int fd)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return false;
+	return (ifr.ifr_flags & IFF_PERSIST) && (ifr.ifr_flags & IFF_TAP);
+}
+
+static void tap_unpersist(struct net_port *p)
+{
+	if (!p->persist || p->q[0].fd < 0)
+		return;
+	if (ioctl(p->q[0].fd, TUNSETPERSIST, 0) < 0)
+		xb_warn("tap %s: clearing persist: %s", p->ifname,
+			strerror(errno));
+	p->persist = false;
+}
+
 static void tap_close_fds(struct net_port *p)
 {
 	for (unsigned int i = 0; i < p->nr_queues; i++) {
@@ -197,8 +231,18 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 		p->q[i].fd = -1;
 
 	for (unsigned int i = 0; i < cfg->nr_queues; i++) {
-		err = tap_open_queue(p->ifname, p->multi_queue, i == 0,
-				     &p->q[i].fd);
+		err = tap_open_queue(p->ifname, p->multi_queue,
+				     i == 0 && !p->adopted, &p->q[i].fd);
+		if (i == 0 && err == -EBUSY && cfg->persist) {
+			err = tap_open_queue(p->ifname, p->multi_queue, false,
+					     &p->q[0].fd);
+			if (!err && !tap_fd_persistent(p->q[0].fd)) {
+				close(p->q[0].fd);
+				p->q[0].fd = -1;
+				err = -EBUSY;
+			}
+			p->adopted = !err;
+		}
 		if (err) {
 			if (i == 0 && err == -EBUSY) {
 				err = -EEXIST;
@@ -214,6 +258,15 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 		p->nr_queues = i + 1;
 	}
 	p->nr_active = p->nr_queues;
+	if (cfg->persist && !p->adopted) {
+		if (ioctl(p->q[0].fd, TUNSETPERSIST, 1) < 0) {
+			err = -errno;
+			xb_err("tap %s: TUNSETPERSIST: %s", p->ifname,
+			       strerror(-err));
+			goto close_fds;
+		}
+	}
+	p->persist = cfg->persist;
 
 	err = tap_ifindex(p->ifname, &p->ifindex);
 	if (err) {
@@ -224,6 +277,13 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 	if (err) {
 		xb_err("tap %s: netlink socket: %s", p->ifname, strerror(-err));
 		goto close_fds;
+	}
+	if (p->adopted) {
+		/* As the host side configured it: bridge, MTU, addresses. */
+		xb_info("tap %s: attached to the persistent device left by "
+			"the previous process", p->ifname);
+		*out = p;
+		return 0;
 	}
 	mac = memcmp(cfg->mac, zero_mac, 6) ? cfg->mac : tap_default_mac;
 	err = net_nl_link_set_addr_mtu(p->nl, p->ifindex, mac, cfg->mtu);
@@ -260,7 +320,10 @@ static int tap_open(const struct net_port_config *cfg, struct net_port **out)
 close_nl:
 	net_nl_close(p->nl);
 close_fds:
-	/* The device goes with its last fd: nothing else to undo. */
+	/* The device goes with its last fd: nothing else to undo (a
+	 * predecessor's device is left as it was found). */
+	if (!p->adopted)
+		tap_unpersist(p);
 	tap_close_fds(p);
 	free(p);
 	return err;
@@ -279,6 +342,20 @@ static void tap_close(struct net_port *p)
 		if (err)
 			xb_warn("tap %s: leaving bridge: %s", p->ifname,
 				strerror(-err));
+	}
+	net_nl_close(p->nl);
+	tap_unpersist(p);
+	tap_close_fds(p);
+	free(p);
+}
+
+static void tap_detach(struct net_port *p)
+{
+	if (!p)
+		return;
+	if (!p->persist) {
+		tap_close(p);
+		return;
 	}
 	net_nl_close(p->nl);
 	tap_close_fds(p);
@@ -547,6 +624,7 @@ const struct net_port_ops net_port_tap_ops = {
 	.name = "tap",
 	.open = tap_open,
 	.close = tap_close,
+	.detach = tap_detach,
 	.enable = tap_enable,
 	.disable = tap_disable,
 	.set_carrier = tap_set_carrier,

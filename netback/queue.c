@@ -265,7 +265,6 @@ static void queue_free(struct net_queue *q)
 {
 	if (q->tx_bufs)
 		munmap(q->tx_bufs, q->bufs_bytes);
-	free(q->tx_win);
 	free(q->tx_ents);
 	free(q->tx_frames);
 	free(q->rx_frames);
@@ -281,7 +280,10 @@ static int alloc_buffers(struct net_queue *q)
 {
 	uint32_t i;
 
-	q->tx_win = calloc(q->tx.nr_ents, sizeof(*q->tx_win));
+	if (q->tx.nr_ents > NET_STATE_RING_MAX ||
+	    q->rx.nr_ents > NET_STATE_RING_MAX)
+		return -EINVAL;
+	q->tx_win = q->cfg.state->tx_win;
 	q->tx_ents = calloc(NET_TX_BATCH, sizeof(*q->tx_ents));
 	q->tx_frames = calloc(NET_TX_BATCH, sizeof(*q->tx_frames));
 	q->rx_frames = calloc(NET_RX_BATCH, sizeof(*q->rx_frames));
@@ -326,6 +328,53 @@ static int map_ring(struct net_queue *q, grant_ref_t ref, const char *what,
 	return xb_back_ring_attach(r, *addr, XB_PAGE_SIZE, slot_size);
 }
 
+static bool indices_ok(const struct xb_back_ring *r, RING_IDX cons,
+		       RING_IDX written)
+{
+	RING_IDX pub = __atomic_load_n(&r->sring->rsp_prod, __ATOMIC_RELAXED);
+
+	/* Guest-written rsp_prod: this only ever refuses. A frontend that
+	 * reconnected with new rings starts again far from what we wrote. */
+	return (RING_IDX)(cons - written) <= r->nr_ents &&
+	       (RING_IDX)(written - pub) <= r->nr_ents;
+}
+
+/* Record where fresh rings start, or take the predecessor's indices
+ * (state.h "Recovery"); nothing is written to the rings on -EUCLEAN. */
+static int queue_state_start(struct net_queue *q)
+{
+	struct net_state_queue *s = q->cfg.state;
+	RING_IDX tc, tw, rc, rw;
+
+	if (!q->cfg.adopt) {
+		net_state_store(&s->tx_req_cons, q->tx.req_cons);
+		net_state_store(&s->tx_rsp_written, q->tx.rsp_prod_pvt);
+		net_state_store(&s->rx_req_cons, q->rx.req_cons);
+		net_state_store(&s->rx_rsp_written, q->rx.rsp_prod_pvt);
+		return 0;
+	}
+	tc = s->tx_req_cons;
+	tw = s->tx_rsp_written;
+	rc = s->rx_req_cons;
+	rw = s->rx_rsp_written;
+	if (!indices_ok(&q->tx, tc, tw) || !indices_ok(&q->rx, rc, rw)) {
+		xb_err("dom%u queue %u: state indices do not match the rings",
+		       q->cfg.domid, q->cfg.index);
+		return -EUCLEAN;
+	}
+	q->tx.req_cons = tc;
+	q->tx.rsp_prod_pvt = tw;
+	q->tx_replay = tc - tw;
+	q->rx.req_cons = rc;
+	q->rx.rsp_prod_pvt = rw;
+	q->rx_reuse_next = rw;
+	q->rx_reuse_end = rc;
+	/* Whole responses the predecessor did not publish. */
+	xb_ring_push_rsps(&q->tx);
+	xb_ring_push_rsps(&q->rx);
+	return 0;
+}
+
 static int bind_port(struct net_queue *q, evtchn_port_t remote,
 		     evtchn_port_t *local)
 {
@@ -345,6 +394,7 @@ int net_queue_start(const struct net_queue_config *cfg,
 
 	if (!cfg->port_ops || !cfg->port || !cfg->mcast || !cfg->mcast_lock ||
 	    (cfg->steer && (!cfg->hash || cfg->index >= cfg->nr_queues)) ||
+	    !cfg->state ||
 	    cfg->tx_limits.max_slots < 1 ||
 	    cfg->tx_limits.fatal_slots < cfg->tx_limits.max_slots ||
 	    cfg->tx_limits.fatal_slots > NET_TX_FATAL_SLOTS_MAX)
@@ -370,6 +420,8 @@ int net_queue_start(const struct net_queue_config *cfg,
 	if (ret)
 		goto err_rx;
 	ret = alloc_buffers(q);
+	if (!ret)
+		ret = queue_state_start(q);
 	if (ret)
 		goto err_rx;
 
@@ -384,6 +436,13 @@ int net_queue_start(const struct net_queue_config *cfg,
 		ret = bind_port(q, cfg->rx_evtchn, &q->rx_port);
 		if (ret)
 			goto err_bind;
+	}
+	if (cfg->adopt) {
+		/* Events the frontend raised while nobody was bound are
+		 * lost: one kick makes it look at both rings again. */
+		xb_evtchn_notify(q->evtchn, q->tx_port);
+		if (q->split)
+			xb_evtchn_notify(q->evtchn, q->rx_port);
 	}
 	q->evtchn_fd = xb_evtchn_fd(q->evtchn);
 	q->port_fd = cfg->port_ops->queue_fd(cfg->port, cfg->index);

@@ -11,6 +11,7 @@
 #include "uback/log.h"
 #include "uback/ring.h"
 #include "netback.h"
+#include "state.h"
 
 /* Grant copy segments one batch may need: the larger of a TX batch of
  * fatal-sized packets and an RX batch of 64 KiB frames. */
@@ -59,7 +60,10 @@ struct net_queue {
 
 	/* TX */
 	union net_tx_slot *tx_win;        /* [ring entries]: this batch's
-	                                   * private copies of the ring */
+	                                   * private copies of the ring, in
+	                                   * the state (state.h) */
+	uint32_t tx_replay;               /* adopted: slots of tx_win to
+	                                   * replay before peeking again */
 	struct net_tx_ent *tx_ents;       /* [NET_TX_BATCH] */
 	struct net_frame *tx_frames;      /* [NET_TX_BATCH] */
 	uint8_t *tx_bufs;
@@ -83,6 +87,8 @@ struct net_queue {
 	uint64_t rx_blocked_ns;           /* stash waiting for buffers since */
 	bool rx_blocked;
 	struct net_rx_ent *rx_ents;       /* [NET_RX_BATCH] */
+	RING_IDX rx_reuse_next, rx_reuse_end; /* adopted: consumed buffers
+	                                   * to reuse (state rx_mirror) */
 	struct netif_rx_request *rx_reqs; /* [NET_RX_BATCH * NET_RX_MAX_SLOTS] */
 
 	struct xb_gcopy_seg *gcopy;       /* [NET_GCOPY_MAX] */

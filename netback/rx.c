@@ -303,6 +303,27 @@ static void rx_plan_copy(struct net_queue *q, struct net_rx_ent *e,
 	e->nsegs = seg - e->seg0;
 }
 
+/*
+ * The next request a frame may use: a buffer the predecessor consumed
+ * and never answered (adopted, from the mirror: its ring slot may hold
+ * a response by now), else the next ring slot, copied once to private
+ * memory and to the mirror (state.h).
+ */
+static void rx_take_req(struct net_queue *q, struct netif_rx_request *dst)
+{
+	struct netif_rx_request *m = q->cfg.state->rx_mirror;
+	uint32_t mask = q->rx.nr_ents - 1;
+
+	if (q->rx_reuse_next != q->rx_reuse_end) {
+		*dst = m[q->rx_reuse_next++ & mask];
+		return;
+	}
+	memcpy(dst, xb_ring_slot(&q->rx, q->rx.req_cons), sizeof(*dst));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	m[q->rx.req_cons & mask] = *dst;
+	q->rx.req_cons++;
+}
+
 uint32_t net_rx_run(struct net_queue *q)
 {
 	union net_rx_slot out[NET_RX_MAX_SLOTS];
@@ -319,7 +340,10 @@ uint32_t net_rx_run(struct net_queue *q)
 		net_queue_fail(q, "impossible RX request producer");
 		return 0;
 	}
-	avail = xb_ring_reqs_avail(&q->rx, prod);
+	/* Adopted buffers first: xb_ring_reqs_avail counts them as
+	 * consumed, so the two never exceed the ring. */
+	avail = xb_ring_reqs_avail(&q->rx, prod) +
+		(q->rx_reuse_end - q->rx_reuse_next);
 	q->rx_blocked = false;
 
 	while (q->rx_count && nf < NET_RX_BATCH) {
@@ -350,10 +374,7 @@ uint32_t net_rx_run(struct net_queue *q)
 		e->frame = q->rx_head;
 		e->req0 = nreq;
 		for (j = 0; j < e->plan.nslots; j++)
-			memcpy(&q->rx_reqs[nreq + j],
-			       xb_ring_slot(&q->rx, q->rx.req_cons + j),
-			       sizeof(q->rx_reqs[0]));
-		q->rx.req_cons += e->plan.nslots;
+			rx_take_req(q, &q->rx_reqs[nreq + j]);
 		nreq += e->plan.nslots;
 		avail -= e->plan.nslots;
 		rx_plan_copy(q, e, f, nseg);
@@ -364,6 +385,9 @@ uint32_t net_rx_run(struct net_queue *q)
 		handled++;
 	}
 
+	/* From here on slots [W, req_cons) may take responses: the copies
+	 * in rx_mirror are what a successor reuses. */
+	net_state_store(&q->cfg.state->rx_req_cons, q->rx.req_cons);
 	if (nseg) {
 		net_stat_add(&q->stats, NET_ST_GCOPY_CALLS, 1);
 		net_stat_add(&q->stats, NET_ST_GCOPY_SEGS, nseg);
@@ -407,6 +431,7 @@ uint32_t net_rx_run(struct net_queue *q)
 		if (e->plan.hash)
 			net_stat_add(&q->stats, NET_ST_RX_HASH, 1);
 	}
+	net_state_store(&q->cfg.state->rx_rsp_written, q->rx.rsp_prod_pvt);
 	net_queue_push(q, &q->rx, q->rx_port);
 
 	/* The stall clock runs from the last frame the guest took. */

@@ -333,9 +333,69 @@ static int tx_build_frame(struct net_queue *q, const struct net_tx_ent *e,
 	return 0;
 }
 
+/* Per packet, once its data is copied: the status it is answered with
+ * (e->status) and, for a frame that goes out, its place among the frames
+ * handed to the port. Returns the frames to send. */
+static uint32_t tx_build_frames(struct net_queue *q, uint32_t npk)
+{
+	uint32_t i, nframes = 0;
+
+	for (i = 0; i < npk; i++) {
+		struct net_tx_ent *e = &q->tx_ents[i];
+		enum net_tx_err why = NET_TX_OK;
+
+		if (e->pkt.verdict == NET_TX_CTRL) {
+			if (e->status != NETIF_RSP_OKAY)
+				e->pkt.err = NET_TX_E_MCAST;
+			continue;
+		}
+		if (e->pkt.verdict != NET_TX_SEND)
+			continue;
+		if (tx_build_frame(q, e, &why)) {
+			e->pkt.err = why;
+			e->status = NETIF_RSP_ERROR;
+			continue;
+		}
+		e->status = NETIF_RSP_OKAY;
+		/* Frames are packed in order: a rejected one leaves no hole
+		 * for the port. */
+		if (e->frame != nframes)
+			q->tx_frames[nframes] = q->tx_frames[e->frame];
+		nframes++;
+		net_stat_add(&q->stats, NET_ST_TX_PACKETS, 1);
+		net_stat_add(&q->stats, NET_ST_TX_BYTES, e->pkt.len);
+	}
+	return nframes;
+}
+
+static void tx_respond_all(struct net_queue *q, uint32_t npk)
+{
+	uint32_t i;
+
+	for (i = 0; i < npk; i++) {
+		struct net_tx_ent *e = &q->tx_ents[i];
+
+		switch (e->pkt.verdict) {
+		case NET_TX_DROP:
+			tx_reject(q, e, e->pkt.err);
+			break;
+		case NET_TX_CTRL:
+		case NET_TX_SEND:
+			if (e->status != NETIF_RSP_OKAY)
+				tx_reject(q, e, e->pkt.err);
+			else
+				tx_respond_pkt(q, e, NETIF_RSP_OKAY);
+			break;
+		case NET_TX_FATAL:
+			break;
+		}
+	}
+}
+
 uint32_t net_tx_run(struct net_queue *q)
 {
 	uint32_t count, off = 0, npk = 0, nseg = 0, nframes = 0, i;
+	bool replay = q->tx_replay != 0;
 	uint64_t wait_ns;
 	int ret;
 
@@ -344,13 +404,19 @@ uint32_t net_tx_run(struct net_queue *q)
 		if (q->tx_pend_count)
 			return 0;
 	}
-	if (q->tx_resume_ns && q->now_ns < q->tx_resume_ns)
+	if (!replay && q->tx_resume_ns && q->now_ns < q->tx_resume_ns)
 		return 0;
 	q->tx_resume_ns = 0;
-	ret = net_tx_peek(&q->tx, q->tx_win, q->tx.nr_ents, &count);
-	if (ret) {
-		net_queue_fail(q, "impossible TX request producer");
-		return 0;
+	if (replay) {
+		/* Adopted: the predecessor's last batch, consumed and not
+		 * answered, is in tx_win already (state.h). */
+		count = q->tx_replay;
+	} else {
+		ret = net_tx_peek(&q->tx, q->tx_win, q->tx.nr_ents, &count);
+		if (ret) {
+			net_queue_fail(q, "impossible TX request producer");
+			return 0;
+		}
 	}
 
 	while (off < count && npk < NET_TX_BATCH) {
@@ -368,7 +434,7 @@ uint32_t net_tx_run(struct net_queue *q)
 		if (v == NET_TX_SEND) {
 			if (nseg + e->pkt.nslots > NET_GCOPY_MAX)
 				break;
-			if (q->credit.bytes &&
+			if (!replay && q->credit.bytes &&
 			    !net_credit_take(&q->credit, q->now_ns, e->pkt.len,
 					     &wait_ns)) {
 				q->tx_resume_ns = q->now_ns + (wait_ns ? wait_ns
@@ -379,6 +445,7 @@ uint32_t net_tx_run(struct net_queue *q)
 		}
 		e->slot0 = off;
 		e->nsegs = 0;
+		e->status = NETIF_RSP_OKAY;
 		if (v == NET_TX_SEND)
 			nseg = tx_plan_copy(q, e, nseg, nframes++);
 		else if (v == NET_TX_CTRL)
@@ -386,7 +453,21 @@ uint32_t net_tx_run(struct net_queue *q)
 		off += e->pkt.nslots;
 		npk++;
 	}
-	q->tx.req_cons += off;
+	if (replay) {
+		/* The same slots decode into the same packets, which fitted
+		 * one batch before: anything else is not our journal. */
+		q->tx_replay = 0;
+		if (off != count) {
+			net_queue_fail(q, "adopted TX batch does not decode "
+				       "as it did");
+			return 0;
+		}
+	} else {
+		q->tx.req_cons += off;
+		/* From here on slots [W, req_cons) may take responses: the
+		 * copies in tx_win are what a successor replays. */
+		net_state_store(&q->cfg.state->tx_req_cons, q->tx.req_cons);
+	}
 	if (!npk)
 		return 0;
 
@@ -401,42 +482,14 @@ uint32_t net_tx_run(struct net_queue *q)
 		}
 	}
 
-	nframes = 0;
-	for (i = 0; i < npk; i++) {
-		struct net_tx_ent *e = &q->tx_ents[i];
-		enum net_tx_err why = NET_TX_OK;
-
-		switch (e->pkt.verdict) {
-		case NET_TX_DROP:
-			tx_reject(q, e, e->pkt.err);
-			break;
-		case NET_TX_CTRL:
-			if (e->status != NETIF_RSP_OKAY)
-				tx_reject(q, e, NET_TX_E_MCAST);
-			else
-				tx_respond_pkt(q, e, NETIF_RSP_OKAY);
-			break;
-		case NET_TX_SEND:
-			if (tx_build_frame(q, e, &why)) {
-				tx_reject(q, e, why);
-				break;
-			}
-			tx_respond_pkt(q, e, NETIF_RSP_OKAY);
-			/* Frames are packed in order: a rejected one
-			 * leaves no hole for the port. */
-			if (e->frame != nframes)
-				q->tx_frames[nframes] = q->tx_frames[e->frame];
-			nframes++;
-			net_stat_add(&q->stats, NET_ST_TX_PACKETS, 1);
-			net_stat_add(&q->stats, NET_ST_TX_BYTES, e->pkt.len);
-			break;
-		case NET_TX_FATAL:
-			break;
-		}
-	}
-	net_queue_push(q, &q->tx, q->tx_port);
+	/* Frames go to the port before their requests are answered: a
+	 * process that dies in between has them replayed (a duplicate),
+	 * never answered and lost. */
 	q->tx_pend_first = 0;
-	q->tx_pend_count = nframes;
+	q->tx_pend_count = tx_build_frames(q, npk);
 	tx_flush_port(q);
+	tx_respond_all(q, npk);
+	net_state_store(&q->cfg.state->tx_rsp_written, q->tx.rsp_prod_pvt);
+	net_queue_push(q, &q->tx, q->tx_port);
 	return npk;
 }

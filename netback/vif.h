@@ -40,9 +40,15 @@ struct net_vif_config {
 	uint32_t poll_us;             /* ports without fd (dpdk) */
 	uint32_t spin_us;             /* spin for work before sleeping; 0: off */
 	bool carrier_only;            /* net_port_config.carrier_only */
+	/* The state file (state.h, --state-dir), opened before the sandbox;
+	 * -1: nothing survives the process and nothing is adopted. With it
+	 * the port is persistent (net_port_config.persist). Not closed by
+	 * the vif. */
+	int state_fd;
 };
 
-/* Defaults: loop port, min(4, CPUs) queues, 18/20 TX slots. */
+/* Defaults: loop port, min(4, CPUs) queues, 18/20 TX slots, no state
+ * file. */
 void net_vif_config_defaults(struct net_vif_config *cfg);
 
 struct net_vif;
@@ -52,7 +58,20 @@ int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out);
 /* After xb_dev_close (the port is closed by remove). NULL ok. */
 void net_vif_destroy(struct net_vif *vif);
 
-extern const struct xb_dev_ops net_vif_ops;    /* backend/vif */
+/*
+ * backend/vif. Its adopt op (uback/xenbus.h) takes over a live vif from
+ * the state file when it matches the frontend's current keys (state.h);
+ * otherwise it logs why and the core renegotiates.
+ */
+extern const struct xb_dev_ops net_vif_ops;
+
+/*
+ * A live upgrade (SIGUSR1) is under way: call before xb_dev_detach. The
+ * disconnect then keeps the state file valid and the host side's
+ * carrier, and the port is left to the successor (port.h detach: a
+ * persistent tap stays) instead of closed.
+ */
+void net_vif_set_detach(struct net_vif *vif);
 
 /* Fds the main loop must poll (queue alerts, control ring): fills up to
  * @max entries of @pfd, returns how many. They change across connects:

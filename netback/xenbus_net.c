@@ -16,6 +16,7 @@
 
 #include "uback/log.h"
 #include "fekeys.h"
+#include "state.h"
 #include "vif.h"
 
 struct net_vif {
@@ -30,9 +31,11 @@ struct net_vif {
 	unsigned int nr_queues;
 	struct net_queue *queues[NET_MAX_QUEUES];
 	struct net_ctrl *ctrl;
-	struct net_hash hash;
 	struct net_steer *steer;       /* with a ctrl ring and 2+ queues */
-	struct net_mcast mcast;
+	/* Indices, copies, hash and multicast list (state.h): in the state
+	 * file with --state-dir, else in private memory. */
+	struct net_state *st;
+	bool detaching;               /* SIGUSR1: leave it all to a successor */
 	pthread_mutex_t mcast_lock;
 	/* What the current connection negotiated. */
 	struct net_rx_guest guest;
@@ -51,6 +54,7 @@ void net_vif_config_defaults(struct net_vif_config *cfg)
 							  : NET_DEFAULT_QUEUES;
 	cfg->tx_limits.max_slots = NET_TX_MAX_SLOTS;
 	cfg->tx_limits.fatal_slots = NET_TX_FATAL_SLOTS;
+	cfg->state_fd = -1;
 }
 
 int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out)
@@ -68,14 +72,17 @@ int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out)
 	vif->cfg = *cfg;
 	if (!vif->cfg.port_ops)
 		vif->cfg.port_ops = &net_port_tap_ops;
+	if (net_state_map(cfg->state_fd, &vif->st)) {
+		free(vif);
+		return -ENOMEM;
+	}
 	vif->alert_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vif->alert_fd < 0) {
+		net_state_unmap(vif->st);
 		free(vif);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&vif->mcast_lock, NULL);
-	net_hash_init(&vif->hash);
-	net_mcast_init(&vif->mcast);
 	*out = vif;
 	return 0;
 }
@@ -84,10 +91,23 @@ void net_vif_destroy(struct net_vif *vif)
 {
 	if (!vif)
 		return;
-	/* xb_dev_close ran remove(): queues stopped, port closed. */
+	/* xb_dev_close ran remove(): queues stopped, port closed. After
+	 * xb_dev_detach the port is still open: left to the successor. */
+	if (vif->port) {
+		if (vif->detaching && vif->cfg.port_ops->detach)
+			vif->cfg.port_ops->detach(vif->port);
+		else
+			vif->cfg.port_ops->close(vif->port);
+	}
 	close(vif->alert_fd);
 	pthread_mutex_destroy(&vif->mcast_lock);
+	net_state_unmap(vif->st);
 	free(vif);
+}
+
+void net_vif_set_detach(struct net_vif *vif)
+{
+	vif->detaching = true;
 }
 
 unsigned int net_vif_nr_queues(const struct net_vif *vif)
@@ -250,6 +270,7 @@ static int net_probe(struct xb_dev *dev)
 		.mtu = (unsigned int)mtu,
 		.bridge = vif->bridge[0] ? vif->bridge : NULL,
 		.carrier_only = vif->cfg.carrier_only,
+		.persist = vif->cfg.state_fd >= 0,
 	};
 	ret = vif->cfg.port_ops->open(&pc, &vif->port);
 	if (ret) {
@@ -301,7 +322,7 @@ static void stop_queues(struct net_vif *vif)
 }
 
 static int open_ctrl(struct xb_dev *dev, struct net_vif *vif,
-		     const struct net_fe_keys *fk)
+		     const struct net_fe_keys *fk, bool adopt)
 {
 	struct net_ctrl_config cc;
 	int ret;
@@ -314,19 +335,55 @@ static int open_ctrl(struct xb_dev *dev, struct net_vif *vif,
 		.ring_ref = fk->ctrl_ref,
 		.remote_port = fk->ctrl_evtchn,
 		.nr_queues = fk->nr_queues,
-		.hash = &vif->hash,
+		.hash = &vif->st->hash,
+		.state = &vif->st->ctrl,
+		.adopt = adopt,
 	};
 	ret = net_ctrl_open(&cc, &vif->ctrl);
-	if (ret)
+	if (ret && !adopt)
 		xb_dev_fatal(dev, ret, "cannot map the control ring or bind "
 			     "event-channel-ctrl");
 	return ret;
 }
 
-static int net_connect(struct xb_dev *dev)
+/* What a state file must carry to be adopted for these keys. */
+static void state_id(const struct xb_dev *dev, const struct net_fe_keys *fk,
+		     struct net_state_id *id)
+{
+	unsigned int q;
+
+	memset(id, 0, sizeof(*id));
+	id->domid = dev->frontend_id;
+	id->nr_queues = fk->nr_queues;
+	id->features = (fk->guest.sg ? NET_STATE_F_SG : 0) |
+		       (fk->guest.gso4 ? NET_STATE_F_GSO4 : 0) |
+		       (fk->guest.gso6 ? NET_STATE_F_GSO6 : 0) |
+		       (fk->guest.csum ? NET_STATE_F_CSUM : 0) |
+		       (fk->guest.csum6 ? NET_STATE_F_CSUM6 : 0) |
+		       (fk->mcast_ctrl ? NET_STATE_F_MCAST : 0) |
+		       (fk->ctrl ? NET_STATE_F_CTRL : 0);
+	if (fk->ctrl) {
+		id->ctrl_ref = fk->ctrl_ref;
+		id->ctrl_port = fk->ctrl_evtchn;
+	}
+	for (q = 0; q < fk->nr_queues; q++) {
+		id->q[q].tx_ref = fk->q[q].tx_ref;
+		id->q[q].rx_ref = fk->q[q].rx_ref;
+		id->q[q].tx_port = fk->q[q].tx_evtchn;
+		id->q[q].rx_port = fk->q[q].rx_evtchn;
+	}
+}
+
+/*
+ * connect() and adopt(): the same data path, started afresh or from the
+ * state file. Adopting, nothing is reported to xenstore: a failure is
+ * returned for the core to renegotiate.
+ */
+static int connect_vif(struct xb_dev *dev, bool adopt)
 {
 	struct net_vif *vif = dev->priv;
 	struct net_queue_config qc;
+	struct net_state_id id;
 	struct net_fe_keys fk;
 	unsigned int q, offloads = 0;
 	int ret;
@@ -335,20 +392,29 @@ static int net_connect(struct xb_dev *dev)
 		return -ENODEV;
 	ret = net_fe_keys_parse(vif->cfg.max_queues, fe_read, dev, &fk);
 	if (ret) {
+		if (adopt) {
+			xb_warn("%s: frontend keys unusable (%s): not adopted",
+				dev->backend_path, fk.why);
+			return -EINVAL;
+		}
 		xb_dev_fatal(dev, ret, "%s", fk.why);
 		return ret == -EOPNOTSUPP ? ret : -EINVAL;
 	}
+	state_id(dev, &fk, &id);
+	if (adopt) {
+		ret = net_state_check(vif->st, &id);
+		if (ret)
+			return ret;
+	} else {
+		net_state_begin(vif->st, &id);
+	}
 	vif->guest = fk.guest;
 	vif->mcast_ctrl = fk.mcast_ctrl;
-	if (fk.gso_prefix)
+	if (fk.gso_prefix && !adopt)
 		xb_info("%s: frontend asks for GSO prefix descriptors; not "
 			"supported, no GSO to the guest", dev->backend_path);
 
-	net_hash_init(&vif->hash);
-	pthread_mutex_lock(&vif->mcast_lock);
-	net_mcast_init(&vif->mcast);
-	pthread_mutex_unlock(&vif->mcast_lock);
-	ret = open_ctrl(dev, vif, &fk);
+	ret = open_ctrl(dev, vif, &fk, adopt);
 	if (ret)
 		return ret;
 
@@ -393,19 +459,23 @@ static int net_connect(struct xb_dev *dev)
 		qc.tx_limits = vif->cfg.tx_limits;
 		qc.credit_bytes = vif->credit_bytes;
 		qc.credit_usec = vif->credit_usec;
-		qc.hash = vif->ctrl ? &vif->hash : NULL;
+		qc.hash = vif->ctrl ? &vif->st->hash : NULL;
 		qc.steer = vif->steer;
 		qc.nr_queues = fk.nr_queues;
-		qc.mcast = &vif->mcast;
+		qc.mcast = &vif->st->mcast;
 		qc.mcast_lock = &vif->mcast_lock;
 		qc.alert_fd = vif->alert_fd;
 		qc.rx_stall_ms = vif->cfg.rx_stall_ms;
 		qc.poll_us = vif->cfg.poll_us;
 		qc.spin_us = vif->cfg.spin_us;
+		qc.state = &vif->st->q[q];
+		qc.adopt = adopt;
 		ret = net_queue_start(&qc, &vif->queues[q]);
 		if (ret) {
-			xb_dev_fatal(dev, ret, "queue %u: cannot map the rings "
-				     "or bind the event channels", q);
+			if (!adopt)
+				xb_dev_fatal(dev, ret, "queue %u: cannot map "
+					     "the rings or bind the event "
+					     "channels", q);
 			goto err_stop;
 		}
 		vif->nr_queues = q + 1;
@@ -413,9 +483,10 @@ static int net_connect(struct xb_dev *dev)
 	vif->split = fk.q[0].split;
 	if (vif->cfg.port_ops->set_carrier)
 		vif->cfg.port_ops->set_carrier(vif->port, true);
-	xb_info("%s: connected dom%u: %s, %u queue(s), %s event channels, "
+	xb_info("%s: %s dom%u: %s, %u queue(s), %s event channels, "
 		"sg %d, gso v4 %d v6 %d, csum %d, ctrl ring %s",
-		dev->backend_path, dev->frontend_id, vif->ifname,
+		dev->backend_path, adopt ? "adopted" : "connected",
+		dev->frontend_id, vif->ifname,
 		vif->nr_queues, vif->split ? "split" : "shared", vif->guest.sg,
 		vif->guest.gso4, vif->guest.gso6, vif->guest.csum,
 		vif->ctrl ? "on" : "off");
@@ -431,13 +502,45 @@ err_ctrl:
 	return ret;
 }
 
+static int net_connect(struct xb_dev *dev)
+{
+	return connect_vif(dev, false);
+}
+
+/* A live vif whose previous process is gone: the state file says where
+ * it stopped (state.h). Without a state dir there is nothing to adopt
+ * from. */
+static int net_adopt(struct xb_dev *dev)
+{
+	struct net_vif *vif = dev->priv;
+
+	if (vif->cfg.state_fd < 0) {
+		xb_warn("%s: live vif but no --state-dir: not adopted",
+			dev->backend_path);
+		return -ENOENT;
+	}
+	return connect_vif(dev, true);
+}
+
 static void net_disconnect(struct xb_dev *dev)
 {
 	struct net_vif *vif = dev->priv;
 
+	if (vif->detaching) {
+		/* The queue threads finish their batch: every index is
+		 * recorded, the host side keeps its carrier and the
+		 * successor adopts from the state file. */
+		stop_queues(vif);
+		net_ctrl_close(vif->ctrl);
+		vif->ctrl = NULL;
+		vif->port_enabled = false;
+		xb_info("%s: detached for a successor", dev->backend_path);
+		return;
+	}
 	if (vif->port && vif->cfg.port_ops->set_carrier)
 		vif->cfg.port_ops->set_carrier(vif->port, false);
 	stop_queues(vif);
+	net_state_invalidate(vif->st);
 	net_ctrl_close(vif->ctrl);
 	vif->ctrl = NULL;
 	if (vif->port_enabled)
@@ -456,8 +559,12 @@ static void net_remove(struct xb_dev *dev)
 	if (vif->port_enabled)
 		vif->cfg.port_ops->disable(vif->port);
 	vif->port_enabled = false;
-	if (vif->port)
-		vif->cfg.port_ops->close(vif->port);
+	if (vif->port) {
+		if (vif->detaching && vif->cfg.port_ops->detach)
+			vif->cfg.port_ops->detach(vif->port);
+		else
+			vif->cfg.port_ops->close(vif->port);
+	}
 	vif->port = NULL;
 }
 
@@ -467,4 +574,5 @@ const struct xb_dev_ops net_vif_ops = {
 	.connect = net_connect,
 	.disconnect = net_disconnect,
 	.remove = net_remove,
+	.adopt = net_adopt,
 };

@@ -109,6 +109,15 @@ class NetLab:
         self.procs[name] = p
         return p
 
+    def start_backend(self):
+        """(Re)start uback-net as up() did (a test killing it plays
+        ubackd); its log is appended to."""
+        out = open(os.path.join(self.workdir, "uback-net.log"), "a")
+        self.procs["uback-net"] = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns_host] + self.backend_cmd,
+            stdout=out, stderr=subprocess.STDOUT)
+        return self.procs["uback-net"]
+
     def logfile(self, name):
         try:
             with open(os.path.join(self.workdir, name + ".log")) as f:
@@ -171,12 +180,13 @@ class NetLab:
         self._wait("the vif device in xenstore",
                    lambda: "created; waiting" in
                    self.logfile("uback-netfront"))
-        self.popen(h, [self.uback_net, "--hv", "sim", "--sim-dir",
-                       self.simdir, "--port", "tap", "--domid",
-                       str(self.domid), "--devid", str(self.devid),
-                       "--queues", str(self.backend_queues), "--log", "info",
-                       "--stats", self.stats_backend] + self.backend_args,
-                   "uback-net")
+        self.backend_cmd = [self.uback_net, "--hv", "sim", "--sim-dir",
+                            self.simdir, "--port", "tap", "--domid",
+                            str(self.domid), "--devid", str(self.devid),
+                            "--queues", str(self.backend_queues), "--log",
+                            "info", "--stats", self.stats_backend] + \
+            self.backend_args
+        self.start_backend()
 
         def has_eth0():
             r = self.guest(["ip", "-o", "link", "show", "eth0"], check=False)

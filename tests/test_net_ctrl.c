@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "ctrl.h"
+#include "state.h"
 #include "blk_fakehv.h"
 
 #define ALL_TYPES (XEN_NETIF_CTRL_HASH_TYPE_IPV4 |                         \
@@ -1462,6 +1463,74 @@ static void test_ring_posted_before_open(void **state)
 	fake_hv_destroy(f);
 }
 
+/*
+ * Adopting a ctrl ring (state.h): the predecessor consumed request 11
+ * (its copy in the state) and died before answering; its slot holds
+ * garbage, as a response being written would leave. The successor
+ * answers 11 from the copy, publishes, and goes on with 12 from the
+ * ring; indices that do not fit the ring are refused with nothing
+ * written.
+ */
+static void test_ring_adopt_replays_from_state(void **state)
+{
+	struct net_state_ctrl st;
+	struct xen_netif_ctrl_request *slot;
+	struct xen_netif_ctrl_response r;
+	struct net_ctrl_config cfg;
+	struct fake_hv *f;
+	struct ring_fx x;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(fake_hv_create(2, &f), 0);
+	x.f = f;
+	net_hash_init(&x.h);
+	x.sring = fake_page(f, 0);
+	SHARED_RING_INIT(x.sring);
+	FRONT_RING_INIT(&x.front, x.sring, XB_PAGE_SIZE);
+	x.port = fake_evtchn_alloc(f);
+	post(&x, 11, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+	     XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0);
+	post(&x, 12, XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, T_V6, 0, 0);
+	RING_PUSH_REQUESTS(&x.front);
+	slot = RING_GET_REQUEST(&x.front, 0);
+	memset(&st, 0, sizeof(st));
+	st.req = *slot;
+	st.req_cons = 1;
+	st.rsp_written = 0;
+	memset(slot, 0xa5, sizeof(*slot));
+
+	cfg = (struct net_ctrl_config){
+		.hv = fake_hv_base(f), .domid = FAKE_GUEST,
+		.ring_ref = fake_grant(f, 0, false), .remote_port = x.port,
+		.nr_queues = 2, .hash = &x.h, .state = &st, .adopt = true,
+	};
+	/* Two requests consumed and unanswered: not a state we write. */
+	st.req_cons = 2;
+	assert_int_equal(net_ctrl_open(&cfg, &x.c), -EUCLEAN);
+	assert_int_equal(x.sring->rsp_prod, 0);
+	assert_int_equal(x.h.alg, XEN_NETIF_CTRL_HASH_ALGORITHM_NONE);
+	st.req_cons = 1;
+
+	assert_int_equal(net_ctrl_open(&cfg, &x.c), 0);
+	assert_int_equal(x.sring->rsp_prod, 1);
+	assert_int_equal(st.rsp_written, 1);
+	r = take_rsp(&x);
+	assert_int_equal(r.id, 11);
+	assert_int_equal(r.status, OK);
+	assert_int_equal(x.h.alg, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ);
+	assert_int_equal(net_ctrl_process(x.c), 1);
+	r = take_rsp(&x);
+	assert_int_equal(r.id, 12);
+	assert_int_equal(r.status, OK);
+	assert_int_equal(x.h.flags, T_V6);
+	assert_int_equal(st.req_cons, 2);
+	assert_int_equal(st.rsp_written, 2);
+	net_ctrl_close(x.c);
+	assert_int_equal(fake_pages_mapped(f), 0);
+	fake_hv_destroy(f);
+}
+
 static void test_ring_open_failures(void **state)
 {
 	struct fake_hv *f;
@@ -1791,6 +1860,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_overrun_in_one_call,
 						ring_setup, ring_teardown),
 		cmocka_unit_test(test_ring_posted_before_open),
+		cmocka_unit_test(test_ring_adopt_replays_from_state),
 		cmocka_unit_test(test_ring_open_failures),
 		cmocka_unit_test(test_mcast_add_del),
 		cmocka_unit_test(test_mcast_overflow),

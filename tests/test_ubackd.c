@@ -770,10 +770,37 @@ static void vif_gets_uback_net(void **state)
 	snprintf(want, sizeof(want), "/local/domain/0/backend/vif/%u/0\n",
 		 xg_dom_id(fx.dom));
 	assert_non_null(strstr(fx.buf, want));
+	/* Its state dir: a successor adopts the live vif from it. */
+	{
+		char sd[sizeof(fx.run_dir) + 64];
+
+		snprintf(sd, sizeof(sd), "--state-dir %s/vif-%u-0 ",
+			 fx.run_dir, xg_dom_id(fx.dom));
+		assert_non_null(strstr(fx.buf, sd));
+	}
 	snprintf(want, sizeof(want), "vif-%u-0", xg_dom_id(fx.dom));
 	assert_true(ud_request(fx.run_dir, "status", fx.buf,
 			       sizeof(fx.buf)) > 0);
 	assert_true(ud_status_value(fx.buf, want, "pid") > 0);
+	/* A live upgrade of a vif: SIGUSR1 (which ends the fake), then a
+	 * new process. */
+	{
+		char req[sizeof(want) + 16];
+		long old = ud_status_value(fx.buf, want, "pid"), now = old;
+
+		snprintf(req, sizeof(req), "upgrade %s", want);
+		assert_true(ud_request(fx.run_dir, req, fx.buf,
+				       sizeof(fx.buf)) > 0);
+		assert_non_null(strstr(fx.buf, "upgrading"));
+		end = now_ms() + 5000;
+		while ((now == old || now <= 0) && now_ms() < end) {
+			sleep_ms(20);
+			if (ud_request(fx.run_dir, "status", fx.buf,
+				       sizeof(fx.buf)) > 0)
+				now = ud_status_value(fx.buf, want, "pid");
+		}
+		assert_true(now > 0 && now != old);
+	}
 	kill((pid_t)ud_status_value(fx.buf, want, "pid"), SIGKILL);
 	kill(fx.ubackd, SIGKILL);
 	waitpid(fx.ubackd, NULL, 0);

@@ -559,8 +559,6 @@ static int cmd_upgrade(const char *which, const char *bin, double timeout)
 			    strcmp(which, attr(b, "name")) &&
 			    strcmp(which, attr(b, "path")))
 				continue;
-			if (!strcmp(which, "all") && is_vif(b))
-				continue;   /* skipped by ubackd */
 			n = find_dev(&after, attr(b, "name"));
 			if (n && (!strcmp(attr(n, "pid"), "0") ||
 				  !strcmp(attr(n, "pid"), attr(b, "pid"))))

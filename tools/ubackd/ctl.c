@@ -318,11 +318,6 @@ static void cmd_upgrade(struct ud *ud, FILE *out, char *arg)
 	}
 	for (d = ud->devs; d; d = d->next) {
 		ret = ud_upgrade(ud, d, bin);
-		if (ret == -EOPNOTSUPP) {
-			fprintf(out, "skipping %s: no live upgrade for %s yet\n",
-				d->name, d->kind);
-			continue;
-		}
 		if (ret) {
 			fprintf(out, "error: %s: %s\n", d->name, strerror(-ret));
 			return;

@@ -252,10 +252,11 @@ static int spawn(struct ud *ud, struct ud_dev *d)
 	argv[argc++] = self;
 	argv[argc++] = "--stats";
 	argv[argc++] = stats;
-	if (blk) {
-		argv[argc++] = "--state-dir";
-		argv[argc++] = d->dir;
-	} else {
+	/* Journals (vbd) or the vif state file and a persistent tap: a
+	 * restarted or upgraded process adopts the live device. */
+	argv[argc++] = "--state-dir";
+	argv[argc++] = d->dir;
+	if (!blk) {
 		/* A tap named vif<domid>.<devid> (or vifname), which
 		 * vif-uback puts in the bridge; vif-args may change it. */
 		argv[argc++] = "--port";
@@ -593,10 +594,8 @@ int ud_run_timers(struct ud *ud)
 int ud_upgrade(struct ud *ud, struct ud_dev *d, const char *bin)
 {
 	(void)ud;
-	/* uback-net cannot adopt a live device yet: a new process would
-	 * renegotiate, which a Connected Linux netfront ignores. */
-	if (strcmp(d->kind, "vbd"))
-		return -EOPNOTSUPP;
+	/* Both uback-blk and uback-net adopt a live device from their
+	 * --state-dir after a SIGUSR1 detach. */
 	if (bin && access(bin, X_OK))
 		return -errno;
 	snprintf(d->bin_override, sizeof(d->bin_override), "%s",

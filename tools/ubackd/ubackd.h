@@ -109,9 +109,10 @@ void ud_dev_died(struct ud *ud, struct ud_dev *d);
 /* Start pending restarts that are due; returns ms until the next, or -1. */
 int ud_run_timers(struct ud *ud);
 struct ud_dev *ud_find(struct ud *ud, const char *spec);
-/* Upgrade: stop @d gracefully (SIGUSR1: uback-blk detaches without a
- * XenBus change) and start @bin (NULL: the configured one) when it is
- * gone. -EOPNOTSUPP for vif (uback-net cannot adopt yet). */
+/* Upgrade: stop @d gracefully (SIGUSR1: uback-blk and uback-net detach
+ * without a XenBus change) and start @bin (NULL: the configured one)
+ * when it is gone; the new process adopts the device from its
+ * --state-dir. */
 int ud_upgrade(struct ud *ud, struct ud_dev *d, const char *bin);
 /* Read the backend state of @d (0 if unknown). */
 unsigned int ud_be_state(struct ud *ud, const struct ud_dev *d);

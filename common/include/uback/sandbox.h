@@ -46,6 +46,10 @@ struct xb_sandbox_config {
 	/* ioctl requests allowed in addition to Xen's gntdev/evtchn ones. */
 	const unsigned long *ioctls;
 	size_t nr_ioctls;
+	/* ioctl requests allowed only with a third argument of 0 (a flag
+	 * being cleared, e.g. TUNSETPERSIST 0 on a tap leaving). */
+	const unsigned long *ioctls_zero;
+	size_t nr_ioctls_zero;
 };
 
 /*
