@@ -602,8 +602,16 @@ void blk_ring_complete(struct blk_queue *q, uint64_t tag, int32_t res)
 	s = &q->slots[idx];
 	if (!s->pending)
 		return;
-	if (res < 0 || (kind == BLK_TAG_RW && (uint64_t)res != s->expect))
+	if (res < 0 || (kind == BLK_TAG_RW && (uint64_t)res != s->expect)) {
+		/* The backing store failed (or came up short): the guest
+		 * gets BLKIF_RSP_ERROR; the operator gets why. */
+		if (!s->failed && xb_ratelimit_ok(&q->rl))
+			xb_warn("dom%u queue %u: op %u at sector %llu: %s",
+				q->cfg.domid, q->cfg.index, s->op,
+				(unsigned long long)s->sector,
+				res < 0 ? strerror(-res) : "short transfer");
 		s->failed = true;
+	}
 	if (--s->pending)
 		return;
 
