@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
@@ -70,6 +71,19 @@ print(n, h.hexdigest(), flush=True)
 def reply(msg):
     sys.stdout.write(msg + "\n")
     sys.stdout.flush()
+
+
+def wait_listening(lab, port, timeout=15):
+    """Until the peer's server listens (a client started before it would
+    be refused: seen in CI under load)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = lab.peer(["ss", "-Hltn", "sport = :%d" % port], check=False)
+        if r.returncode == 0 and r.stdout.strip():
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the peer's iperf3 server is not listening on %d "
+                       "after %d s" % (port, timeout))
 
 
 def iperf(lab, seconds):
@@ -128,6 +142,7 @@ def main():
                     lab.up()
                     lab.popen(lab.ns_peer, ["iperf3", "-s", "-p",
                                             str(PORT_IPERF)], "iperf3-s")
+                    wait_listening(lab, PORT_IPERF)
                     reply("ok %d" % lab.procs["uback-net"].pid)
                 elif w[0] == "iperf":
                     reply(iperf(lab, int(w[1])))
