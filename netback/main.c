@@ -104,7 +104,10 @@ static bool dpdk_sandbox_tested(const struct opts *o)
 {
 	const char *a = o->vif.port_args ? o->vif.port_args : "";
 
-	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8);
+	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8) ||
+	       !strncmp(a, "net_memif", 9) ||
+	       !strncmp(a, "net_virtio_user", 15) ||
+	       !strncmp(a, "net_vhost", 9);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -364,6 +367,12 @@ static const int dpdk_syscalls[] = {
 	SYS_accept,
 #endif
 	SYS_accept4,
+	/* memif (server role) and vhost-user servers unlink their socket
+	 * file when the port closes at removal. */
+#ifdef SYS_unlink
+	SYS_unlink,
+#endif
+	SYS_unlinkat,
 };
 
 /* Everything is open: xenstore, the hypervisor, the port (probe). */
@@ -379,6 +388,8 @@ static int enter_sandbox(const struct opts *o, struct xb_hv *hv)
 				   sizeof(dpdk_syscalls[0]) : 0,
 		.ioctls_zero = net_ioctls_zero,
 		.nr_ioctls_zero = 1,
+		/* A memif client connects when its server appears. */
+		.unix_connect = dpdk,
 	};
 	int ret;
 

@@ -325,6 +325,29 @@ static long long stat_value(struct guest *g, const char *key)
 	return v;
 }
 
+/* uback-net runs every device kind here sandboxed by default: seccomp
+ * filter on, no longer root (docs/security.md, "DPDK"). */
+static void assert_sandboxed(const struct guest *g)
+{
+	char path[64], line[160];
+	int seccomp = -1;
+	long uid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)g->backend);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Seccomp:", 8))
+			seccomp = atoi(line + 8);
+		else if (!strncmp(line, "Uid:", 4))
+			uid = strtol(line + 4, NULL, 10);
+	}
+	fclose(f);
+	assert_int_equal(seccomp, 2);
+	assert_true(uid > 0);
+}
+
 static void guest_down(struct guest *g)
 {
 	uint64_t leaks = netfront_grant_leaks(g->nf);
@@ -588,6 +611,7 @@ static void test_memif(void **state)
 	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
 	assert_int_equal(dpdk_peer_go(&peer), 0);
 	stream(&g, "memif");
+	assert_sandboxed(&g);
 	/* The server leaves before its client (it can crash otherwise). */
 	dpdk_peer_kill(&peer, SIGTERM);
 	guest_down(&g);
@@ -612,6 +636,7 @@ static void test_vhost(void **state)
 	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
 	assert_int_equal(dpdk_peer_go(&peer), 0);
 	stream(&g, "vhost/virtio_user");
+	assert_sandboxed(&g);
 	guest_down(&g);
 	dpdk_peer_kill(&peer, SIGTERM);
 }
@@ -654,6 +679,7 @@ static void test_memif_steer(void **state)
 	g_hdr = 54;
 	g_map = map;
 	stream(&g, "memif, steered by the hash mapping");
+	assert_sandboxed(&g);
 	assert_true(stat_value(&g, "total.rx_steered_out") > 0);
 	assert_int_equal(stat_value(&g, "total.rx_steered_out"),
 			 stat_value(&g, "total.rx_steered_in"));
