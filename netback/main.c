@@ -373,6 +373,10 @@ static const int dpdk_syscalls[] = {
 	SYS_unlink,
 #endif
 	SYS_unlinkat,
+	/* A memif client makes its shared regions anew at each reconnect:
+	 * an anonymous memory file, sized, sealed (fcntl) and sent to the
+	 * server; no path, and mapped without PROT_EXEC like all memory. */
+	SYS_memfd_create, SYS_ftruncate,
 };
 
 /* Everything is open: xenstore, the hypervisor, the port (probe). */
