@@ -82,7 +82,8 @@ static void usage(FILE *f)
 "                          (default uback, else nobody)\n"
 "  --no-sandbox            keep root, no system call filter (debugging;\n"
 "                          the default with DPDK devices other than\n"
-"                          net_ring and net_null)\n"
+"                          net_ring, net_null, net_memif and\n"
+"                          net_virtio_user)\n"
 "  --sandbox               sandbox a DPDK device even so\n"
 "  --log err|warn|info|debug\n");
 }
@@ -94,11 +95,11 @@ static bool is_dpdk(const struct opts *o)
 
 /*
  * DPDK devices run sandboxed by default only where tests show they work
- * (test_net_sandbox, test_net_sim): net_ring and net_null do all their
- * work in the queue threads' bursts. memif, vhost-user, virtio-user and
- * PCI devices do control work after probe (sockets accepted or connected
- * when the peer appears, its memory regions mapped, VFIO) that no test
- * runs sandboxed: off unless --sandbox (docs/security.md).
+ * (test_net_sandbox, test_net_sim, test_net_dpdk_e2e): net_ring,
+ * net_null, net_memif (both roles, its peer restarting) and
+ * net_virtio_user. net_vhost (uback-net the vhost-user server) and PCI
+ * devices (VFIO) are run sandboxed by no test: off unless --sandbox
+ * (docs/security.md).
  */
 static bool dpdk_sandbox_tested(const struct opts *o)
 {
@@ -106,8 +107,7 @@ static bool dpdk_sandbox_tested(const struct opts *o)
 
 	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8) ||
 	       !strncmp(a, "net_memif", 9) ||
-	       !strncmp(a, "net_virtio_user", 15) ||
-	       !strncmp(a, "net_vhost", 9);
+	       !strncmp(a, "net_virtio_user", 15);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -352,7 +352,8 @@ static const unsigned long net_ioctls_zero[] = { TUNSETPERSIST };
  * holds (docs/security.md, "DPDK"): rte_thread_register (each queue
  * thread, at connect) looks up its CPU's NUMA node with access() on
  * sysfs; EAL alarms (the port's link watchdog) arm a timerfd; vhost-user
- * and memif servers accept on their listening socket.
+ * and memif servers accept on their listening socket; memif's socket
+ * file and client regions (below). Unix sockets only (enter_sandbox).
  */
 static const int dpdk_syscalls[] = {
 #ifdef SYS_access
@@ -392,7 +393,9 @@ static int enter_sandbox(const struct opts *o, struct xb_hv *hv)
 				   sizeof(dpdk_syscalls[0]) : 0,
 		.ioctls_zero = net_ioctls_zero,
 		.nr_ioctls_zero = 1,
-		/* A memif client connects when its server appears. */
+		/* A memif client connects anew (socket(AF_UNIX), connect)
+		 * when its server appears or comes back, on the EAL
+		 * interrupt thread: no other socket family is allowed. */
 		.unix_connect = dpdk,
 	};
 	int ret;
@@ -498,13 +501,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.sandbox) {
+		bool untested = is_dpdk(&o) && !dpdk_sandbox_tested(&o);
+
 		xb_warn("%s: running with full privileges and no system call "
 			"filter (%s)",
-			is_dpdk(&o) ? "--port dpdk" : "--no-sandbox",
-			is_dpdk(&o) && !dpdk_sandbox_tested(&o)
-				? "this DPDK device is not tested sandboxed; "
-				  "--sandbox forces it"
-				: "debugging only");
+			untested ? "--port dpdk" : "--no-sandbox",
+			untested ? "this DPDK device is not tested sandboxed; "
+				   "--sandbox forces it"
+				 : "debugging only");
 	} else {
 		ret = enter_sandbox(&o, hv);
 		if (ret) {

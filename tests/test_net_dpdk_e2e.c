@@ -690,6 +690,54 @@ static void test_vhost(void **state)
 }
 
 /*
+ * uback-net as the server, sandboxed: it creates the socket at probe,
+ * testpmd connects to it afterwards (accept, the peer's memory and
+ * eventfds received under the filter), frames cross; removal closes the
+ * port, which unlinks the socket file (allowed: exit 0, no SIGSYS; the
+ * directory is made writable for the sandbox user, as an operator would
+ * give it one of its own).
+ */
+static void uback_serves(const char *what, const char *uback_fmt,
+			 const char *peer_fmt)
+{
+	struct dpdk_peer_args client = {
+		.fwd = "io",
+		.nr_queues = NQ,
+		.publish = false,
+	};
+	char sock[160], devargs[256], vdev[256];
+	struct stat sb;
+	struct guest g;
+
+	snprintf(sock, sizeof(sock), "%s/uback.sock", peer.dir);
+	snprintf(devargs, sizeof(devargs), uback_fmt, (int)getpid(), sock);
+	/* no conversion left: testpmd's path is fixed here */
+	snprintf(vdev, sizeof(vdev), peer_fmt, sock);
+	client.vdev = vdev;
+	assert_int_equal(chmod(peer.dir, 0777), 0);
+	guest_up(&g, devargs, NULL);
+	assert_sandboxed(&g);
+	assert_int_equal(stat(sock, &sb), 0);
+	assert_int_equal(dpdk_peer_start(&peer, &client), 0);
+	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
+	assert_int_equal(dpdk_peer_go(&peer), 0);
+	stream(&g, what);
+	assert_sandboxed(&g);
+	dpdk_peer_kill(&peer, SIGTERM);
+	guest_down(&g);
+	assert_int_equal(stat(sock, &sb), -1);
+}
+
+static void test_memif_uback_server(void **state)
+{
+	uback_serves("memif, uback-net the server",
+		     "net_memif_sv%d,role=server,socket=%s,"
+		     "socket-abstract=no,bsize=9216",
+		     "net_memif0,role=client,socket=%s,socket-abstract=no,"
+		     "bsize=9216");
+}
+
+/*
  * RX steering over a polled port: the guest sets Toeplitz hashing (the
  * Microsoft key, IPv4+TCP) and a mapping table; frames of 61 TCP flows
  * leave on both queues, come back on the port queue they left, and
@@ -754,6 +802,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_memif_peer_restart,
 					  peer_teardown),
 		cmocka_unit_test_teardown(test_vhost, peer_teardown),
+		cmocka_unit_test_teardown(test_memif_uback_server,
+					  peer_teardown),
 		cmocka_unit_test_teardown(test_memif_steer, peer_teardown),
 	};
 
