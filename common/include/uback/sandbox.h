@@ -53,7 +53,7 @@ struct xb_sandbox_config {
 	size_t nr_ioctls_zero;
 	/* Allow socket(AF_UNIX, ...) (no other family) and connect: a
 	 * port that connects to a peer's unix socket after the sandbox is
-	 * entered (DPDK memif client, virtio_user). */
+	 * entered (a DPDK memif client reconnecting). */
 	bool unix_connect;
 };
 
