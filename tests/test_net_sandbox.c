@@ -15,8 +15,9 @@
  *   - --no-sandbox stays root, without a filter;
  *   - with DPDK (builds with libdpdk): a net_ring loopback runs sandboxed
  *     by default and carries verified frames over two connections; a
- *     memif device (not tested sandboxed) stays unsandboxed unless
- *     --sandbox.
+ *     memif server runs sandboxed by default and its removal (which
+ *     unlinks its socket under the filter) exits 0; with --no-sandbox it
+ *     stays root (memif traffic sandboxed: test_net_dpdk_e2e).
  * That the data path works sandboxed is shown by the other sim and net
  * tests: the sandbox is on by default.
  */
