@@ -82,8 +82,8 @@ static void usage(FILE *f)
 "                          (default uback, else nobody)\n"
 "  --no-sandbox            keep root, no system call filter (debugging;\n"
 "                          the default with DPDK devices other than\n"
-"                          net_ring, net_null, net_memif and\n"
-"                          net_virtio_user)\n"
+"                          net_ring, net_null, net_memif,\n"
+"                          net_virtio_user and net_vhost)\n"
 "  --sandbox               sandbox a DPDK device even so\n"
 "  --log err|warn|info|debug\n");
 }
@@ -96,10 +96,9 @@ static bool is_dpdk(const struct opts *o)
 /*
  * DPDK devices run sandboxed by default only where tests show they work
  * (test_net_sandbox, test_net_sim, test_net_dpdk_e2e): net_ring,
- * net_null, net_memif (both roles, its peer restarting) and
- * net_virtio_user. net_vhost (uback-net the vhost-user server) and PCI
- * devices (VFIO) are run sandboxed by no test: off unless --sandbox
- * (docs/security.md).
+ * net_null, net_memif (both roles, its server restarting),
+ * net_virtio_user and net_vhost. PCI devices (VFIO) are run sandboxed
+ * by no test: off unless --sandbox (docs/security.md).
  */
 static bool dpdk_sandbox_tested(const struct opts *o)
 {
@@ -107,7 +106,8 @@ static bool dpdk_sandbox_tested(const struct opts *o)
 
 	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8) ||
 	       !strncmp(a, "net_memif", 9) ||
-	       !strncmp(a, "net_virtio_user", 15);
+	       !strncmp(a, "net_virtio_user", 15) ||
+	       !strncmp(a, "net_vhost", 9);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -378,6 +378,9 @@ static const int dpdk_syscalls[] = {
 	 * an anonymous memory file, sized, sealed (fcntl) and sent to the
 	 * server; no path, and mapped without PROT_EXEC like all memory. */
 	SYS_memfd_create, SYS_ftruncate,
+	/* A vhost-user server asks which NUMA node the guest memory it was
+	 * sent lives on (to place its queues there): a read-only query. */
+	SYS_get_mempolicy,
 };
 
 /* Everything is open: xenstore, the hypervisor, the port (probe). */

@@ -19,8 +19,14 @@
  *            1514 + 2048 B received as one 3562 B frame, and the
  *            receiver running away on stale chains). Not uback-net's to
  *            fix; docs/netback.md says to give memif a bsize.
+ *   memif_peer_restart  memif, testpmd killed and restarted: the
+ *            client reconnects (sandboxed) and frames flow again
  *   vhost    testpmd net_vhost (vhost-user server), uback-net
  *            net_virtio_user
+ *   memif_uback_server, vhost_uback_server  the roles swapped: uback-net
+ *            the server, testpmd connecting to its socket
+ * uback-net runs sandboxed (its default for these devices): each test
+ * checks Seccomp 2 and uid != 0 during traffic and exit 0 at removal.
  *   memif_steer  memif again, IPv4/TCP frames of 61 flows, the guest
  *            having set Toeplitz hashing and a mapping table over the
  *            control ring: each frame must come back on the queue the
@@ -690,7 +696,8 @@ static void test_vhost(void **state)
 }
 
 /*
- * uback-net as the server, sandboxed: it creates the socket at probe,
+ * uback-net as the server (memif, vhost-user), sandboxed: it creates the
+ * socket at probe,
  * testpmd connects to it afterwards (accept, the peer's memory and
  * eventfds received under the filter), frames cross; removal closes the
  * port, which unlinks the socket file (allowed: exit 0, no SIGSYS; the
@@ -735,6 +742,13 @@ static void test_memif_uback_server(void **state)
 		     "socket-abstract=no,bsize=9216",
 		     "net_memif0,role=client,socket=%s,socket-abstract=no,"
 		     "bsize=9216");
+}
+
+static void test_vhost_uback_server(void **state)
+{
+	uback_serves("vhost, uback-net the vhost-user server",
+		     "net_vhost_sv%d,iface=%s,queues=2",
+		     "net_virtio_user0,path=%s,queues=2");
 }
 
 /*
@@ -803,6 +817,8 @@ int main(void)
 					  peer_teardown),
 		cmocka_unit_test_teardown(test_vhost, peer_teardown),
 		cmocka_unit_test_teardown(test_memif_uback_server,
+					  peer_teardown),
+		cmocka_unit_test_teardown(test_vhost_uback_server,
 					  peer_teardown),
 		cmocka_unit_test_teardown(test_memif_steer, peer_teardown),
 	};
