@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/if_tun.h>
 #include <time.h>
@@ -46,7 +47,8 @@ struct opts {
 	const char *sandbox_user;
 	const char *state_dir;        /* the state file (--state-dir) */
 	/* Hidden, for tests of the sandbox: once sandboxed, make a
-	 * forbidden call ("execve", or "tunsetpersist" on the tap). */
+	 * forbidden call ("execve", "tunsetpersist" on the tap,
+	 * "socket-inet"), or "socket-unix" (allowed for DPDK ports). */
 	const char *debug_forbidden;
 };
 
@@ -174,7 +176,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 0x101: o->sandbox_user = optarg; break;
 		case 0x102:
 			if (strcmp(optarg, "execve") &&
-			    strcmp(optarg, "tunsetpersist"))
+			    strcmp(optarg, "tunsetpersist") &&
+			    strcmp(optarg, "socket-inet") &&
+			    strcmp(optarg, "socket-unix"))
 				goto bad;
 			o->debug_forbidden = optarg;
 			break;
@@ -525,6 +529,19 @@ int main(int argc, char **argv)
 		xb_info("debug: making a forbidden system call (execve)");
 		execl("/bin/true", "true", (char *)NULL);
 		xb_err("debug: execve returned: %s", strerror(errno));
+		goto out_dev;
+	}
+	if (o.debug_forbidden && !strncmp(o.debug_forbidden, "socket-", 7)) {
+		/* DPDK ports may open unix sockets only: the filter looks
+		 * at the family. */
+		int fam = strcmp(o.debug_forbidden, "socket-unix") ? AF_INET
+								   : AF_UNIX;
+		int fd = socket(fam, SOCK_DGRAM, 0);
+
+		xb_err("debug: socket(%s) returned %d",
+		       fam == AF_UNIX ? "AF_UNIX" : "AF_INET", fd);
+		if (fd >= 0)
+			close(fd);
 		goto out_dev;
 	}
 	if (o.debug_forbidden) {
