@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -253,6 +254,12 @@ static int build_filter(const struct xb_sandbox_config *cfg,
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_ioctl, 2,
 					     c);
 	}
+	/* Unix sockets only: no network socket, not even for an
+	 * attacker holding the process. */
+	if (!ret && cfg->unix_connect)
+		ret = allow_if(ctx, SYS_socket, 0, SCMP_CMP_EQ, AF_UNIX, 0);
+	if (!ret && cfg->unix_connect)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_connect, 0);
 #ifdef XB_SANITIZED
 	if (!ret)
 		ret = allow_all(ctx, sanitizer_syscalls,

@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/if_tun.h>
 #include <time.h>
@@ -46,7 +47,8 @@ struct opts {
 	const char *sandbox_user;
 	const char *state_dir;        /* the state file (--state-dir) */
 	/* Hidden, for tests of the sandbox: once sandboxed, make a
-	 * forbidden call ("execve", or "tunsetpersist" on the tap). */
+	 * forbidden call ("execve", "tunsetpersist" on the tap,
+	 * "socket-inet"), or "socket-unix" (allowed for DPDK ports). */
 	const char *debug_forbidden;
 };
 
@@ -82,7 +84,8 @@ static void usage(FILE *f)
 "                          (default uback, else nobody)\n"
 "  --no-sandbox            keep root, no system call filter (debugging;\n"
 "                          the default with DPDK devices other than\n"
-"                          net_ring and net_null)\n"
+"                          net_ring, net_null, net_memif,\n"
+"                          net_virtio_user and net_vhost)\n"
 "  --sandbox               sandbox a DPDK device even so\n"
 "  --log err|warn|info|debug\n");
 }
@@ -94,17 +97,19 @@ static bool is_dpdk(const struct opts *o)
 
 /*
  * DPDK devices run sandboxed by default only where tests show they work
- * (test_net_sandbox, test_net_sim): net_ring and net_null do all their
- * work in the queue threads' bursts. memif, vhost-user, virtio-user and
- * PCI devices do control work after probe (sockets accepted or connected
- * when the peer appears, its memory regions mapped, VFIO) that no test
- * runs sandboxed: off unless --sandbox (docs/security.md).
+ * (test_net_sandbox, test_net_sim, test_net_dpdk_e2e): net_ring,
+ * net_null, net_memif (both roles, its server restarting),
+ * net_virtio_user and net_vhost. PCI devices (VFIO) are run sandboxed
+ * by no test: off unless --sandbox (docs/security.md).
  */
 static bool dpdk_sandbox_tested(const struct opts *o)
 {
 	const char *a = o->vif.port_args ? o->vif.port_args : "";
 
-	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8);
+	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8) ||
+	       !strncmp(a, "net_memif", 9) ||
+	       !strncmp(a, "net_virtio_user", 15) ||
+	       !strncmp(a, "net_vhost", 9);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -171,7 +176,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 0x101: o->sandbox_user = optarg; break;
 		case 0x102:
 			if (strcmp(optarg, "execve") &&
-			    strcmp(optarg, "tunsetpersist"))
+			    strcmp(optarg, "tunsetpersist") &&
+			    strcmp(optarg, "socket-inet") &&
+			    strcmp(optarg, "socket-unix"))
 				goto bad;
 			o->debug_forbidden = optarg;
 			break;
@@ -349,7 +356,8 @@ static const unsigned long net_ioctls_zero[] = { TUNSETPERSIST };
  * holds (docs/security.md, "DPDK"): rte_thread_register (each queue
  * thread, at connect) looks up its CPU's NUMA node with access() on
  * sysfs; EAL alarms (the port's link watchdog) arm a timerfd; vhost-user
- * and memif servers accept on their listening socket.
+ * and memif servers accept on their listening socket; memif's socket
+ * file and client regions (below). Unix sockets only (enter_sandbox).
  */
 static const int dpdk_syscalls[] = {
 #ifdef SYS_access
@@ -364,6 +372,19 @@ static const int dpdk_syscalls[] = {
 	SYS_accept,
 #endif
 	SYS_accept4,
+	/* memif (server role) and vhost-user servers unlink their socket
+	 * file when the port closes at removal. */
+#ifdef SYS_unlink
+	SYS_unlink,
+#endif
+	SYS_unlinkat,
+	/* A memif client makes its shared regions anew at each reconnect:
+	 * an anonymous memory file, sized, sealed (fcntl) and sent to the
+	 * server; no path, and mapped without PROT_EXEC like all memory. */
+	SYS_memfd_create, SYS_ftruncate,
+	/* A vhost-user server asks which NUMA node the guest memory it was
+	 * sent lives on (to place its queues there): a read-only query. */
+	SYS_get_mempolicy,
 };
 
 /* Everything is open: xenstore, the hypervisor, the port (probe). */
@@ -379,6 +400,10 @@ static int enter_sandbox(const struct opts *o, struct xb_hv *hv)
 				   sizeof(dpdk_syscalls[0]) : 0,
 		.ioctls_zero = net_ioctls_zero,
 		.nr_ioctls_zero = 1,
+		/* A memif client connects anew (socket(AF_UNIX), connect)
+		 * when its server appears or comes back, on the EAL
+		 * interrupt thread: no other socket family is allowed. */
+		.unix_connect = dpdk,
 	};
 	int ret;
 
@@ -483,13 +508,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.sandbox) {
+		bool untested = is_dpdk(&o) && !dpdk_sandbox_tested(&o);
+
 		xb_warn("%s: running with full privileges and no system call "
 			"filter (%s)",
-			is_dpdk(&o) ? "--port dpdk" : "--no-sandbox",
-			is_dpdk(&o) && !dpdk_sandbox_tested(&o)
-				? "this DPDK device is not tested sandboxed; "
-				  "--sandbox forces it"
-				: "debugging only");
+			untested ? "--port dpdk" : "--no-sandbox",
+			untested ? "this DPDK device is not tested sandboxed; "
+				   "--sandbox forces it"
+				 : "debugging only");
 	} else {
 		ret = enter_sandbox(&o, hv);
 		if (ret) {
@@ -503,6 +529,19 @@ int main(int argc, char **argv)
 		xb_info("debug: making a forbidden system call (execve)");
 		execl("/bin/true", "true", (char *)NULL);
 		xb_err("debug: execve returned: %s", strerror(errno));
+		goto out_dev;
+	}
+	if (o.debug_forbidden && !strncmp(o.debug_forbidden, "socket-", 7)) {
+		/* DPDK ports may open unix sockets only: the filter looks
+		 * at the family. */
+		int fam = strcmp(o.debug_forbidden, "socket-unix") ? AF_INET
+								   : AF_UNIX;
+		int fd = socket(fam, SOCK_DGRAM, 0);
+
+		xb_err("debug: socket(%s) returned %d",
+		       fam == AF_UNIX ? "AF_UNIX" : "AF_INET", fd);
+		if (fd >= 0)
+			close(fd);
 		goto out_dev;
 	}
 	if (o.debug_forbidden) {

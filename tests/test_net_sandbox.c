@@ -15,8 +15,9 @@
  *   - --no-sandbox stays root, without a filter;
  *   - with DPDK (builds with libdpdk): a net_ring loopback runs sandboxed
  *     by default and carries verified frames over two connections; a
- *     memif device (not tested sandboxed) stays unsandboxed unless
- *     --sandbox.
+ *     memif server runs sandboxed by default and its removal (which
+ *     unlinks its socket under the filter) exits 0; with --no-sandbox it
+ *     stays root (memif traffic sandboxed: test_net_dpdk_e2e).
  * That the data path works sandboxed is shown by the other sim and net
  * tests: the sandbox is on by default.
  */
@@ -323,22 +324,41 @@ static void test_dpdk_runs_sandboxed(void **state)
 	guest_down(&g);
 }
 
-/* A DPDK device no test runs sandboxed (memif: sockets and peer memory
- * after probe) stays unsandboxed by default; --sandbox forces it. */
-static void test_dpdk_memif_not_sandboxed(void **state)
+/*
+ * A memif server runs sandboxed by default; removal closes the port,
+ * which unlinks its socket file under the filter: exit 0, no SIGSYS,
+ * the socket gone (its directory is writable by the sandbox user here;
+ * in a root-only directory the unlink fails with EACCES instead).
+ * --no-sandbox keeps root and no filter.
+ */
+static void test_dpdk_memif_sandboxed(void **state)
 {
 	static const char *const args[] = { "--queues", "1", NULL };
-	static const char *const forced[] = { "--queues", "1", "--sandbox",
-					      NULL };
-	char port[PATH_MAX + 160], sock[PATH_MAX + 32], seccomp[32], uid[64];
+	static const char *const unsandboxed[] = { "--queues", "1",
+						   "--no-sandbox", NULL };
+	char port[PATH_MAX + 224], dir[PATH_MAX + 32], sock[PATH_MAX + 64];
+	char seccomp[32], uid[64];
 	enum xenbus_state seen;
+	struct stat sb;
 	struct gfx g;
 
-	snprintf(sock, sizeof(sock), "%s/memif-%d.sock", harness.dir,
-		 (int)getpid());
+	snprintf(dir, sizeof(dir), "%s/memif-%d", harness.dir, (int)getpid());
+	assert_int_equal(mkdir(dir, 0777), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(chmod(harness.dir, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/memif.sock", dir);
 	snprintf(port, sizeof(port), "dpdk:net_memif_sbx0,role=server,"
 		 "socket=%s,socket-abstract=no", sock);
 	guest_up(&g, port, args);
+	wait_sandboxed(&g);
+	assert_int_equal(stat(sock, &sb), 0);
+	assert_int_equal(xg_device_remove(sim, g.domid, "vif", "vif", DEVID),
+			 0);
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 0);
+	assert_int_equal(stat(sock, &sb), -1);
+	guest_down(&g);
+
+	guest_up(&g, port, unsandboxed);
 	assert_int_equal(xg_xenbus_wait_state(xs0, g.be_path,
 					      1u << XenbusStateInitWait,
 					      TIMEOUT_MS, &seen), 0);
@@ -346,15 +366,12 @@ static void test_dpdk_memif_not_sandboxed(void **state)
 	assert_string_equal(seccomp, "0");
 	proc_status(g.pid, "Uid", uid, sizeof(uid));
 	assert_int_equal(strtoul(uid, NULL, 10), 0);
+	assert_int_equal(xg_device_remove(sim, g.domid, "vif", "vif", DEVID),
+			 0);
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 0);
 	guest_down(&g);
-	guest_up(&g, port, forced);
-	wait_sandboxed(&g);
-	/* Not removed: memif's close unlinks its socket, which the filter
-	 * answers with SIGSYS (docs/security.md). */
-	kill(g.pid, SIGKILL);
-	backend_wait(&g, TIMEOUT_MS);
 	unlink(sock);
-	guest_down(&g);
+	rmdir(dir);
 }
 #endif
 
@@ -461,6 +478,31 @@ static void test_tunsetpersist_kills(void **state)
 	guest_down(&g);
 }
 
+#if NET_SANDBOX_HAVE_DPDK
+/* A DPDK port may open unix sockets (memif reconnects) but no other
+ * family: the filter checks socket()'s first argument. */
+static void test_dpdk_inet_socket_kills(void **state)
+{
+	struct gfx g;
+
+	guest_up(&g, "dpdk:net_ring_sbx1", (const char *const[]){
+			 "--debug-forbidden-syscall", "socket-inet", NULL });
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 128 + SIGSYS);
+	guest_down(&g);
+	/* AF_UNIX passes: uback-net logs the fd and exits with its error
+	 * status, not SIGSYS. */
+	guest_up(&g, "dpdk:net_ring_sbx1", (const char *const[]){
+			 "--debug-forbidden-syscall", "socket-unix", NULL });
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 1);
+	guest_down(&g);
+	guest_up(&g, "dpdk:net_ring_sbx1", (const char *const[]){
+			 "--no-sandbox", "--debug-forbidden-syscall",
+			 "socket-inet", NULL });
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 1);
+	guest_down(&g);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,7 +513,8 @@ int main(void)
 		cmocka_unit_test(test_tunsetpersist_kills),
 #if NET_SANDBOX_HAVE_DPDK
 		cmocka_unit_test(test_dpdk_runs_sandboxed),
-		cmocka_unit_test(test_dpdk_memif_not_sandboxed),
+		cmocka_unit_test(test_dpdk_memif_sandboxed),
+		cmocka_unit_test(test_dpdk_inet_socket_kills),
 #endif
 	};
 

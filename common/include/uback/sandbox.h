@@ -19,6 +19,7 @@
 #ifndef UBACK_SANDBOX_H
 #define UBACK_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,10 @@ struct xb_sandbox_config {
 	 * being cleared, e.g. TUNSETPERSIST 0 on a tap leaving). */
 	const unsigned long *ioctls_zero;
 	size_t nr_ioctls_zero;
+	/* Allow socket(AF_UNIX, ...) (no other family) and connect: a
+	 * port that connects to a peer's unix socket after the sandbox is
+	 * entered (a DPDK memif client reconnecting). */
+	bool unix_connect;
 };
 
 /*
