@@ -37,6 +37,7 @@ struct uring_engine {
 	bool fixed_buf;          /* cfg.fixed_buf registered as buffer 0 */
 	bool inline_rw;          /* reads/writes as synchronous calls */
 	bool cancel_next;        /* an inline link member failed */
+	uint64_t short_rw;       /* inline transfers that needed a retry */
 	int cpu;                 /* io-wq affinity, or -1 */
 	/* Completions made without the kernel ring (device discard). */
 	struct blk_cqe *local;
@@ -207,6 +208,59 @@ static int cancel_linked(struct uring_engine *ue, uint64_t tag,
 	return ret;
 }
 
+/*
+ * preadv/pwritev until @want bytes moved: a regular file may still come
+ * up short (seen under real Xen: a buffered read into guest pages mapped
+ * through gntdev returned part of a request, about once in ten thousand),
+ * and a short transfer is not an error until the remainder moves nothing
+ * or fails. The remainder, rare, goes one pread/pwrite per iovec (no
+ * scratch iovec array); each is tried once. Returns the bytes moved, or
+ * -errno if nothing could be.
+ */
+static ssize_t rw_full(int fd, bool write, const struct iovec *iov,
+		       unsigned int iovcnt, uint64_t offset, size_t want,
+		       uint64_t *shorts)
+{
+	size_t done, skip, len;
+	unsigned int i;
+	ssize_t n;
+
+	do {
+		n = write ? pwritev(fd, iov, (int)iovcnt, (off_t)offset)
+			  : preadv(fd, iov, (int)iovcnt, (off_t)offset);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	done = (size_t)n;
+	if (done >= want || n == 0)
+		return n;
+	(*shorts)++;
+	skip = done;
+	for (i = 0; i < iovcnt && done < want; i++) {
+		char *base = iov[i].iov_base;
+
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		while (skip < iov[i].iov_len) {
+			len = iov[i].iov_len - skip;
+			do {
+				n = write ? pwrite(fd, base + skip, len,
+						   (off_t)(offset + done))
+					  : pread(fd, base + skip, len,
+						  (off_t)(offset + done));
+			} while (n < 0 && errno == EINTR);
+			if (n <= 0)
+				return (ssize_t)done;
+			skip += (size_t)n;
+			done += (size_t)n;
+		}
+		skip = 0;
+	}
+	return (ssize_t)done;
+}
+
 static int inline_rw(struct uring_engine *ue, bool write,
 		     const struct iovec *iov, unsigned int iovcnt,
 		     uint64_t offset, uint64_t tag, unsigned int flags)
@@ -222,11 +276,8 @@ static int inline_rw(struct uring_engine *ue, bool write,
 		return cancel_linked(ue, tag, flags);
 	for (i = 0; i < iovcnt; i++)
 		want += iov[i].iov_len;
-	do {
-		n = write ? pwritev(ue->fd, iov, (int)iovcnt, (off_t)offset)
-			  : preadv(ue->fd, iov, (int)iovcnt, (off_t)offset);
-	} while (n < 0 && errno == EINTR);
-	res = n < 0 ? -errno : (int32_t)n;
+	n = rw_full(ue->fd, write, iov, iovcnt, offset, want, &ue->short_rw);
+	res = (int32_t)n;
 	/* As the kernel ring: a short transfer breaks the chain too. */
 	ue->cancel_next = (flags & BLK_IO_LINK) && (n < 0 || (size_t)n != want);
 	return post_local(ue, tag, res);

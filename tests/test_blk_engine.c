@@ -343,6 +343,27 @@ static void test_inline_rw(void **state)
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++)
 		assert_int_equal(c[i].res, c[i].tag == 8 ? 4096 : -ECANCELED);
+	/* A read whose second page faults: preadv moves the first page,
+	 * the retry of the remainder fails: the 4096 bytes moved are
+	 * reported (a short transfer, which the ring answers as an error),
+	 * the first page holds the file's data, and nothing loops. */
+	{
+		uint8_t *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		assert_true(two != MAP_FAILED);
+		assert_int_equal(mprotect(two + 4096, 4096, PROT_NONE), 0);
+		memset(two, 0xee, 4096);
+		iov[0] = (struct iovec){ two, 4096 };
+		iov[1] = (struct iovec){ two + 4096, 4096 };
+		assert_int_equal(e->ops->prep_rw(e, false, iov, 2, 16384, 10,
+						 0), 0);
+		assert_int_equal(reap_n(e, c, 1), 1);
+		assert_int_equal(c[0].res, 4096);
+		assert_int_equal(pread(x->disk.fd, file, 4096, 16384), 4096);
+		assert_memory_equal(two, file, 4096);
+		munmap(two, 8192);
+	}
 	e->ops->destroy(e);
 }
 
