@@ -37,7 +37,6 @@ struct uring_engine {
 	bool fixed_buf;          /* cfg.fixed_buf registered as buffer 0 */
 	bool inline_rw;          /* reads/writes as synchronous calls */
 	bool cancel_next;        /* an inline link member failed */
-	uint64_t short_rw;       /* inline transfers that needed a retry */
 	int cpu;                 /* io-wq affinity, or -1 */
 	/* Completions made without the kernel ring (device discard). */
 	struct blk_cqe *local;
@@ -218,8 +217,7 @@ static int cancel_linked(struct uring_engine *ue, uint64_t tag,
  * -errno if nothing could be.
  */
 static ssize_t rw_full(int fd, bool write, const struct iovec *iov,
-		       unsigned int iovcnt, uint64_t offset, size_t want,
-		       uint64_t *shorts)
+		       unsigned int iovcnt, uint64_t offset, size_t want)
 {
 	size_t done, skip, len;
 	unsigned int i;
@@ -234,7 +232,6 @@ static ssize_t rw_full(int fd, bool write, const struct iovec *iov,
 	done = (size_t)n;
 	if (done >= want || n == 0)
 		return n;
-	(*shorts)++;
 	skip = done;
 	for (i = 0; i < iovcnt && done < want; i++) {
 		char *base = iov[i].iov_base;
@@ -276,7 +273,7 @@ static int inline_rw(struct uring_engine *ue, bool write,
 		return cancel_linked(ue, tag, flags);
 	for (i = 0; i < iovcnt; i++)
 		want += iov[i].iov_len;
-	n = rw_full(ue->fd, write, iov, iovcnt, offset, want, &ue->short_rw);
+	n = rw_full(ue->fd, write, iov, iovcnt, offset, want);
 	res = (int32_t)n;
 	/* As the kernel ring: a short transfer breaks the chain too. */
 	ue->cancel_next = (flags & BLK_IO_LINK) && (n < 0 || (size_t)n != want);
