@@ -50,10 +50,6 @@ struct blk_disk {
 	bool readonly;
 	bool direct;                 /* opened with O_DIRECT */
 	bool memory;                 /* a file on tmpfs or ramfs */
-	/* A memory file's pages, mapped shared (NULL if not or if mmap
-	 * failed): inline I/O copies to and from them (no system call). */
-	void *map;
-	size_t map_len;
 	uint64_t sectors;            /* 512-byte units */
 	uint32_t sector_size;        /* logical block size */
 	uint32_t physical_sector_size;
@@ -72,12 +68,6 @@ struct blk_disk {
  */
 int blk_disk_open(const char *path, bool readonly, bool direct,
 		  struct blk_disk *out);
-/*
- * A file on tmpfs or ramfs is also mapped shared (disk->map): its pages
- * are the page cache, so copying to and from them is what preadv and
- * pwritev do, minus the system call and the page-cache lookup. Nothing
- * else is mapped; a failed mmap leaves map NULL (logged).
- */
 void blk_disk_close(struct blk_disk *d);
 
 /* ---- counters ---- */
@@ -215,11 +205,8 @@ struct blk_queue_config {
 	 * recover from the journal instead of starting at rsp_prod. */
 	bool adopt;
 	/* Engine: reads and writes as synchronous system calls on the
-	 * queue thread (see blk_engine_config.inline_rw), or, with @map,
-	 * as copies to and from the backing file's shared mapping. */
+	 * queue thread (see blk_engine_config.inline_rw). */
 	bool inline_rw;
-	void *map;
-	size_t map_len;
 };
 
 struct blk_queue;

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -70,20 +69,6 @@ static void probe_file(struct blk_disk *d, const struct stat *st)
 	d->discard_alignment = 0;
 }
 
-static void map_memory(struct blk_disk *d, const char *path, size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | (d->readonly ? 0 : PROT_WRITE),
-		       MAP_SHARED, d->fd, 0);
-
-	if (p == MAP_FAILED) {
-		xb_warn("%s: cannot map the memory file (%s): reads and "
-			"writes by system call", path, strerror(errno));
-		return;
-	}
-	d->map = p;
-	d->map_len = len;
-}
-
 int blk_disk_open(const char *path, bool readonly, bool direct,
 		  struct blk_disk *out)
 {
@@ -130,9 +115,6 @@ int blk_disk_open(const char *path, bool readonly, bool direct,
 		if (fstatfs(d.fd, &sf) == 0)
 			d.memory = sf.f_type == TMPFS_MAGIC ||
 				   sf.f_type == RAMFS_MAGIC;
-		if (d.memory && st.st_size > 0 &&
-		    (uint64_t)st.st_size <= SIZE_MAX)
-			map_memory(&d, path, (size_t)st.st_size);
 	} else {
 		ret = -EINVAL;
 		goto err_close;
@@ -149,10 +131,6 @@ err_open:
 
 void blk_disk_close(struct blk_disk *d)
 {
-	if (d->map)
-		munmap(d->map, d->map_len);
-	d->map = NULL;
-	d->map_len = 0;
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;

@@ -49,16 +49,6 @@ struct blk_engine_config {
 	 * go through the kernel ring. Engines may ignore it.
 	 */
 	bool inline_rw;
-	/*
-	 * With inline_rw: the backing file mapped shared, @map_len bytes
-	 * (a memory file, see blk_disk.map). Reads and writes inside it are
-	 * copies, no system call; a copy that faults (the file shrank under
-	 * us: SIGBUS; a buffer not mapped: SIGSEGV) is caught on this
-	 * thread and redone by system call, which reports what it can
-	 * move. NULL: system calls.
-	 */
-	void *map;
-	size_t map_len;
 };
 
 struct blk_cqe {

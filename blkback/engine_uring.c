@@ -8,10 +8,7 @@
  *
  * With cfg.inline_rw, reads and writes are synchronous preadv/pwritev on
  * the calling thread, completed locally as well; a failed linked one
- * cancels what is linked to it, as in the kernel ring. With cfg.map too
- * (a memory file mapped shared), they are copies to and from the
- * mapping; a copy that faults is abandoned (siglongjmp out of this
- * thread's SIGBUS/SIGSEGV handler) and redone by system call.
+ * cancels what is linked to it, as in the kernel ring.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +16,6 @@
 #include <linux/fs.h>
 #include <poll.h>
 #include <sched.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -42,15 +37,11 @@ struct uring_engine {
 	bool fixed_buf;          /* cfg.fixed_buf registered as buffer 0 */
 	bool inline_rw;          /* reads/writes as synchronous calls */
 	bool cancel_next;        /* an inline link member failed */
-	uint8_t *map;            /* cfg.map: inline I/O by copy */
-	size_t map_len;
 	int cpu;                 /* io-wq affinity, or -1 */
 	/* Completions made without the kernel ring (device discard). */
 	struct blk_cqe *local;
 	uint32_t local_n, local_cap;
 };
-
-static int map_guard_install(void);
 
 static struct uring_engine *to_ue(struct blk_engine *e)
 {
@@ -84,16 +75,6 @@ static int uring_create(const struct blk_engine_config *cfg,
 	ue->blockdev = cfg->blockdev;
 	ue->cpu = cfg->pin_cpu ? (int)cfg->cpu : -1;
 	ue->inline_rw = cfg->inline_rw;
-	if (cfg->inline_rw && cfg->map && cfg->map_len) {
-		ret = map_guard_install();
-		if (ret) {
-			xb_warn("io_uring: no fault handler (%s): inline I/O "
-				"by system call", strerror(-ret));
-		} else {
-			ue->map = cfg->map;
-			ue->map_len = cfg->map_len;
-		}
-	}
 	/* Each request may take two entries (write + linked fdatasync),
 	 * plus the fd polls. */
 	entries = pow2_at_least(2 * cfg->depth + 8);
@@ -277,81 +258,6 @@ static ssize_t rw_full(int fd, bool write, const struct iovec *iov,
 	return (ssize_t)done;
 }
 
-/*
- * Copies to and from a mapped file, guarded: the thread that copies
- * points map_fault_env at its jump buffer; a SIGBUS or SIGSEGV while it
- * is set jumps back (the copy is abandoned), any other is the default
- * action (the handler resets it and returns, so the fault repeats).
- */
-static __thread sigjmp_buf *map_fault_env;
-
-static void map_fault(int sig, siginfo_t *si, void *uctx)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigjmp_buf *env = map_fault_env;
-
-	(void)si;
-	(void)uctx;
-	if (env) {
-		map_fault_env = NULL;
-		siglongjmp(*env, 1);
-	}
-	sigaction(sig, &dfl, NULL);
-}
-
-/* Installs map_fault for SIGBUS and SIGSEGV unless it already is (on the
- * control thread, at engine creation). */
-static int map_guard_install(void)
-{
-	/* SA_NODEFER: leaving by siglongjmp without restoring the mask
-	 * must not leave the signal blocked. */
-	struct sigaction old, sa = { .sa_sigaction = map_fault,
-				     .sa_flags = SA_SIGINFO | SA_NODEFER };
-	static const int sigs[] = { SIGBUS, SIGSEGV };
-	unsigned int i;
-
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < 2; i++) {
-		if (sigaction(sigs[i], NULL, &old) < 0)
-			return -errno;
-		if ((old.sa_flags & SA_SIGINFO) &&
-		    old.sa_sigaction == map_fault)
-			continue;
-		if (sigaction(sigs[i], &sa, NULL) < 0)
-			return -errno;
-	}
-	return 0;
-}
-
-static void copy_iov(uint8_t *at, bool write, const struct iovec *iov,
-		     unsigned int iovcnt)
-{
-	unsigned int i;
-
-	for (i = 0; i < iovcnt; i++) {
-		if (write)
-			memcpy(at, iov[i].iov_base, iov[i].iov_len);
-		else
-			memcpy(iov[i].iov_base, at, iov[i].iov_len);
-		at += iov[i].iov_len;
-	}
-}
-
-/* Bytes copied (all of @want), or -EFAULT if a copy faulted. */
-static ssize_t map_copy(struct uring_engine *ue, bool write,
-			const struct iovec *iov, unsigned int iovcnt,
-			uint64_t offset, size_t want)
-{
-	sigjmp_buf env;
-
-	if (sigsetjmp(env, 0))
-		return -EFAULT;
-	map_fault_env = &env;
-	copy_iov(ue->map + offset, write, iov, iovcnt);
-	map_fault_env = NULL;
-	return (ssize_t)want;
-}
-
 static int inline_rw(struct uring_engine *ue, bool write,
 		     const struct iovec *iov, unsigned int iovcnt,
 		     uint64_t offset, uint64_t tag, unsigned int flags)
@@ -367,13 +273,7 @@ static int inline_rw(struct uring_engine *ue, bool write,
 		return cancel_linked(ue, tag, flags);
 	for (i = 0; i < iovcnt; i++)
 		want += iov[i].iov_len;
-	n = -EFAULT;
-	/* Inside the mapping: copy. Past it (the file grew), or a copy
-	 * that faulted: the system call says what can be moved. */
-	if (ue->map && offset <= ue->map_len && want <= ue->map_len - offset)
-		n = map_copy(ue, write, iov, iovcnt, offset, want);
-	if (n < 0)
-		n = rw_full(ue->fd, write, iov, iovcnt, offset, want);
+	n = rw_full(ue->fd, write, iov, iovcnt, offset, want);
 	res = (int32_t)n;
 	/* As the kernel ring: a short transfer breaks the chain too. */
 	ue->cancel_next = (flags & BLK_IO_LINK) && (n < 0 || (size_t)n != want);

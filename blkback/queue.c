@@ -634,8 +634,6 @@ int blk_queue_start(const struct blk_queue_config *cfg,
 		.pin_cpu = cfg->pin_cpu,
 		.cpu = cfg->cpu,
 		.inline_rw = cfg->inline_rw,
-		.map = cfg->map,
-		.map_len = cfg->map_len,
 	};
 	ret = q->cfg.engine->create(&ecfg, &q->eng);
 	if (ret)

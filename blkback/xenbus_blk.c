@@ -278,12 +278,6 @@ static int connect_queues(struct xb_dev *dev, bool adopt)
 		qc.engine = vbd->cfg.engine;
 		qc.inline_rw = vbd->cfg.inline_io > 0 ||
 			       (vbd->cfg.inline_io < 0 && vbd->disk.memory);
-		/* auto: a memory file by copy through its mapping; on:
-		 * system calls only */
-		if (vbd->cfg.inline_io < 0 && vbd->disk.memory) {
-			qc.map = vbd->disk.map;
-			qc.map_len = vbd->disk.map_len;
-		}
 		if (vbd->cfg.journal)
 			qc.journal_fd = &vbd->cfg.journal_fd[q];
 		qc.adopt = adopt;

@@ -92,8 +92,6 @@ static void test_disk_probe(void **state)
 	assert_true(x->disk.direct);      /* tmpfs takes O_DIRECT */
 	assert_true(x->disk.memory);      /* and is memory */
 	assert_true(x->disk.discard);     /* and punches holes */
-	assert_non_null(x->disk.map);     /* and is mapped, whole */
-	assert_true(x->disk.map_len == IMG_SIZE);
 	assert_false(x->disk.discard_secure);
 	assert_false(x->disk.blockdev);
 	assert_int_equal(blk_disk_open(x->path, true, false, &ro), 0);
@@ -101,8 +99,6 @@ static void test_disk_probe(void **state)
 	assert_false(ro.discard);
 	assert_false(ro.direct);
 	assert_int_equal(write(ro.fd, "x", 1), -1);
-	assert_non_null(ro.map);          /* read-only: mapped read-only */
-	assert_int_equal(mprotect(ro.map, 4096, PROT_READ | PROT_WRITE), -1);
 	blk_disk_close(&ro);
 	assert_int_equal(blk_disk_open("/nonexistent/img", false, true, &ro),
 			 -ENOENT);
@@ -371,95 +367,6 @@ static void test_inline_rw(void **state)
 	e->ops->destroy(e);
 }
 
-/* Inline I/O through a mapping of the file (cfg.map): copies, not system
- * calls; a copy that faults (a page not mapped: SIGSEGV; the file shrank
- * under the mapping: SIGBUS) is redone by system call, which reports what
- * it moves; the process lives on. */
-static void test_inline_map(void **state)
-{
-	struct fx *x = *state;
-	struct blk_engine_config cfg = { .fd = x->disk.fd, .depth = 4,
-					 .inline_rw = true };
-	struct blk_engine *e;
-	struct iovec iov[2];
-	struct blk_cqe c[4];
-	uint8_t *fake, file[8192];
-	int i;
-
-	/* A stand-in for the mapping, holding what the file does not:
-	 * reads come from it, so the engine copies from cfg.map. Its
-	 * second page is not mapped. */
-	fake = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(fake != MAP_FAILED);
-	memset(fake, 0x5a, 3 * 4096);
-	assert_int_equal(mprotect(fake + 4096, 4096, PROT_NONE), 0);
-	cfg.map = fake;
-	cfg.map_len = 3 * 4096;
-	assert_int_equal(blk_engine_uring_ops.create(&cfg, &e), 0);
-	assert_int_equal(e->ops->start(e), 0);
-	memset(x->buf, 0, 8192);
-	iov[0] = (struct iovec){ x->buf, 4096 };
-	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 8192, 1, 0), 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, 4096);
-	for (i = 0; i < 4096; i++)
-		assert_int_equal(x->buf[i], 0x5a);
-	/* Writes land in the mapping, not the file. */
-	memset(x->buf, 0x33, 4096);
-	assert_int_equal(e->ops->prep_rw(e, true, iov, 1, 0, 2, 0), 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, 4096);
-	assert_int_equal(fake[0], 0x33);
-	assert_int_equal(fake[4095], 0x33);
-	assert_int_equal(pread(x->disk.fd, file, 4096, 0), 4096);
-	assert_int_equal(file[0], 0);
-	/* The copy faults on the unmapped page: redone from the file. */
-	memset(x->buf, 0xee, 8192);
-	iov[0] = (struct iovec){ x->buf, 8192 };
-	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 0, 3, 0), 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, 8192);
-	assert_int_equal(pread(x->disk.fd, file, 8192, 0), 8192);
-	assert_memory_equal(x->buf, file, 8192);
-	/* A bad buffer: the copy faults, the system call says EFAULT. */
-	iov[0] = (struct iovec){ (void *)8, 4096 };
-	assert_int_equal(e->ops->prep_rw(e, true, iov, 1, 8192, 4, 0), 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, -EFAULT);
-	/* Past the mapping: by system call, from the file. */
-	iov[0] = (struct iovec){ x->buf, 4096 };
-	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 3 * 4096, 5, 0),
-			 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, 4096);
-	assert_int_equal(x->buf[0], 0);
-	e->ops->destroy(e);
-	munmap(fake, 3 * 4096);
-
-	/* The real mapping, and the file shrinking under it (SIGBUS). */
-	cfg.map = x->disk.map;
-	cfg.map_len = x->disk.map_len;
-	assert_int_equal(blk_engine_uring_ops.create(&cfg, &e), 0);
-	assert_int_equal(e->ops->start(e), 0);
-	for (i = 0; i < 8192; i++)
-		x->buf[i] = (uint8_t)(i * 7 + 1);
-	iov[0] = (struct iovec){ x->buf, 4096 };
-	iov[1] = (struct iovec){ x->buf + 4096, 4096 };
-	assert_int_equal(e->ops->prep_rw(e, true, iov, 2, 65536, 6, 0), 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, 8192);
-	assert_int_equal(pread(x->disk.fd, file, 8192, 65536), 8192);
-	assert_memory_equal(file, x->buf, 8192);
-	assert_int_equal(ftruncate(x->disk.fd, 65536), 0);
-	iov[0] = (struct iovec){ x->buf, 8192 };
-	assert_int_equal(e->ops->prep_rw(e, false, iov, 1, 65536, 7, 0), 0);
-	assert_int_equal(e->ops->reap(e, c, 4, false, 0), 1);
-	assert_int_equal(c[0].res, 0);      /* end of file, by preadv */
-	assert_int_equal(ftruncate(x->disk.fd, IMG_SIZE), 0);
-	e->ops->destroy(e);
-}
-
 /* The null engine: everything completes at once with the full length,
  * neither the file nor the buffers are touched; polls still work. */
 static void test_null_engine(void **state)
@@ -537,8 +444,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fixed_buffers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_null_engine, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_inline_map, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_inline_rw, setup,
 						teardown),
