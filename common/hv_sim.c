@@ -270,6 +270,13 @@ err_fds:
 
 /* ---- event channels ---------------------------------------------------- */
 
+/*
+ * A port is masked by its epoll entry being disarmed: entries are
+ * EPOLLONESHOT, so the epoll_wait that delivers a port masks it without a
+ * system call of its own, and unmask re-arms it (level-triggered: what
+ * came while masked is then reported). A delivery costs epoll_wait, read
+ * and the unmask's epoll_ctl.
+ */
 struct sim_port_slot {
 	int recv_fd;               /* -1: not bound through this handle */
 	int send_fd;
@@ -361,7 +368,7 @@ static int sim_evtchn_bind(struct xb_evtchn *base, domid_t domid,
 		.op = CTL_EVTCHN_BIND, .domid = hv->self, .remote = domid,
 		.port = remote_port,
 	};
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
 	struct ctl_rep rep;
 	int fds[CTL_MAX_FDS], err;
 
@@ -454,7 +461,7 @@ static int sim_evtchn_notify(struct xb_evtchn *base, evtchn_port_t port)
 static int sim_evtchn_pending(struct xb_evtchn *base, evtchn_port_t *port)
 {
 	struct sim_evtchn *e = to_sim_evtchn(base);
-	struct epoll_event ev, off = { .events = 0 };
+	struct epoll_event ev;
 	struct sim_port_slot *s;
 	uint64_t v;
 	int n;
@@ -466,16 +473,15 @@ static int sim_evtchn_pending(struct xb_evtchn *base, evtchn_port_t *port)
 		return -errno;
 	if (n == 0)
 		return -EAGAIN;
+	/* Delivered, hence masked (one-shot entry). */
 	s = slot_get(e, ev.data.u32);
 	if (!s)
 		return -EAGAIN;
-	/* Drain (all notifications so far are one pending bit), then mask:
-	 * a notify from now on stays in the counter until unmask. */
+	/* Drain: all notifications so far are one pending bit; one from
+	 * now on stays in the counter until unmask. */
 	if (read(s->recv_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: raced with nothing; still report the port */
 	}
-	off.data.u32 = ev.data.u32;
-	epoll_ctl(e->epfd, EPOLL_CTL_MOD, s->recv_fd, &off);
 	*port = ev.data.u32;
 	return 0;
 }
@@ -484,7 +490,7 @@ static int sim_evtchn_unmask(struct xb_evtchn *base, evtchn_port_t port)
 {
 	struct sim_evtchn *e = to_sim_evtchn(base);
 	struct sim_port_slot *s = slot_get(e, port);
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
 
 	if (!s)
 		return -EINVAL;
