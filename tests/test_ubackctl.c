@@ -288,6 +288,21 @@ static void upgrade_under_io(void **state)
 	sleep_ms(300);
 	assert_true(fx.io_done > before);   /* the guest goes on */
 	assert_int_equal(fx.io_errors, 0);
+	/* Named by the backend path as libxl gives it to hotplug scripts
+	 * (relative to dom0's home). */
+	pid = ud_status_value(fx.out, fx.name, "pid");
+	before = fx.io_done;
+	assert_int_equal(run("%s --run-dir %s upgrade backend/vbd/%u/%u "
+			     "--binary %s", UBACKCTL_BIN, fx.run_dir,
+			     xg_dom_id(fx.dom), DEVID, UBACK_BLK_BIN), 0);
+	assert_non_null(strstr(fx.out, "upgraded"));
+	assert_true(ud_request(fx.run_dir, "status", fx.out,
+			       sizeof(fx.out)) > 0);
+	assert_true(ud_status_value(fx.out, fx.name, "pid") > 0);
+	assert_true(ud_status_value(fx.out, fx.name, "pid") != pid);
+	sleep_ms(300);
+	assert_true(fx.io_done > before);
+	assert_int_equal(fx.io_errors, 0);
 	/* Unknown device: an error, exit 1. */
 	assert_int_equal(run("%s --run-dir %s upgrade vbd-999-1 2>&1",
 			     UBACKCTL_BIN, fx.run_dir), 1);

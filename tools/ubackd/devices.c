@@ -157,8 +157,15 @@ static void dev_forget(struct ud *ud, struct ud_dev *d)
 struct ud_dev *ud_find(struct ud *ud, const char *spec)
 {
 	struct ud_dev *d;
-	char alt[64];
+	char alt[64], abs[600];
 
+	/* libxl hands hotplug scripts XENBUS_PATH relative to the backend
+	 * domain's home ("backend/vbd/3/51712"). */
+	if (!strncmp(spec, "backend/", 8)) {
+		snprintf(abs, sizeof(abs), "/local/domain/%u/%s", ud->cfg.self,
+			 spec);
+		spec = abs;
+	}
 	for (d = ud->devs; d; d = d->next) {
 		/* "vbd-3-51712", "vbd/3/51712" or the backend path. */
 		snprintf(alt, sizeof(alt), "%s/%u/%u", d->kind, d->domid,
