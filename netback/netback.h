@@ -52,6 +52,17 @@
 #define NET_RX_MAX_DATA ((NET_FRAME_MAX + XB_PAGE_SIZE - 1) / XB_PAGE_SIZE)
 #define NET_RX_MAX_SLOTS (NET_RX_MAX_DATA + 2u)
 #define NET_DEFAULT_RX_STALL_MS 500u
+/*
+ * Spinning for more work after a batch (net_queue_config.spin_us): the
+ * default window, and its gate: after NET_SPIN_MISSES spins in a row
+ * that found nothing (or lost their CPU), no spinning for
+ * NET_SPIN_PAUSE_MS. A vif whose guest sends in bursts spins between
+ * its packets; a quiet or sparse one pays NET_SPIN_MISSES windows per
+ * pause at most (0.2% of a CPU).
+ */
+#define NET_DEFAULT_SPIN_US 50u
+#define NET_SPIN_MISSES 4u
+#define NET_SPIN_PAUSE_MS 100u
 
 /* ---- counters ---- */
 
@@ -108,6 +119,7 @@ enum net_stat {
 	NET_ST_BATCHES, NET_ST_NOTIFIES, NET_ST_GCOPY_CALLS, NET_ST_GCOPY_SEGS,
 	NET_ST_GCOPY_ERRORS, NET_ST_SLEEPS, NET_ST_LOOPS, NET_ST_EVENTS,
 	NET_ST_RING_HALTED, NET_ST_NOTIFY_ERRORS, NET_ST_SPIN_HITS,
+	NET_ST_SPIN_PAUSES,
 	/* The port's own counters (struct net_port_stats), copied in. */
 	NET_ST_PORT_RX_OVERSIZE, NET_ST_PORT_RX_ERRORS, NET_ST_PORT_TX_DROPPED,
 	NET_ST_PORT_TX_ERRORS,
@@ -303,7 +315,8 @@ struct net_queue_config {
 	uint32_t rx_stall_ms;          /* 0: NET_DEFAULT_RX_STALL_MS */
 	uint32_t poll_us;              /* ports without fd: poll period */
 	uint32_t spin_us;              /* after work, look for more this long
-	                                * before sleeping (0: sleep at once) */
+	                                * before sleeping (0: sleep at once),
+	                                * gated (NET_SPIN_MISSES) */
 	/* Ring indices and request copies (state.h): required. */
 	struct net_state_queue *state;
 	/* Take over the rings from @state (a predecessor's) instead of

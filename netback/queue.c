@@ -123,9 +123,14 @@ static bool final_check(struct net_queue *q)
  * wait for buffers, the RX ring's, on every round; at the port (a
  * non-blocking burst: one syscall for tap) every 16th round.
  */
+/* A clock gap longer than this between two looks: the spin lost its CPU
+ * (to the thread it waits for, on a shared core): stop. */
+#define SPIN_PREEMPTED_NS 50000ull
+
 static bool spin_for_work(struct net_queue *q)
 {
-	uint64_t deadline = clock_ns() + (uint64_t)q->cfg.spin_us * 1000;
+	uint64_t last = clock_ns(), now;
+	uint64_t deadline = last + (uint64_t)q->cfg.spin_us * 1000;
 	RING_IDX rx_prod = __atomic_load_n(&q->rx.sring->req_prod,
 					   __ATOMIC_RELAXED);
 	bool tx_open = !q->tx_pend_count && !q->tx_resume_ns;
@@ -147,11 +152,33 @@ static bool spin_for_work(struct net_queue *q)
 			break;
 		}
 		xb_cpu_relax();
-		if ((i & 63) == 0 && clock_ns() >= deadline)
+		if ((i & 63) != 0)
+			continue;
+		now = clock_ns();
+		if (now >= deadline || now - last > SPIN_PREEMPTED_NS)
 			return false;
+		last = now;
 	}
 	net_stat_add(&q->stats, NET_ST_SPIN_HITS, 1);
 	return true;
+}
+
+/* Spin if the gate is open; true if work came. */
+static bool spin_gated(struct net_queue *q)
+{
+	if (!q->cfg.spin_us || q->now_ns < q->spin_pause_until)
+		return false;
+	if (spin_for_work(q)) {
+		q->spin_misses = 0;
+		return true;
+	}
+	if (++q->spin_misses >= NET_SPIN_MISSES) {
+		q->spin_misses = 0;
+		q->spin_pause_until = clock_ns() +
+				      NET_SPIN_PAUSE_MS * 1000000ull;
+		net_stat_add(&q->stats, NET_ST_SPIN_PAUSES, 1);
+	}
+	return false;
 }
 
 /* How long the sleep may last (ns; UINT64_MAX: until an event). */
@@ -215,7 +242,7 @@ static void *queue_thread(void *arg)
 		if (progress && !failed)
 			continue;
 		port_stats(q);
-		if (!failed && q->cfg.spin_us && spin_for_work(q))
+		if (!failed && spin_gated(q))
 			continue;
 		if (!failed && final_check(q))
 			continue;

@@ -46,6 +46,8 @@ struct net_queue {
 	int evtchn_fd;
 	int stop_fd;
 	int stop_flag;                    /* atomic */
+	unsigned int spin_misses;         /* spins in a row that found nothing */
+	uint64_t spin_pause_until;        /* no spinning before (ns) */
 	int port_fd;                      /* -1: poll the port */
 	void *tx_addr, *rx_addr;
 	struct xb_back_ring tx, rx;

@@ -68,6 +68,7 @@ static const char *const stat_names[NET_ST_COUNT] = {
 	[NET_ST_RING_HALTED] = "ring_halted",
 	[NET_ST_NOTIFY_ERRORS] = "notify_errors",
 	[NET_ST_SPIN_HITS] = "spin_hits",
+	[NET_ST_SPIN_PAUSES] = "spin_pauses",
 	[NET_ST_PORT_RX_OVERSIZE] = "port_rx_oversize",
 	[NET_ST_PORT_RX_ERRORS] = "port_rx_errors",
 	[NET_ST_PORT_TX_DROPPED] = "port_tx_dropped",

@@ -635,6 +635,40 @@ static void test_never_replenished(void **state)
 	guest_down(&g, false);
 }
 
+/* Spinning after work (default --spin-us 50) is gated: a guest that sends
+ * a frame every 2 ms (no spin can find the next one) soon pauses it
+ * (spin_pauses), and a vif with no traffic costs no CPU. */
+static void test_spin_gate(void **state)
+{
+	struct nfe_config c = { .sg = true, .rx_notify = true };
+	long long cpu0, cpu1;
+	unsigned int i;
+	struct gfx g;
+
+	(void)state;
+	guest_up(&g, NULL);
+	connect_ok(&g, &c);
+	post_all(&g, 0);
+	for (i = 0; i < 100; i++) {
+		make_frame(txbuf, 60, i);
+		roundtrip(&g, 0, 60, 0, 0, 0);
+		msleep(2);
+	}
+	assert_true(wait_stat(&g, "total.spin_pauses", 2) >= 2);
+	print_message("100 frames 2 ms apart: spin_hits %lld spin_pauses %lld\n",
+		      stat_value(&g, "total.spin_hits"),
+		      stat_value(&g, "total.spin_pauses"));
+	msleep(200);
+	cpu0 = cpu_us(&g);
+	msleep(1000);
+	cpu1 = cpu_us(&g);
+	print_message("backend CPU over 1 s idle: %lld us\n", cpu1 - cpu0);
+	assert_true(cpu0 >= 0);
+	assert_true(cpu1 - cpu0 < 50000);
+	assert_int_equal(nfe_disconnect(&g.fe, TIMEOUT_MS), 0);
+	guest_down(&g, false);
+}
+
 static void expect_failed(struct gfx *g, const char *what)
 {
 	enum xenbus_state seen;
@@ -1201,6 +1235,7 @@ int main(void)
 		cmocka_unit_test(test_no_rx_copy),
 		cmocka_unit_test(test_bad_grants),
 		cmocka_unit_test(test_never_replenished),
+		cmocka_unit_test(test_spin_gate),
 		cmocka_unit_test(test_hostile_ring),
 		cmocka_unit_test(test_guest_destroyed),
 		cmocka_unit_test(test_ctrl_hash_mcast),
