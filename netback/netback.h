@@ -53,14 +53,12 @@
 #define NET_RX_MAX_SLOTS (NET_RX_MAX_DATA + 2u)
 #define NET_DEFAULT_RX_STALL_MS 500u
 /*
- * Spinning for more work after a batch (net_queue_config.spin_us): the
- * default window, and its gate: after NET_SPIN_MISSES spins in a row
- * that found nothing (or lost their CPU), no spinning for
- * NET_SPIN_PAUSE_MS. A vif whose guest sends in bursts spins between
- * its packets; a quiet or sparse one pays NET_SPIN_MISSES windows per
- * pause at most (0.2% of a CPU).
+ * Spinning for more work after a batch (net_queue_config.spin_us, off
+ * by default) is gated: after NET_SPIN_MISSES spins in a row that found
+ * nothing (or lost their CPU), no spinning for NET_SPIN_PAUSE_MS. A vif
+ * whose guest sends in bursts spins between its packets; a quiet or
+ * sparse one pays NET_SPIN_MISSES windows per pause at most.
  */
-#define NET_DEFAULT_SPIN_US 50u
 #define NET_SPIN_MISSES 4u
 #define NET_SPIN_PAUSE_MS 100u
 

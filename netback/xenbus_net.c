@@ -55,7 +55,6 @@ void net_vif_config_defaults(struct net_vif_config *cfg)
 	cfg->tx_limits.max_slots = NET_TX_MAX_SLOTS;
 	cfg->tx_limits.fatal_slots = NET_TX_FATAL_SLOTS;
 	cfg->state_fd = -1;
-	cfg->spin_us = NET_DEFAULT_SPIN_US;
 }
 
 int net_vif_create(const struct net_vif_config *cfg, struct net_vif **out)

@@ -635,18 +635,19 @@ static void test_never_replenished(void **state)
 	guest_down(&g, false);
 }
 
-/* Spinning after work (default --spin-us 50) is gated: a guest that sends
- * a frame every 2 ms (no spin can find the next one) soon pauses it
+/* Spinning after work (--spin-us 50) is gated: a guest that sends a
+ * frame every 2 ms (no spin can find the next one) soon pauses it
  * (spin_pauses), and a vif with no traffic costs no CPU. */
 static void test_spin_gate(void **state)
 {
+	static const char *const args[] = { "--spin-us", "50", NULL };
 	struct nfe_config c = { .sg = true, .rx_notify = true };
 	long long cpu0, cpu1;
 	unsigned int i;
 	struct gfx g;
 
 	(void)state;
-	guest_up(&g, NULL);
+	guest_up(&g, args);
 	connect_ok(&g, &c);
 	post_all(&g, 0);
 	for (i = 0; i < 100; i++) {
