@@ -256,10 +256,12 @@ static int build_filter(const struct xb_sandbox_config *cfg,
 	}
 	/* Unix sockets only: no network socket, not even for an
 	 * attacker holding the process. */
-	if (!ret && cfg->unix_connect)
+	if (!ret && cfg->unix_connect) {
 		ret = allow_if(ctx, SYS_socket, 0, SCMP_CMP_EQ, AF_UNIX, 0);
-	if (!ret && cfg->unix_connect)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_connect, 0);
+		if (!ret)
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_connect,
+					       0);
+	}
 #ifdef XB_SANITIZED
 	if (!ret)
 		ret = allow_all(ctx, sanitizer_syscalls,

@@ -105,12 +105,17 @@ static bool is_dpdk(const struct opts *o)
  */
 static bool dpdk_sandbox_tested(const struct opts *o)
 {
+	static const char *const tested[] = {
+		"net_ring", "net_null", "net_memif", "net_virtio_user",
+		"net_vhost",
+	};
 	const char *a = o->vif.port_args ? o->vif.port_args : "";
+	size_t i;
 
-	return !strncmp(a, "net_ring", 8) || !strncmp(a, "net_null", 8) ||
-	       !strncmp(a, "net_memif", 9) ||
-	       !strncmp(a, "net_virtio_user", 15) ||
-	       !strncmp(a, "net_vhost", 9);
+	for (i = 0; i < sizeof(tested) / sizeof(tested[0]); i++)
+		if (!strncmp(a, tested[i], strlen(tested[i])))
+			return true;
+	return false;
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)

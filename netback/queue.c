@@ -115,6 +115,10 @@ static bool final_check(struct net_queue *q)
 	return false;
 }
 
+/* A clock gap longer than this between two looks: the spin lost its CPU
+ * (to the thread it waits for, on a shared core): stop. */
+#define SPIN_PREEMPTED_NS 50000ull
+
 /*
  * Spin up to spin_us for new work before sleeping: a sleeping thread
  * woken by an event channel pays a cross-core wake-up (and, on a loaded
@@ -123,10 +127,6 @@ static bool final_check(struct net_queue *q)
  * wait for buffers, the RX ring's, on every round; at the port (a
  * non-blocking burst: one syscall for tap) every 16th round.
  */
-/* A clock gap longer than this between two looks: the spin lost its CPU
- * (to the thread it waits for, on a shared core): stop. */
-#define SPIN_PREEMPTED_NS 50000ull
-
 static bool spin_for_work(struct net_queue *q)
 {
 	uint64_t last = clock_ns(), now;

@@ -597,26 +597,55 @@ static void stream(struct guest *g, const char *what)
 	assert_int_equal(stat_value(g, "total.rx_error_responses"), 0);
 }
 
-static void test_memif(void **state)
-{
-	static const struct dpdk_peer_args server = {
-		.vdev = "net_memif0,role=server,socket=%s,socket-abstract=no",
-		.fwd = "io",
-		.nr_queues = NQ,
-		.publish = true,
-	};
-	char devargs[256];
-	struct guest g;
+/* testpmd forwarding as the memif server, uback-net its client. */
+static const struct dpdk_peer_args memif_server = {
+	.vdev = "net_memif0,role=server,socket=%s,socket-abstract=no",
+	.fwd = "io",
+	.nr_queues = NQ,
+	.publish = true,
+};
 
-	assert_int_equal(dpdk_peer_start(&peer, &server), 0);
-	snprintf(devargs, sizeof(devargs),
-		 "net_memif_e2e%d,role=client,socket=%s,socket-abstract=no,bsize=9216",
-		 (int)getpid(), peer.sock);
-	guest_up(&g, devargs, NULL);
-	/* Forwarding starts only once the client is connected (a memif
-	 * server crashed when a client connected while it forwarded). */
+/* Forwarding starts only once the peer sees the link (a memif server
+ * crashed when a client connected while it forwarded). */
+static void peer_link_go(void)
+{
 	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
 	assert_int_equal(dpdk_peer_go(&peer), 0);
+}
+
+/* Let the sandbox user (not root) reach testpmd's socket: connect()
+ * needs search on the directory and write on the socket. An operator
+ * does the same for a deployed memif server (docs/security.md). */
+static void open_peer_socket(void)
+{
+	assert_int_equal(chmod(peer.dir, 0755), 0);
+	assert_int_equal(chmod(peer.sock, 0666), 0);
+}
+
+/* The memif server started, the guest up with uback-net as its client
+ * (port "net_memif_<tag><pid>"; @hc: the guest's hash config or NULL;
+ * @open: the socket reachable by the sandbox user, for reconnects after
+ * the sandbox is entered), forwarding. */
+static void memif_client_up(struct guest *g, const char *tag,
+			    const struct netfront_hash_config *hc, bool open)
+{
+	char devargs[256];
+
+	assert_int_equal(dpdk_peer_start(&peer, &memif_server), 0);
+	if (open)
+		open_peer_socket();
+	snprintf(devargs, sizeof(devargs),
+		 "net_memif_%s%d,role=client,socket=%s,socket-abstract=no,"
+		 "bsize=9216", tag, (int)getpid(), peer.sock);
+	guest_up(g, devargs, hc);
+	peer_link_go();
+}
+
+static void test_memif(void **state)
+{
+	struct guest g;
+
+	memif_client_up(&g, "e2e", NULL, false);
 	stream(&g, "memif");
 	assert_sandboxed(&g);
 	/* The server leaves before its client (it can crash otherwise). */
@@ -629,42 +658,18 @@ static void test_memif(void **state)
  * its client reconnects (a new unix socket and connect() on DPDK's
  * interrupt thread, under the filter) and traffic resumes.
  */
-/* Let the sandbox user (not root) reach testpmd's socket: connect()
- * needs search on the directory and write on the socket. An operator
- * does the same for a deployed memif server (docs/security.md). */
-static void open_peer_socket(void)
-{
-	assert_int_equal(chmod(peer.dir, 0755), 0);
-	assert_int_equal(chmod(peer.sock, 0666), 0);
-}
-
 static void test_memif_peer_restart(void **state)
 {
-	static const struct dpdk_peer_args server = {
-		.vdev = "net_memif0,role=server,socket=%s,socket-abstract=no",
-		.fwd = "io",
-		.nr_queues = NQ,
-		.publish = true,
-	};
-	char devargs[256];
 	struct guest g;
 
-	assert_int_equal(dpdk_peer_start(&peer, &server), 0);
-	open_peer_socket();
-	snprintf(devargs, sizeof(devargs),
-		 "net_memif_rs%d,role=client,socket=%s,socket-abstract=no,bsize=9216",
-		 (int)getpid(), peer.sock);
-	guest_up(&g, devargs, NULL);
-	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
-	assert_int_equal(dpdk_peer_go(&peer), 0);
+	memif_client_up(&g, "rs", NULL, true);
 	stream(&g, "memif, before the server restarts");
 	assert_sandboxed(&g);
 	dpdk_peer_kill(&peer, SIGKILL);
 	usleep(500000);
-	assert_int_equal(dpdk_peer_start(&peer, &server), 0);
+	assert_int_equal(dpdk_peer_start(&peer, &memif_server), 0);
 	open_peer_socket();
-	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
-	assert_int_equal(dpdk_peer_go(&peer), 0);
+	peer_link_go();
 	stream(&g, "memif, after the server came back");
 	assert_sandboxed(&g);
 	dpdk_peer_kill(&peer, SIGTERM);
@@ -687,8 +692,7 @@ static void test_vhost(void **state)
 		 "net_virtio_user_e2e%d,path=%s,queues=2", (int)getpid(),
 		 peer.sock);
 	guest_up(&g, devargs, NULL);
-	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
-	assert_int_equal(dpdk_peer_go(&peer), 0);
+	peer_link_go();
 	stream(&g, "vhost/virtio_user");
 	assert_sandboxed(&g);
 	guest_down(&g);
@@ -726,8 +730,7 @@ static void uback_serves(const char *what, const char *uback_fmt,
 	assert_sandboxed(&g);
 	assert_int_equal(stat(sock, &sb), 0);
 	assert_int_equal(dpdk_peer_start(&peer, &client), 0);
-	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
-	assert_int_equal(dpdk_peer_go(&peer), 0);
+	peer_link_go();
 	stream(&g, what);
 	assert_sandboxed(&g);
 	dpdk_peer_kill(&peer, SIGTERM);
@@ -761,12 +764,6 @@ static void test_vhost_uback_server(void **state)
  */
 static void test_memif_steer(void **state)
 {
-	static const struct dpdk_peer_args server = {
-		.vdev = "net_memif0,role=server,socket=%s,socket-abstract=no",
-		.fwd = "io",
-		.nr_queues = NQ,
-		.publish = true,
-	};
 	static const uint32_t map[MAP_SIZE] = { 0, 1, 1, 0, 1, 0, 0, 1 };
 	struct netfront_hash_config hc = {
 		.flags = XEN_NETIF_CTRL_HASH_TYPE_IPV4 |
@@ -774,18 +771,11 @@ static void test_memif_steer(void **state)
 		.key_len = sizeof(ms_key),
 		.mapping_size = MAP_SIZE,
 	};
-	char devargs[256];
 	struct guest g;
 
 	memcpy(hc.key, ms_key, sizeof(ms_key));
 	memcpy(hc.mapping, map, sizeof(map));
-	assert_int_equal(dpdk_peer_start(&peer, &server), 0);
-	snprintf(devargs, sizeof(devargs),
-		 "net_memif_st%d,role=client,socket=%s,socket-abstract=no,"
-		 "bsize=9216", (int)getpid(), peer.sock);
-	guest_up(&g, devargs, &hc);
-	assert_int_equal(dpdk_peer_wait_link(&peer, 30000), 0);
-	assert_int_equal(dpdk_peer_go(&peer), 0);
+	memif_client_up(&g, "st", &hc, false);
 	g_hdr = 54;
 	g_map = map;
 	stream(&g, "memif, steered by the hash mapping");

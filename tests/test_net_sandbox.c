@@ -438,21 +438,28 @@ static void test_no_sandbox_stays_root(void **state)
 	guest_down(&g);
 }
 
-static void test_forbidden_syscall_kills(void **state)
+/* uback-net on @port with @args exits by itself with @status
+ * (backend_wait's: 128 + signal when killed). */
+static void expect_exit(const char *port, const char *const *args,
+			int status)
 {
 	struct gfx g;
 
-	guest_up(&g, "loop", (const char *const[]){
-			 "--debug-forbidden-syscall", "execve", NULL });
-	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 128 + SIGSYS);
+	guest_up(&g, port, args);
+	assert_int_equal(backend_wait(&g, TIMEOUT_MS), status);
 	guest_down(&g);
+}
 
+static void test_forbidden_syscall_kills(void **state)
+{
+	expect_exit("loop", (const char *const[]){
+			    "--debug-forbidden-syscall", "execve", NULL },
+		    128 + SIGSYS);
 	/* Unsandboxed the same execve works (it runs /bin/true). */
-	guest_up(&g, "loop", (const char *const[]){
-			 "--no-sandbox", "--debug-forbidden-syscall", "execve",
-			 NULL });
-	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 0);
-	guest_down(&g);
+	expect_exit("loop", (const char *const[]){
+			    "--no-sandbox", "--debug-forbidden-syscall",
+			    "execve", NULL },
+		    0);
 }
 
 static void test_tunsetpersist_kills(void **state)
@@ -471,11 +478,10 @@ static void test_tunsetpersist_kills(void **state)
 
 	/* Unsandboxed the ioctl returns (clearing persist: a no-op) and
 	 * uback-net exits with its error status. */
-	guest_up(&g, "tap", (const char *const[]){
-			 "--no-sandbox", "--debug-forbidden-syscall",
-			 "tunsetpersist", NULL });
-	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 1);
-	guest_down(&g);
+	expect_exit("tap", (const char *const[]){
+			    "--no-sandbox", "--debug-forbidden-syscall",
+			    "tunsetpersist", NULL },
+		    1);
 }
 
 #if NET_SANDBOX_HAVE_DPDK
@@ -483,23 +489,18 @@ static void test_tunsetpersist_kills(void **state)
  * family: the filter checks socket()'s first argument. */
 static void test_dpdk_inet_socket_kills(void **state)
 {
-	struct gfx g;
-
-	guest_up(&g, "dpdk:net_ring_sbx1", (const char *const[]){
-			 "--debug-forbidden-syscall", "socket-inet", NULL });
-	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 128 + SIGSYS);
-	guest_down(&g);
+	expect_exit("dpdk:net_ring_sbx1", (const char *const[]){
+			    "--debug-forbidden-syscall", "socket-inet", NULL },
+		    128 + SIGSYS);
 	/* AF_UNIX passes: uback-net logs the fd and exits with its error
 	 * status, not SIGSYS. */
-	guest_up(&g, "dpdk:net_ring_sbx1", (const char *const[]){
-			 "--debug-forbidden-syscall", "socket-unix", NULL });
-	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 1);
-	guest_down(&g);
-	guest_up(&g, "dpdk:net_ring_sbx1", (const char *const[]){
-			 "--no-sandbox", "--debug-forbidden-syscall",
-			 "socket-inet", NULL });
-	assert_int_equal(backend_wait(&g, TIMEOUT_MS), 1);
-	guest_down(&g);
+	expect_exit("dpdk:net_ring_sbx1", (const char *const[]){
+			    "--debug-forbidden-syscall", "socket-unix", NULL },
+		    1);
+	expect_exit("dpdk:net_ring_sbx1", (const char *const[]){
+			    "--no-sandbox", "--debug-forbidden-syscall",
+			    "socket-inet", NULL },
+		    1);
 }
 #endif
 

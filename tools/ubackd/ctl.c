@@ -334,13 +334,7 @@ static void cmd_attach(struct ud *ud, FILE *out, const char *spec)
 	struct ud_dev *d;
 	unsigned int st;
 
-	/* libxl gives hotplug scripts XENBUS_PATH relative to the backend
-	 * domain's home ("backend/vbd/3/51712"): make it absolute. */
-	if (!strncmp(spec, "backend/", 8))
-		snprintf(path, sizeof(path), "/local/domain/%u/%s",
-			 ud->cfg.self, spec);
-	else
-		snprintf(path, sizeof(path), "%s", spec);
+	ud_abs_path(ud, spec, path, sizeof(path));
 	d = ud_find(ud, path);
 
 	if (!d) {

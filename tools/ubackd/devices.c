@@ -154,18 +154,22 @@ static void dev_forget(struct ud *ud, struct ud_dev *d)
 	free(d);
 }
 
+const char *ud_abs_path(const struct ud *ud, const char *spec, char *buf,
+			size_t size)
+{
+	if (!strncmp(spec, "backend/", 8))
+		snprintf(buf, size, "/local/domain/%u/%s", ud->cfg.self, spec);
+	else
+		snprintf(buf, size, "%s", spec);
+	return buf;
+}
+
 struct ud_dev *ud_find(struct ud *ud, const char *spec)
 {
 	struct ud_dev *d;
 	char alt[64], abs[600];
 
-	/* libxl hands hotplug scripts XENBUS_PATH relative to the backend
-	 * domain's home ("backend/vbd/3/51712"). */
-	if (!strncmp(spec, "backend/", 8)) {
-		snprintf(abs, sizeof(abs), "/local/domain/%u/%s", ud->cfg.self,
-			 spec);
-		spec = abs;
-	}
+	spec = ud_abs_path(ud, spec, abs, sizeof(abs));
 	for (d = ud->devs; d; d = d->next) {
 		/* "vbd-3-51712", "vbd/3/51712" or the backend path. */
 		snprintf(alt, sizeof(alt), "%s/%u/%u", d->kind, d->domid,

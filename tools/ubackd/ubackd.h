@@ -108,6 +108,13 @@ void ud_xs_event(struct ud *ud, const char *path);
 void ud_dev_died(struct ud *ud, struct ud_dev *d);
 /* Start pending restarts that are due; returns ms until the next, or -1. */
 int ud_run_timers(struct ud *ud);
+/* @spec as an absolute xenstore path in @buf: libxl hands hotplug scripts
+ * XENBUS_PATH relative to the backend domain's home
+ * ("backend/vbd/3/51712"); anything else is copied as it is. */
+const char *ud_abs_path(const struct ud *ud, const char *spec, char *buf,
+			size_t size);
+/* A served device by name ("vbd-3-51712"), kind/domid/devid
+ * ("vbd/3/51712") or backend path (absolute or as ud_abs_path takes it). */
 struct ud_dev *ud_find(struct ud *ud, const char *spec);
 /* Upgrade: stop @d gracefully (SIGUSR1: uback-blk and uback-net detach
  * without a XenBus change) and start @bin (NULL: the configured one)
