@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "uback/log.h"
+#include "uback/spin.h"
 #include "queue_priv.h"
 
 #define CQE_BATCH 64
@@ -95,39 +96,31 @@ static bool ring_has_work(struct blk_queue *q)
 }
 
 /*
- * Spin up to @ns for work; true if some came. The clock is read every 64
- * rounds (a few microseconds); a longer gap between two reads means the
- * thread lost its CPU while spinning: then *preempted is set and the spin
- * ends, since on an oversubscribed machine a spinning thread only delays
- * the one it waits for (and the scheduler treats it as a CPU hog).
+ * Spin up to @ns for work (uback/spin.h); true if some came. A spin that
+ * lost its CPU sets *preempted.
  */
-#define SPIN_PREEMPTED_NS 50000ull
-
 static bool spin_for_work(struct blk_queue *q, uint64_t ns, bool *preempted)
 {
-	uint64_t last = clock_ns(CLOCK_MONOTONIC), now;
-	uint64_t deadline = last + ns;
-	unsigned int i = 0;
+	struct xb_spin sp;
 
 	*preempted = false;
+	xb_spin_start(&sp, ns);
 	for (;;) {
 		if (ring_has_work(q) || q->eng->ops->ready(q->eng) ||
 		    __atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED)) {
 			blk_stat_add(&q->stats, BLK_ST_POLL_HITS, 1);
 			return true;
 		}
-		xb_cpu_relax();
-		if ((++i & 63) != 0)
+		switch (xb_spin_next(&sp)) {
+		case XB_SPIN_GO:
 			continue;
-		now = clock_ns(CLOCK_MONOTONIC);
-		if (now - last > SPIN_PREEMPTED_NS) {
+		case XB_SPIN_PREEMPTED:
 			blk_stat_add(&q->stats, BLK_ST_POLL_PREEMPTED, 1);
 			*preempted = true;
 			return false;
-		}
-		if (now >= deadline)
+		case XB_SPIN_TIMEOUT:
 			return false;
-		last = now;
+		}
 	}
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uback/spin.h"
 #include "queue_priv.h"
 
 #define NET_BUF_STRIDE ((size_t)NET_FRAME_MAX + 1)
@@ -115,10 +116,6 @@ static bool final_check(struct net_queue *q)
 	return false;
 }
 
-/* A clock gap longer than this between two looks: the spin lost its CPU
- * (to the thread it waits for, on a shared core): stop. */
-#define SPIN_PREEMPTED_NS 50000ull
-
 /*
  * Spin up to spin_us for new work before sleeping: a sleeping thread
  * woken by an event channel pays a cross-core wake-up (and, on a loaded
@@ -129,13 +126,13 @@ static bool final_check(struct net_queue *q)
  */
 static bool spin_for_work(struct net_queue *q)
 {
-	uint64_t last = clock_ns(), now;
-	uint64_t deadline = last + (uint64_t)q->cfg.spin_us * 1000;
+	struct xb_spin sp;
 	RING_IDX rx_prod = __atomic_load_n(&q->rx.sring->req_prod,
 					   __ATOMIC_RELAXED);
 	bool tx_open = !q->tx_pend_count && !q->tx_resume_ns;
 	unsigned int i;
 
+	xb_spin_start(&sp, (uint64_t)q->cfg.spin_us * 1000);
 	for (i = 1;; i++) {
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			return true;
@@ -151,13 +148,9 @@ static bool spin_for_work(struct net_queue *q)
 			   net_rx_ready(q)) {
 			break;
 		}
-		xb_cpu_relax();
-		if ((i & 63) != 0)
-			continue;
-		now = clock_ns();
-		if (now >= deadline || now - last > SPIN_PREEMPTED_NS)
+		/* A timeout or a lost CPU: a miss either way (spin_gated). */
+		if (xb_spin_next(&sp) != XB_SPIN_GO)
 			return false;
-		last = now;
 	}
 	net_stat_add(&q->stats, NET_ST_SPIN_HITS, 1);
 	return true;
