@@ -611,10 +611,11 @@ static int dpdk_rx_burst(struct net_port *p, unsigned int q,
 	return (int)got;
 }
 
-static int dpdk_tx_burst(struct net_port *p, unsigned int q,
-			 struct net_frame *f, unsigned int n)
+/* Up to DPDK_BURST frames of @f through queue @dq: how many were taken. */
+static unsigned int tx_chunk(struct net_port *p, unsigned int q,
+			     struct dpdk_queue *dq, struct net_frame *f,
+			     unsigned int n)
 {
-	struct dpdk_queue *dq;
 	struct rte_eth_link link;
 	unsigned int taken = 0;   /* frames consumed from f[] */
 	unsigned int built = 0;   /* mbufs in dq->mbufs */
@@ -627,18 +628,6 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 	unsigned int i;
 	uint16_t sent;
 
-	if (q >= p->active_queues ||
-	    !__atomic_load_n(&p->enabled, __ATOMIC_ACQUIRE))
-		return 0;
-	dpdk_thread_register();
-	dq = &p->q[q];
-	if (n > DPDK_BURST)
-		n = DPDK_BURST;
-	if (!queue_enter(p, dq)) {
-		/* the device restarts because its peer is away */
-		stat_add(&dq->stats.tx_dropped, n);
-		return (int)n;
-	}
 	for (; taken < n; taken++) {
 		int ret = net_dpdk_frame_to_mbuf(p->pool, &f[taken],
 						 p->dev_off,
@@ -669,7 +658,6 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 			taken = frame_of[sent];
 		rte_pktmbuf_free_bulk(&dq->mbufs[sent], built - sent);
 	}
-	queue_exit(dq);
 	for (i = 0; i < taken; i++) {
 		dropped += mbuf_of[i] == TX_REFUSED;
 		errors += mbuf_of[i] == TX_MALFORMED;
@@ -678,6 +666,35 @@ static int dpdk_tx_burst(struct net_port *p, unsigned int q,
 		stat_add(&dq->stats.tx_dropped, dropped);
 	if (errors)
 		stat_add(&dq->stats.tx_errors, errors);
+	return taken;
+}
+
+/* The caller's whole batch, a burst at a time, until the device stops
+ * taking frames (back-pressure: the rest is offered again). */
+static int dpdk_tx_burst(struct net_port *p, unsigned int q,
+			 struct net_frame *f, unsigned int n)
+{
+	struct dpdk_queue *dq;
+	unsigned int taken = 0, chunk, got;
+
+	if (q >= p->active_queues ||
+	    !__atomic_load_n(&p->enabled, __ATOMIC_ACQUIRE))
+		return 0;
+	dpdk_thread_register();
+	dq = &p->q[q];
+	if (!queue_enter(p, dq)) {
+		/* the device restarts because its peer is away */
+		stat_add(&dq->stats.tx_dropped, n);
+		return (int)n;
+	}
+	while (taken < n) {
+		chunk = n - taken < DPDK_BURST ? n - taken : DPDK_BURST;
+		got = tx_chunk(p, q, dq, f + taken, chunk);
+		taken += got;
+		if (got < chunk)
+			break;
+	}
+	queue_exit(dq);
 	return (int)taken;
 }
 

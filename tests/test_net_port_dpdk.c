@@ -45,6 +45,9 @@
 #include "port_dpdk_priv.h"
 
 #define BURST 32u
+#define FRAMES (3 * BURST)   /* a tx_burst may offer several bursts */
+#define TX_BP (2 * BURST + 7) /* back-pressure bursts: over two device
+                               * bursts, not dividing the ring */
 
 static const struct net_port_ops *ops = &net_port_dpdk_ops;
 
@@ -59,15 +62,15 @@ static uint64_t now_ns(void)
 }
 
 struct frames {
-	struct net_frame f[BURST];
+	struct net_frame f[FRAMES];
 	uint8_t *buf;
 };
 
 static void frames_init(struct frames *fr)
 {
-	fr->buf = malloc((size_t)BURST * NET_FRAME_MAX);
+	fr->buf = malloc((size_t)FRAMES * NET_FRAME_MAX);
 	assert_non_null(fr->buf);
-	for (unsigned int i = 0; i < BURST; i++) {
+	for (unsigned int i = 0; i < FRAMES; i++) {
 		memset(&fr->f[i], 0, sizeof(fr->f[i]));
 		fr->f[i].data = fr->buf + (size_t)i * NET_FRAME_MAX;
 	}
@@ -348,10 +351,23 @@ static void test_ring_loopback(void **state)
 	assert_int_equal(st.rx_oversize, 0);
 	assert_int_equal(st.rx_errors, 0);
 
+	/* more than one device burst in one call: all taken, in order */
+	for (unsigned int i = 0; i < FRAMES; i++)
+		make_frame(&tx.f[i], 60 + i, i);
+	assert_int_equal(ops->tx_burst(p, 0, tx.f, FRAMES), (int)FRAMES);
+	for (unsigned int got = 0; got < FRAMES; got += (unsigned int)r) {
+		r = ops->rx_burst(p, 0, rx.f, BURST);
+		assert_true(r > 0);
+		for (int i = 0; i < r; i++) {
+			assert_int_equal(check_frame(&rx.f[i], &seq), 0);
+			assert_int_equal(seq, got + (unsigned int)i);
+		}
+	}
+
 	/* back-pressure: without rx the ring fills, tx_burst takes fewer
-	 * than offered and then none; every frame taken comes back, in
-	 * order; a runt in every burst is counted once if taken, never if
-	 * it was after the cut */
+	 * than offered (cut inside one of its device bursts) and then
+	 * none; every frame taken comes back, in order; a runt in every
+	 * burst is counted once if taken, never if it was after the cut */
 	{
 		static uint32_t want[2048];
 		unsigned int nwant = 0;
@@ -366,13 +382,13 @@ static void test_ring_loopback(void **state)
 		ops->get_stats(p, 0, &st);
 		dropped0 = st.tx_dropped;
 		errors0 = st.tx_errors;
-		/* bursts of 7 do not divide the ring: one is cut short */
+		/* bursts of TX_BP do not divide the ring: one is cut short */
 		for (unsigned int b = 0; b < 1000 && r > 0; b++) {
-			for (unsigned int i = 0; i < 7; i++)
+			for (unsigned int i = 0; i < TX_BP; i++)
 				make_frame(&tx.f[i], i == 3 ? 8 : 100,
 					   taken + i);
-			r = ops->tx_burst(p, 0, tx.f, 7);
-			assert_true(r >= 0 && r <= 7);
+			r = ops->tx_burst(p, 0, tx.f, TX_BP);
+			assert_true(r >= 0 && r <= (int)TX_BP);
 			for (int i = 0; i < r; i++) {
 				if (i == 3)
 					runts++;
@@ -380,7 +396,7 @@ static void test_ring_loopback(void **state)
 					want[nwant++] = taken + (unsigned)i;
 			}
 			taken += (unsigned int)r;
-			partial += r > 0 && r < 7;
+			partial += r > 0 && r < (int)TX_BP;
 		}
 		assert_int_equal(r, 0);
 		assert_int_equal(partial, 1);

@@ -354,14 +354,33 @@ int netfront_queue_reap(struct netfront *nf, unsigned int qi)
 		}
 		/* As Linux netfront: ask to be woken when half of what is
 		 * outstanding has completed, not on every response; then
-		 * the RING_FINAL_CHECK_FOR_RESPONSES re-check. */
-		q->tx.hdr->rsp_event = q->tx.rsp_cons +
-			((RING_IDX)(q->tx.req_prod_pvt - q->tx.rsp_cons) >> 1) +
-			1;
+		 * the RING_FINAL_CHECK_FOR_RESPONSES re-check. A poller
+		 * asks for nothing: half the index space ahead, which no
+		 * response producer reaches before the next reap. */
+		if (nf->cfg.tx_poll)
+			q->tx.hdr->rsp_event = q->tx.rsp_cons + 0x80000000u;
+		else
+			q->tx.hdr->rsp_event = q->tx.rsp_cons +
+				((RING_IDX)(q->tx.req_prod_pvt -
+					    q->tx.rsp_cons) >> 1) + 1;
 		xb_mb();
 	} while (__atomic_load_n(&q->tx.hdr->rsp_prod, __ATOMIC_RELAXED) !=
 		 q->tx.rsp_cons);
 	return done;
+}
+
+bool netfront_queue_tx_arm(struct netfront *nf, unsigned int qi)
+{
+	struct nf_queue *q = txq(nf, qi);
+	RING_IDX out;
+
+	if (!q)
+		return false;
+	out = q->tx.req_prod_pvt - q->tx.rsp_cons;
+	q->tx.hdr->rsp_event = q->tx.rsp_cons + (out ? out : 1);
+	xb_mb();
+	return __atomic_load_n(&q->tx.hdr->rsp_prod, __ATOMIC_RELAXED) !=
+	       q->tx.rsp_cons;
 }
 
 int netfront_queue_kick(struct netfront *nf, unsigned int qi)

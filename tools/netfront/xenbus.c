@@ -148,6 +148,8 @@ static int queue_setup(struct netfront *nf, struct nf_queue *q)
 	ret = nf_ring_setup(nf, &q->tx, NETFRONT_TX_SLOT_SIZE);
 	if (ret)
 		return ret;
+	if (nf->cfg.tx_poll)   /* as netfront_queue_reap keeps it */
+		q->tx.hdr->rsp_event = 0x80000000u;
 	ret = nf_ring_setup(nf, &q->rx, NETFRONT_RX_SLOT_SIZE);
 	if (ret)
 		return ret;
@@ -506,6 +508,10 @@ int netfront_poll(struct netfront *nf)
 		xg_evtchn_unmask(nf->dom, port);
 		if (nf->nr_queues)
 			nf->queues[0].st.events++;
+		for (qi = 0; qi < nf->nr_queues; qi++)
+			if (nf->queues[qi].tx_port == port &&
+			    nf->queues[qi].rx_port != port)
+				nf->queues[qi].st.tx_events++;
 	}
 	for (qi = 0; nf->connected && qi < nf->nr_queues; qi++)
 		netfront_queue_reap(nf, qi);

@@ -4,10 +4,14 @@
  * fixed-size frames as fast as its TX rings take them, for bench/net's
  * small-frame rate through uback-net. Frames are written straight into
  * the granted pool pages (netfront_tx_buffers), published once per burst.
- * It spins on the rings' response producers (memory reads) and looks at
- * its event channels and xenstore watch (system calls: netfront_poll) and
- * the clock only every GEN_POLL_EVERY rounds, so that the generator,
- * not its system calls, sets the pace.
+ * While it can send, it spins on the rings' response producers (memory
+ * reads: netfront tx_poll, the backend is not asked to notify) and looks
+ * at its event channels and xenstore watch (system calls: netfront_poll)
+ * and the clock only every GEN_POLL_EVERY rounds, so that the generator,
+ * not its system calls, sets the pace. Once the rings stay full for
+ * GEN_IDLE_SPINS rounds it sleeps until the backend has completed them
+ * (netfront_queue_tx_arm): spinning on would only take the CPU from
+ * whatever shares it, the backend itself in bench/net.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 
 #define GEN_BURST 64u
 #define GEN_POLL_EVERY 256u
+#define GEN_IDLE_SPINS 16u   /* rounds with nothing sent before a sleep */
 
 static uint64_t gen_now_ns(void)
 {
@@ -38,7 +43,8 @@ int nfa_gen_run(struct netfront *nf, unsigned int secs, unsigned int len,
 	struct iovec iov[NETFRONT_MAX_SLOTS];
 	struct netfront_info info;
 	uint64_t end, sent = 0;
-	unsigned int q, k, n, round = 0;
+	unsigned int q, k, n, round = 0, posted, idle = 0;
+	bool ready;
 	int ret = 0;
 
 	if (len < 60 || len > sizeof(frame))
@@ -60,6 +66,7 @@ int nfa_gen_run(struct netfront *nf, unsigned int secs, unsigned int len,
 				break;
 			ret = 0;
 		}
+		posted = 0;
 		for (q = 0; q < info.nr_queues; q++) {
 			netfront_queue_reap(nf, q);
 			for (k = 0; k < GEN_BURST; k++) {
@@ -69,9 +76,28 @@ int nfa_gen_run(struct netfront *nf, unsigned int secs, unsigned int len,
 				if (netfront_tx_commit(nf, q, NULL, len))
 					break;
 				sent++;
+				posted++;
 			}
 			netfront_queue_kick(nf, q);
 		}
+		if (posted) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < GEN_IDLE_SPINS)
+			continue;
+		/* The rings are full and stay so: sleep until the backend
+		 * has taken them, leaving it the CPU. */
+		idle = 0;
+		ready = false;
+		for (q = 0; q < info.nr_queues; q++)
+			ready |= netfront_queue_tx_arm(nf, q);
+		if (!ready)
+			netfront_wait(nf, 1);
+		ret = netfront_poll(nf);
+		if (ret == -ENOTCONN)
+			break;
+		ret = 0;
 	}
 	*sent_out = sent;
 	return ret;

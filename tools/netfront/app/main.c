@@ -169,7 +169,11 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_STATS: o->stats = optarg; break;
 		case O_TIMEOUT: o->timeout_ms = atoi(optarg); break;
 		case O_SPIN: o->spin_us = (unsigned int)atoi(optarg); break;
-		case O_GEN: o->gen_secs = (unsigned int)atoi(optarg); break;
+		case O_GEN:
+			/* the generator polls its TX completions */
+			o->gen_secs = (unsigned int)atoi(optarg);
+			o->nc.tx_poll = true;
+			break;
 		case O_GENLEN:
 			o->gen_len = (unsigned int)atoi(optarg);
 			break;

@@ -122,6 +122,11 @@ struct netfront_config {
 	bool no_rx_notify;           /* omit feature-rx-notify */
 	bool no_rx_copy;             /* omit request-rx-copy */
 
+	/* The caller reaps TX completions by polling (netfront_queue_reap
+	 * in a loop, as the frame generator does): rsp_event is kept out
+	 * of reach, so the backend never notifies for TX responses. */
+	bool tx_poll;
+
 	unsigned int rx_fill;        /* RX requests kept posted per queue
 	                              * (0: the ring size, 256) */
 	int timeout_ms;              /* each XenBus wait (0: 30000) */
@@ -165,6 +170,8 @@ struct netfront_stats {
 	uint64_t rx_backend_errors;  /* responses with a negative status */
 	uint64_t bad_tx_responses;   /* unknown id, impossible producer */
 	uint64_t notifies_sent, events;
+	uint64_t tx_events;          /* of events: on this queue's split TX
+	                              * channel (counted on its queue) */
 };
 
 /*
@@ -257,6 +264,15 @@ int netfront_queue_kick(struct netfront *nf, unsigned int q);
  * and re-arm rsp_event. Returns how many frames completed.
  */
 int netfront_queue_reap(struct netfront *nf, unsigned int q);
+/*
+ * For a tx_poll caller about to sleep: ask for one notification when all
+ * that is outstanding on queue @q's TX ring has completed (the next reap
+ * withdraws it). Not half, as netfront_queue_reap asks: a poller sleeps
+ * only when its ring is full, and on a CPU it shares with the backend, a
+ * wake-up at half preempts the backend mid-ring. true if responses
+ * arrived meanwhile: reap instead of sleeping.
+ */
+bool netfront_queue_tx_arm(struct netfront *nf, unsigned int q);
 
 /* A received frame. iov[] points into the queue's RX pages: valid until
  * the next netfront_rx on that queue (the pages are reposted then). */
