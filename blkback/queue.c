@@ -16,19 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uback/clock.h"
 #include "uback/log.h"
 #include "uback/spin.h"
 #include "queue_priv.h"
 
 #define CQE_BATCH 64
-
-static uint64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void drain_evtchn(struct blk_queue *q)
 {
@@ -170,7 +163,7 @@ void blk_poll_preempted(struct blk_poll *p)
 
 static void poll_learn(struct blk_queue *q)
 {
-	blk_poll_sample(&q->poll, clock_ns(CLOCK_MONOTONIC) - q->idle_start_ns);
+	blk_poll_sample(&q->poll, xb_now_ns() - q->idle_start_ns);
 	q->idle_start_ns = 0;
 	blk_stat_set(&q->stats, BLK_ST_POLL_WINDOW_NS, q->poll.window_ns);
 }
@@ -187,7 +180,7 @@ static bool poll_idle(struct blk_queue *q)
 	if (!q->cfg.poll_adaptive)
 		return false;
 	if (!q->idle_start_ns)
-		q->idle_start_ns = clock_ns(CLOCK_MONOTONIC);
+		q->idle_start_ns = xb_now_ns();
 	if (!q->poll.window_ns)
 		return false;
 	hit = spin_for_work(q, q->poll.window_ns, &preempted);
@@ -263,7 +256,7 @@ static void cpu_tick(struct blk_queue *q, bool force)
 		return;
 	q->last_cpu_ns = q->now_ns;
 	blk_stat_set(&q->stats, BLK_ST_CPU_US,
-		     clock_ns(CLOCK_THREAD_CPUTIME_ID) / 1000);
+		     xb_clock_ns(CLOCK_THREAD_CPUTIME_ID) / 1000);
 }
 
 static void persist_tick(struct blk_queue *q)
@@ -297,7 +290,7 @@ static void *queue_thread(void *arg)
 	 * sandbox forbids. */
 	snprintf(name, sizeof(name), "blk%u.%u", q->cfg.domid, q->cfg.index);
 	pthread_setname_np(pthread_self(), name);
-	q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+	q->now_ns = xb_clock_ns(CLOCK_MONOTONIC_COARSE);
 	q->last_purge_ns = q->now_ns;
 	/* Start as if the guest were quiet: no spinning until requests
 	 * show they come close together. */
@@ -326,7 +319,7 @@ static void *queue_thread(void *arg)
 		int64_t timeout_us;
 
 		blk_stat_add(&q->stats, BLK_ST_LOOPS, 1);
-		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+		q->now_ns = xb_clock_ns(CLOCK_MONOTONIC_COARSE);
 		cpu_tick(q, false);
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			q->stopping = true;
@@ -404,7 +397,7 @@ static void *queue_thread(void *arg)
 				       q->cfg.index, strerror(-n));
 			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 		}
-		q->now_ns = clock_ns(CLOCK_MONOTONIC_COARSE);
+		q->now_ns = xb_clock_ns(CLOCK_MONOTONIC_COARSE);
 		persist_tick(q);
 	}
 	persist_tick(q);

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "uback/clock.h"
 #include "uback/log.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -105,17 +106,9 @@ void xb_log(enum xb_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int xb_ratelimit_ok(struct xb_ratelimit *rl)
 {
-	uint64_t now = now_ns();
+	uint64_t now = xb_now_ns();
 	uint32_t dropped = 0;
 	int ok;
 

@@ -15,18 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uback/clock.h"
 #include "uback/spin.h"
 #include "queue_priv.h"
 
 #define NET_BUF_STRIDE ((size_t)NET_FRAME_MAX + 1)
-
-static uint64_t clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void net_queue_fail(struct net_queue *q, const char *why)
 {
@@ -167,7 +160,7 @@ static bool spin_gated(struct net_queue *q)
 	}
 	if (++q->spin_misses >= NET_SPIN_MISSES) {
 		q->spin_misses = 0;
-		q->spin_pause_until = clock_ns() +
+		q->spin_pause_until = xb_now_ns() +
 				      NET_SPIN_PAUSE_MS * 1000000ull;
 		net_stat_add(&q->stats, NET_ST_SPIN_PAUSES, 1);
 	}
@@ -223,7 +216,7 @@ static void *queue_thread(void *arg)
 		uint64_t t;
 
 		net_stat_add(&q->stats, NET_ST_LOOPS, 1);
-		q->now_ns = clock_ns();
+		q->now_ns = xb_now_ns();
 		if (__atomic_load_n(&q->stop_flag, __ATOMIC_RELAXED))
 			break;
 		failed = net_queue_failed(q, NULL);

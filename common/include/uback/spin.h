@@ -13,8 +13,8 @@
 #define UBACK_SPIN_H
 
 #include <stdint.h>
-#include <time.h>
 
+#include "uback/clock.h"
 #include "uback/ring.h"
 
 #define XB_SPIN_PREEMPTED_NS 50000ull
@@ -31,18 +31,10 @@ struct xb_spin {
 	unsigned int looks;
 };
 
-static inline uint64_t xb_spin_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Arm a spin of @ns nanoseconds from now. */
 static inline void xb_spin_start(struct xb_spin *s, uint64_t ns)
 {
-	s->last = xb_spin_clock_ns();
+	s->last = xb_now_ns();
 	s->deadline = s->last + ns;
 	s->looks = 0;
 }
@@ -56,7 +48,7 @@ static inline enum xb_spin_verdict xb_spin_next(struct xb_spin *s)
 	xb_cpu_relax();
 	if (++s->looks % XB_SPIN_CLOCK_EVERY)
 		return XB_SPIN_GO;
-	now = xb_spin_clock_ns();
+	now = xb_now_ns();
 	if (now - s->last > XB_SPIN_PREEMPTED_NS)
 		return XB_SPIN_PREEMPTED;
 	if (now >= s->deadline)

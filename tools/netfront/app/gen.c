@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <uback/clock.h>
 #include <uback/log.h>
 
 #include "app.h"
@@ -25,14 +26,6 @@
 #define GEN_BURST 64u
 #define GEN_POLL_EVERY 256u
 #define GEN_IDLE_SPINS 16u   /* rounds with nothing sent before a sleep */
-
-static uint64_t gen_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int nfa_gen_run(struct netfront *nf, unsigned int secs, unsigned int len,
 		const uint8_t mac[6], uint64_t *sent_out)
@@ -55,11 +48,11 @@ int nfa_gen_run(struct netfront *nf, unsigned int secs, unsigned int len,
 	frame[12] = 0x88;
 	frame[13] = 0xb5;
 	netfront_get_info(nf, &info);
-	end = gen_now_ns() + (uint64_t)secs * 1000000000ull;
+	end = xb_now_ns() + (uint64_t)secs * 1000000000ull;
 	for (;;) {
 		if (++round == GEN_POLL_EVERY) {
 			round = 0;
-			if (gen_now_ns() >= end)
+			if (xb_now_ns() >= end)
 				break;
 			ret = netfront_poll(nf);
 			if (ret == -ENOTCONN)

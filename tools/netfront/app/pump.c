@@ -17,6 +17,7 @@
 
 #include <linux/virtio_net.h>
 
+#include <uback/clock.h>
 #include <uback/log.h>
 
 #include "app.h"
@@ -51,14 +52,6 @@ struct pump {
 	int ep;
 	struct pump_q *q;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void write_stats(struct pump *p)
 {
@@ -293,7 +286,7 @@ static int spin_wait(struct pump *p)
 
 	if (!p->cfg->spin_us)
 		return 200;
-	end = now_ns() + (uint64_t)p->cfg->spin_us * 1000u;
+	end = xb_now_ns() + (uint64_t)p->cfg->spin_us * 1000u;
 	do {
 		for (qi = 0; qi < p->nq; qi++)
 			if (netfront_queue_has_work(p->nf, qi))
@@ -301,7 +294,7 @@ static int spin_wait(struct pump *p)
 		/* a tap frame or an event channel: peek without sleeping */
 		if (epoll_wait(p->ep, &ev, 1, 0) > 0)
 			return 0;
-	} while (now_ns() < end);
+	} while (xb_now_ns() < end);
 	return 200;
 }
 
@@ -366,7 +359,7 @@ static void mcast_sync(struct pump *p)
 static int loop(struct pump *p)
 {
 	struct epoll_event evs[32];
-	uint64_t next_stats = now_ns() + 1000000000ull;
+	uint64_t next_stats = xb_now_ns() + 1000000000ull;
 	bool busy = false;
 	unsigned int qi;
 
@@ -400,10 +393,10 @@ static int loop(struct pump *p)
 			set_watch(p, qi);
 			netfront_queue_kick(p->nf, qi);
 		}
-		if (now_ns() >= next_stats) {
+		if (xb_now_ns() >= next_stats) {
 			mcast_sync(p);
 			write_stats(p);
-			next_stats = now_ns() + 1000000000ull;
+			next_stats = xb_now_ns() + 1000000000ull;
 		}
 	}
 }
