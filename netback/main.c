@@ -72,6 +72,8 @@ static void usage(FILE *f)
 "  --rx-stall-ms MS        drop frames held for a guest that posts no\n"
 "                          receive buffers for MS (default 500)\n"
 "  --poll-us N             poll period of ports without fd (dpdk; 50)\n"
+"  --poll-max-us N         ... doubled while idle up to N (default 1000;\n"
+"                          N <= --poll-us: no back-off)\n"
 "  --spin-us N             after work, look for more N us before sleeping\n"
 "                          (default 0: sleep at once; paused 100 ms after\n"
 "                          4 spins in a row that found nothing)\n"
@@ -149,6 +151,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "tx-fatal-slots", required_argument, NULL, 'f' },
 		{ "rx-stall-ms", required_argument, NULL, 'r' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "poll-max-us", required_argument, NULL, 0x104 },
 		{ "spin-us", required_argument, NULL, 'W' },
 		{ "stats", required_argument, NULL, 't' },
 		{ "state-dir", required_argument, NULL, 'j' },
@@ -237,6 +240,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 1000000, &v) || !v)
 				goto bad;
 			o->vif.poll_us = (uint32_t)v;
+			break;
+		case 0x104:
+			if (parse_uint(optarg, 1000000, &v) || !v)
+				goto bad;
+			o->vif.poll_max_us = (uint32_t)v;
 			break;
 		case 'W':
 			if (parse_uint(optarg, 1000000, &v))

@@ -190,11 +190,19 @@ static uint64_t sleep_ns(struct net_queue *q)
 		if (stall < t)
 			t = stall;
 	} else if (q->port_fd < 0 && !q->port_broken) {
-		uint64_t p = (uint64_t)(q->cfg.poll_us ? q->cfg.poll_us : 50)
-			     * 1000;
+		uint64_t p = q->cfg.poll_us ? q->cfg.poll_us
+					    : NET_DEFAULT_POLL_US;
+		uint64_t max = q->cfg.poll_max_us ? q->cfg.poll_max_us
+						  : NET_DEFAULT_POLL_MAX_US;
 
-		if (p < t)
-			t = p;
+		/* doubled for each idle poll in a row (netback.h) */
+		if (max < p)
+			max = p;
+		p = q->poll_shift < 20 ? p << q->poll_shift : max;
+		if (p > max)
+			p = max;
+		if (p * 1000 < t)
+			t = p * 1000;
 	}
 	return t;
 }
@@ -205,6 +213,7 @@ static void *queue_thread(void *arg)
 	struct pollfd pfd[4];
 	char name[16];
 	unsigned int n, steer_i;
+	int ready;
 
 	/* Named by itself: naming another thread opens /proc, which the
 	 * sandbox forbids. */
@@ -225,6 +234,11 @@ static void *queue_thread(void *arg)
 			progress |= net_rx_run(q) > 0;
 			failed = net_queue_failed(q, NULL);
 		}
+		if (progress)
+			q->poll_shift = 0;
+		else if (q->poll_timed_out && q->poll_shift < 20)
+			q->poll_shift++;
+		q->poll_timed_out = false;
 		if (progress && !failed)
 			continue;
 		port_stats(q);
@@ -255,11 +269,13 @@ static void *queue_thread(void *arg)
 			tsp = &ts;
 		}
 		net_stat_add(&q->stats, NET_ST_SLEEPS, 1);
-		if (ppoll(pfd, n, tsp, NULL) < 0 && errno != EINTR) {
+		ready = ppoll(pfd, n, tsp, NULL);
+		if (ready < 0 && errno != EINTR) {
 			/* Never spin on a failing poll. */
 			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 			continue;
 		}
+		q->poll_timed_out = ready == 0;
 		if (n > 1 && (pfd[1].revents & POLLIN))
 			drain_evtchn(q);
 		else if (n > 1 && (pfd[1].revents & (POLLERR | POLLNVAL))) {

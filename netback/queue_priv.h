@@ -47,6 +47,9 @@ struct net_queue {
 	int stop_fd;
 	int stop_flag;                    /* atomic */
 	unsigned int spin_misses;         /* spins in a row that found nothing */
+	unsigned int poll_shift;          /* idle port polls in a row (the
+	                                   * period doubles with each) */
+	bool poll_timed_out;              /* the last sleep ended by its timer */
 	uint64_t spin_pause_until;        /* no spinning before (ns) */
 	int port_fd;                      /* -1: poll the port */
 	void *tx_addr, *rx_addr;

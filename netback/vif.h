@@ -38,6 +38,7 @@ struct net_vif_config {
 	struct net_tx_limits tx_limits;
 	uint32_t rx_stall_ms;         /* 0: NET_DEFAULT_RX_STALL_MS */
 	uint32_t poll_us;             /* ports without fd (dpdk) */
+	uint32_t poll_max_us;         /* their period when idle */
 	uint32_t spin_us;             /* spin for work before sleeping; 0: off */
 	bool carrier_only;            /* net_port_config.carrier_only */
 	/* The state file (state.h, --state-dir), opened before the sandbox;

@@ -467,6 +467,7 @@ static int connect_vif(struct xb_dev *dev, bool adopt)
 		qc.alert_fd = vif->alert_fd;
 		qc.rx_stall_ms = vif->cfg.rx_stall_ms;
 		qc.poll_us = vif->cfg.poll_us;
+		qc.poll_max_us = vif->cfg.poll_max_us;
 		qc.spin_us = vif->cfg.spin_us;
 		qc.state = &vif->st->q[q];
 		qc.adopt = adopt;

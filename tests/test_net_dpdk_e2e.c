@@ -790,6 +790,56 @@ static void test_memif_steer(void **state)
 	guest_down(&g);
 }
 
+/*
+ * A port without a fd, idle: its poll period backs off from 50 us to
+ * 1 ms (netback.h), so the two idle queues sleep about 1,800 times a
+ * second together, not 16,500 as without the back-off. Traffic still passes at once: net_ring hands each
+ * queue's TX back to its RX, and every frame returns within the second.
+ */
+static void test_idle_backoff(void **state)
+{
+	uint8_t f[128], buf[2048];
+	struct netfront_rx_frame rf;
+	struct guest g;
+	long long s0, s1;
+	unsigned int i, q, back = 0;
+	uint64_t end;
+
+	(void)state;
+	guest_up(&g, "net_ring_idle0", NULL);
+	usleep(1500000);
+	s0 = stat_value(&g, "total.sleeps");
+	usleep(2000000);
+	s1 = stat_value(&g, "total.sleeps");
+	assert_true(s0 >= 0 && s1 > s0);
+	fprintf(stderr, "idle: %lld sleeps in 2 s\n", s1 - s0);
+	if (s1 - s0 > 10000)
+		fail_msg("idle: %lld sleeps in 2 s", s1 - s0);
+	memset(f, 0, sizeof(f));
+	memset(f, 0xff, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	for (i = 0; i < 8; i++)
+		assert_int_equal(send_one(&g, i % NQ, f, sizeof(f)), 0);
+	netfront_kick(g.nf);
+	end = now_ms() + 1000;
+	while (back < 8 && now_ms() < end) {
+		netfront_wait(g.nf, 10);
+		netfront_poll(g.nf);
+		for (q = 0; q < NQ; q++)
+			while (netfront_rx(g.nf, q, &rf) == 0) {
+				assert_int_equal(netfront_rx_copy(&rf, buf,
+						 sizeof(buf)), sizeof(f));
+				back++;
+			}
+		netfront_kick(g.nf);
+	}
+	if (back != 8)
+		dump_stats(&g);
+	assert_int_equal(back, 8);
+	guest_down(&g);
+}
+
 /* A failed case leaves testpmd behind: the next one starts its own. */
 static int peer_teardown(void **state)
 {
@@ -811,6 +861,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_vhost_uback_server,
 					  peer_teardown),
 		cmocka_unit_test_teardown(test_memif_steer, peer_teardown),
+		cmocka_unit_test(test_idle_backoff),
 	};
 
 	if (!dpdk_peer_have_testpmd()) {
