@@ -67,11 +67,13 @@
  * row that finds the queue idle doubles the period, up to poll_max_us
  * (default NET_DEFAULT_POLL_MAX_US): an idle queue woke 900 times a
  * second instead of 8,200 (test_net_dpdk_e2e), and the first frame from
- * the host after a quiet spell waits up to poll_max_us. Any frame either way restores the
- * short period.
+ * the host after a quiet spell waits up to poll_max_us. Any frame either
+ * way restores the short period. The doublings are counted up to
+ * NET_POLL_SHIFT_MAX (beyond any poll_max_us / poll_us).
  */
 #define NET_DEFAULT_POLL_US 50u
 #define NET_DEFAULT_POLL_MAX_US 1000u
+#define NET_POLL_SHIFT_MAX 20u
 
 /* ---- counters ---- */
 

@@ -198,7 +198,7 @@ static uint64_t sleep_ns(struct net_queue *q)
 		/* doubled for each idle poll in a row (netback.h) */
 		if (max < p)
 			max = p;
-		p = q->poll_shift < 20 ? p << q->poll_shift : max;
+		p <<= q->poll_shift;
 		if (p > max)
 			p = max;
 		if (p * 1000 < t)
@@ -236,7 +236,8 @@ static void *queue_thread(void *arg)
 		}
 		if (progress)
 			q->poll_shift = 0;
-		else if (q->poll_timed_out && q->poll_shift < 20)
+		else if (q->poll_timed_out &&
+			 q->poll_shift < NET_POLL_SHIFT_MAX)
 			q->poll_shift++;
 		q->poll_timed_out = false;
 		if (progress && !failed)

@@ -703,11 +703,7 @@ static uint64_t tx_traffic(struct guest *g, unsigned int total)
 	unsigned int sent = 0, got = 0, k;
 	int64_t deadline = now_ms() + 20000;
 
-	memset(tx, 0, sizeof(tx));
-	memset(tx, 0xff, 6);
-	memcpy(tx + 6, guest_mac, 6);
-	tx[12] = 0x88;
-	tx[13] = 0xb5;
+	build_plain(tx, sizeof(tx), 0);
 	while (got < total && now_ms() < deadline) {
 		for (k = 0; k < 100 && sent < total; k++, sent++)
 			if (netfront_tx(g->nf, 0, NULL, &iov, 1))
@@ -753,8 +749,7 @@ static void test_tx_poll(void **state)
 	 * fewer than one backend batch: answered (and notified) together,
 	 * before their echoes; a reap between two batches would withdraw
 	 * the request. */
-	memset(tx, 0, sizeof(tx));
-	memcpy(tx + 6, guest_mac, 6);
+	build_plain(tx, sizeof(tx), 0);
 	for (k = 0; k < 40; k++)
 		assert_int_equal(netfront_tx(g.nf, 0, NULL, &iov, 1), 0);
 	assert_false(netfront_queue_tx_arm(g.nf, 0));

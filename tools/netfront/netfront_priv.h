@@ -85,6 +85,10 @@ struct netfront {
 	uint64_t grant_leaks;
 };
 
+/* rsp_event of a tx_poll queue: half the index space ahead of rsp_cons,
+ * which no response producer reaches before the next reap. */
+#define NF_RSP_EVENT_AWAY 0x80000000u
+
 /* xenbus.c */
 int nf_timeout(const struct netfront *nf);
 void nf_end_grant(struct netfront *nf, grant_ref_t *ref);

@@ -355,10 +355,10 @@ int netfront_queue_reap(struct netfront *nf, unsigned int qi)
 		/* As Linux netfront: ask to be woken when half of what is
 		 * outstanding has completed, not on every response; then
 		 * the RING_FINAL_CHECK_FOR_RESPONSES re-check. A poller
-		 * asks for nothing: half the index space ahead, which no
-		 * response producer reaches before the next reap. */
+		 * asks for nothing (NF_RSP_EVENT_AWAY). */
 		if (nf->cfg.tx_poll)
-			q->tx.hdr->rsp_event = q->tx.rsp_cons + 0x80000000u;
+			q->tx.hdr->rsp_event = q->tx.rsp_cons +
+					       NF_RSP_EVENT_AWAY;
 		else
 			q->tx.hdr->rsp_event = q->tx.rsp_cons +
 				((RING_IDX)(q->tx.req_prod_pvt -

@@ -149,7 +149,7 @@ static int queue_setup(struct netfront *nf, struct nf_queue *q)
 	if (ret)
 		return ret;
 	if (nf->cfg.tx_poll)   /* as netfront_queue_reap keeps it */
-		q->tx.hdr->rsp_event = 0x80000000u;
+		q->tx.hdr->rsp_event = NF_RSP_EVENT_AWAY;
 	ret = nf_ring_setup(nf, &q->rx, NETFRONT_RX_SLOT_SIZE);
 	if (ret)
 		return ret;
