@@ -121,6 +121,7 @@ enum net_stat {
 	NET_ST_TX_ERR_FIRST,                             /* + enum net_tx_err */
 	NET_ST_TX_ERR_LAST = NET_ST_TX_ERR_FIRST + NET_TX_F_COUNT - 1,
 	NET_ST_TX_CREDIT_WAITS, NET_ST_TX_PORT_BUSY, NET_ST_TX_PORT_DROPS,
+	NET_ST_TX_RESENT,
 	NET_ST_RX_PACKETS, NET_ST_RX_BYTES, NET_ST_RX_SLOTS, NET_ST_RX_GSO,
 	NET_ST_RX_HASH, NET_ST_RX_CSUM_SW, NET_ST_RX_ERR_RSPS,
 	NET_ST_RX_ERR_FIRST,                             /* + enum net_rx_err */
@@ -329,8 +330,11 @@ struct net_queue_config {
 	uint32_t spin_us;              /* after work, look for more this long
 	                                * before sleeping (0: sleep at once),
 	                                * gated (NET_SPIN_MISSES) */
-	/* Ring indices and request copies (state.h): required. */
+	/* Ring indices, request copies and the TX frame journal (state.h):
+	 * required, with the queue's NET_STATE_TX_BUF_BYTES of TX buffers
+	 * (net_state_tx_bufs). */
 	struct net_state_queue *state;
+	uint8_t *tx_bufs;
 	/* Take over the rings from @state (a predecessor's) instead of
 	 * starting afresh. */
 	bool adopt;
@@ -343,11 +347,11 @@ struct net_queue;
  * and start the queue thread. Fresh, the state records the rings' start
  * indices. Adopting, the rings' private indices come from the state
  * (state.h "Recovery"): whole responses are published, the TX slots
- * consumed and unanswered are replayed and the RX buffers consumed and
- * unanswered reused by the thread's first batches, and both event
- * channels are kicked once. On failure everything is undone: -EINVAL
- * (bad grant), -ESRCH, -ENOMEM, -EUCLEAN (adopting: indices that do not
- * add up; nothing written to the rings). Logs one line on failure.
+ * consumed and unanswered are replayed, the TX frames answered and not
+ * sent are sent, and the RX buffers consumed and unanswered reused by
+ * the thread's first batches, and both event channels are kicked once. On failure everything is undone: -EINVAL
+ * (bad grant), -ESRCH, -ENOMEM, -EUCLEAN (adopting: indices or a frame
+ * journal that do not add up; nothing written to the rings). Logs one line on failure.
  */
 int net_queue_start(const struct net_queue_config *cfg,
 		    struct net_queue **out);

@@ -139,7 +139,8 @@ struct net_port_ops {
 			struct net_frame *f, unsigned int n);
 	/*
 	 * Required. Guest -> host: send @n frames. Returns how many were
-	 * taken (sent or dropped by the port and counted in its stats); the
+	 * taken (sent or dropped by the port and counted in its stats; their
+	 * data copied: the buffers are the caller's again on return); the
 	 * caller retries the rest later (host side back-pressure).
 	 */
 	int (*tx_burst)(struct net_port *p, unsigned int q,

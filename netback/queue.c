@@ -293,8 +293,8 @@ static void *queue_thread(void *arg)
 
 static void queue_free(struct net_queue *q)
 {
-	if (q->tx_bufs)
-		munmap(q->tx_bufs, q->bufs_bytes);
+	if (q->rx_bufs)
+		munmap(q->rx_bufs, q->bufs_bytes);
 	free(q->tx_ents);
 	free(q->tx_frames);
 	free(q->rx_frames);
@@ -326,20 +326,20 @@ static int alloc_buffers(struct net_queue *q)
 	if (!q->tx_win || !q->tx_ents || !q->tx_frames || !q->rx_frames ||
 	    !q->rx_in_frames || !q->rx_meta || !q->rx_ents || !q->rx_reqs || !q->gcopy)
 		return -ENOMEM;
-	/* Reserved only: pages are touched as frames use them. */
-	q->bufs_bytes = (size_t)(NET_TX_BATCH + NET_RX_BATCH) * NET_BUF_STRIDE;
-	q->tx_bufs = mmap(NULL, q->bufs_bytes, PROT_READ | PROT_WRITE,
+	/* TX frames live in the state (a successor sends what was answered
+	 * and not sent); RX frames die with the process. Reserved only:
+	 * pages are touched as frames use them. */
+	q->tx_bufs = q->cfg.tx_bufs;
+	q->bufs_bytes = (size_t)NET_RX_BATCH * NET_BUF_STRIDE;
+	q->rx_bufs = mmap(NULL, q->bufs_bytes, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (q->tx_bufs == MAP_FAILED) {
-		q->tx_bufs = NULL;
+	if (q->rx_bufs == MAP_FAILED) {
+		q->rx_bufs = NULL;
 		return -ENOMEM;
 	}
-	q->rx_bufs = q->tx_bufs + (size_t)NET_TX_BATCH * NET_BUF_STRIDE;
 	for (i = 0; i < NET_RX_BATCH; i++)
 		q->rx_frames[i].data = q->rx_bufs + (size_t)i * NET_BUF_STRIDE;
 	q->rx_stash = q->rx_frames;
-	for (i = 0; i < NET_TX_BATCH; i++)
-		q->tx_frames[i].data = q->tx_bufs + (size_t)i * NET_BUF_STRIDE;
 	return 0;
 }
 
@@ -395,6 +395,11 @@ static int queue_state_start(struct net_queue *q)
 	q->tx.req_cons = tc;
 	q->tx.rsp_prod_pvt = tw;
 	q->tx_replay = tc - tw;
+	if (!q->tx_replay && net_tx_adopt_frames(q)) {
+		xb_err("dom%u queue %u: state TX frame journal does not fit "
+		       "its buffers", q->cfg.domid, q->cfg.index);
+		return -EUCLEAN;
+	}
 	q->rx.req_cons = rc;
 	q->rx.rsp_prod_pvt = rw;
 	q->rx_reuse_next = rw;
@@ -424,7 +429,7 @@ int net_queue_start(const struct net_queue_config *cfg,
 
 	if (!cfg->port_ops || !cfg->port || !cfg->mcast || !cfg->mcast_lock ||
 	    (cfg->steer && (!cfg->hash || cfg->index >= cfg->nr_queues)) ||
-	    !cfg->state ||
+	    !cfg->state || !cfg->tx_bufs ||
 	    cfg->tx_limits.max_slots < 1 ||
 	    cfg->tx_limits.fatal_slots < cfg->tx_limits.max_slots ||
 	    cfg->tx_limits.fatal_slots > NET_TX_FATAL_SLOTS_MAX)

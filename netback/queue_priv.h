@@ -71,7 +71,9 @@ struct net_queue {
 	                                   * replay before peeking again */
 	struct net_tx_ent *tx_ents;       /* [NET_TX_BATCH] */
 	struct net_frame *tx_frames;      /* [NET_TX_BATCH] */
-	uint8_t *tx_bufs;
+	uint8_t *tx_bufs;                 /* NET_STATE_TX_BUF_BYTES in the
+	                                   * state: this batch's frames */
+	uint32_t tx_buf_used;             /* bytes of them planned */
 	uint32_t tx_pend_first, tx_pend_count; /* frames the port has yet
 	                                        * to take */
 
@@ -97,7 +99,7 @@ struct net_queue {
 	struct netif_rx_request *rx_reqs; /* [NET_RX_BATCH * NET_RX_MAX_SLOTS] */
 
 	struct xb_gcopy_seg *gcopy;       /* [NET_GCOPY_MAX] */
-	size_t bufs_bytes;
+	size_t bufs_bytes;                /* of rx_bufs */
 
 	pthread_t thread;
 	bool thread_started;
@@ -115,6 +117,10 @@ void net_queue_push(struct net_queue *q, struct xb_back_ring *r,
 uint32_t net_tx_run(struct net_queue *q);
 /* tx.c: true while frames wait for the port to take them. */
 bool net_tx_backlogged(const struct net_queue *q);
+/* tx.c, adopting with every consumed TX slot answered: the frames the
+ * state's journal says were answered and not taken by the port are
+ * sent first. 0, or -EUCLEAN for a journal outside the buffers. */
+int net_tx_adopt_frames(struct net_queue *q);
 
 /* rx.c: one RX batch; returns frames handled (delivered or dropped). */
 uint32_t net_rx_run(struct net_queue *q);

@@ -14,7 +14,7 @@
 #include "state.h"
 
 #define STATE_MAGIC 0x3154534554454e55ull   /* "UNETSTE1" */
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 
 _Static_assert(sizeof(union net_tx_slot) * NET_STATE_RING_MAX >=
 	       sizeof(union netif_tx_sring_entry) * 256u,
@@ -29,8 +29,8 @@ int net_state_file_open(const char *path, int *out)
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) ||
-	    ((size_t)st.st_size < sizeof(struct net_state) &&
-	     ftruncate(fd, (off_t)sizeof(struct net_state)))) {
+	    ((size_t)st.st_size < net_state_size() &&
+	     ftruncate(fd, (off_t)net_state_size()))) {
 		ret = -errno;
 		close(fd);
 		return ret;
@@ -48,14 +48,13 @@ int net_state_map(int fd, struct net_state **out)
 
 		if (fstat(fd, &st))
 			return -errno;
-		if ((size_t)st.st_size < sizeof(struct net_state))
+		if ((size_t)st.st_size < net_state_size())
 			return -EINVAL;
-		map = mmap(NULL, sizeof(struct net_state),
-			   PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		map = mmap(NULL, net_state_size(), PROT_READ | PROT_WRITE,
+			   MAP_SHARED, fd, 0);
 	} else {
-		map = mmap(NULL, sizeof(struct net_state),
-			   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
+		map = mmap(NULL, net_state_size(), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	}
 	if (map == MAP_FAILED)
 		return -ENOMEM;
@@ -66,7 +65,7 @@ int net_state_map(int fd, struct net_state **out)
 void net_state_unmap(struct net_state *st)
 {
 	if (st)
-		munmap(st, sizeof(*st));
+		munmap(st, net_state_size());
 }
 
 void net_state_begin(struct net_state *st, const struct net_state_id *id)

@@ -13,6 +13,9 @@
  *     only the very rings the file describes (-ESTALE otherwise);
  *   - per queue, the private ring indices of both rings and private
  *     copies of requests consumed and not yet answered;
+ *   - per queue, the TX frame buffers (after the structure, one
+ *     NET_STATE_TX_BUF_BYTES area per queue) and a journal of the
+ *     frames answered and not yet taken by the port;
  *   - the control ring's indices and the one request being answered;
  *   - the hash configuration the guest set over the control ring
  *     (algorithm, flags, Toeplitz key, mapping table) and the multicast
@@ -31,12 +34,21 @@
  *
  * Protocol (each index a release store, in this order):
  *   TX batch (tx.c): peek slots [C, C+n) into tx_win[0..n) (the copies
- *       live in the file); decode; tx_req_cons = C + n; grant copy,
- *       frames to the port; responses into slots [W, C+n);
- *       tx_rsp_written = C + n; push rsp_prod.
- *       A batch starts only once the previous one is answered
- *       (tx_rsp_written == tx_req_cons), so tx_win[0 .. C-W) always holds
- *       the copies of the unanswered slots [W, C).
+ *       live in the file); decode; tx_req_cons = C + n; grant copy into
+ *       the queue's TX buffers (in the file); the journal: tx_out[] =
+ *       each frame's place, length and virtio-net header, tx_out_first
+ *       = 0, tx_out_end = frames, tx_out_batch = C + n; responses into
+ *       slots [W, C+n); tx_rsp_written = C + n; push rsp_prod (the
+ *       guest may reuse its pages from here on); then the frames to the
+ *       port, tx_out_first advanced past each burst the port took.
+ *       A batch starts only once the previous one is answered and its
+ *       frames all taken (tx_out_first == tx_out_end), so tx_win[0 ..
+ *       C-W) always holds the copies of the unanswered slots [W, C), and
+ *       the journal the last answered batch's frames.
+ *       Answering before the port write is what xen-netback does (it
+ *       answers once the data is copied): Linux's netfront and TCP small
+ *       queues wait for TX responses, and the port write (a tap write
+ *       runs the host's bridge and TCP receive) is the slow part.
  *   RX batch (rx.c): each request taken at ring index i is copied to
  *       private memory and to rx_mirror[i % ring size]; rx_req_cons = C
  *       after the batch's last take; grant copy into the guest's
@@ -47,12 +59,17 @@
  * Recovery (adopting), from any point of a crash:
  *   - responses [published rsp_prod, W) are whole: publish them.
  *   - TX [W, C): consumed, unanswered: decoded again from tx_win and
- *     replayed as one batch (grant copy, frames to the port, responses).
- *     A frame the predecessor had already handed to the port goes out
- *     twice: a duplicate frame is acceptable on Ethernet, a lost request
- *     (the guest waits for its response forever) is not. Multicast
- *     add/del packets are applied again (an add is idempotent; a
- *     repeated del of a removed address answers NETIF_RSP_ERROR).
+ *     replayed as one batch (grant copy, journal, responses, frames to
+ *     the port); the journal is ignored (its batch is not the one
+ *     answered). Multicast add/del packets are applied again (an add is
+ *     idempotent; a repeated del of a removed address answers
+ *     NETIF_RSP_ERROR).
+ *   - TX answered (W == C == tx_out_batch) with frames [tx_out_first,
+ *     tx_out_end) not taken: sent from the file's buffers before any new
+ *     slot is read (counter tx_resent). A frame whose burst the port
+ *     took just before the death goes out twice: a duplicate frame is
+ *     acceptable on Ethernet, a frame lost after its request was
+ *     answered OK is not.
  *   - RX [W, C): buffers consumed, unanswered (their frames die with the
  *     process): reused, from rx_mirror, for the next frames before any
  *     new request is read from the ring. Their grants are the guest's
@@ -61,8 +78,9 @@
  *     control request is idempotent when applied again last). A hash
  *     seqcount left odd by a writer that died is made even first.
  *   - indices that do not add up (C - W beyond the ring, W more than a
- *     ring ahead of the published rsp_prod: other rings) refuse the file
- *     (-EUCLEAN) and the device renegotiates.
+ *     ring ahead of the published rsp_prod: other rings), or a journal
+ *     whose frames do not fit the buffers, refuse the file (-EUCLEAN)
+ *     and the device renegotiates.
  *
  * Thread context: a queue's section belongs to its thread once it runs;
  * the control section and the hash to the main thread (the hash's
@@ -103,6 +121,24 @@ struct net_state_id {
 	} q[NET_MAX_QUEUES];
 };
 
+/*
+ * A queue's TX buffers: one batch's frames, packed at
+ * NET_STATE_FRAME_ALIGN. A batch holds at most a ring of slots of one
+ * page each, so a whole ring always fits, and any one frame.
+ */
+#define NET_STATE_FRAME_ALIGN 64u
+#define NET_STATE_TX_BUF_BYTES \
+	((size_t)NET_STATE_RING_MAX * XB_PAGE_SIZE + \
+	 (size_t)NET_TX_BATCH * NET_STATE_FRAME_ALIGN)
+
+/* A TX frame answered and not yet taken by the port. */
+struct net_state_frame {
+	uint32_t off;                 /* in the queue's TX buffers */
+	uint32_t len;
+	struct virtio_net_hdr vnet;
+	uint16_t pad;
+};
+
 struct net_state_queue {
 	uint32_t tx_req_cons;         /* next TX slot to consume */
 	uint32_t tx_rsp_written;      /* TX responses whole up to here */
@@ -110,6 +146,12 @@ struct net_state_queue {
 	uint32_t rx_rsp_written;
 	union net_tx_slot tx_win[NET_STATE_RING_MAX];
 	struct netif_rx_request rx_mirror[NET_STATE_RING_MAX];
+	/* The journal of the last answered TX batch (protocol above). */
+	uint32_t tx_out_batch;        /* its tx_req_cons */
+	uint32_t tx_out_first;        /* frames before it taken by the port */
+	uint32_t tx_out_end;          /* its frames */
+	uint32_t pad;
+	struct net_state_frame tx_out[NET_TX_BATCH];
 };
 
 struct net_state_ctrl {
@@ -130,11 +172,32 @@ struct net_state {
 	struct net_state_queue q[NET_MAX_QUEUES];
 };
 
+/* Where the TX buffers start: on a page of their own. */
+#define NET_STATE_BUFS_OFF \
+	(((sizeof(struct net_state) + XB_PAGE_SIZE - 1) / XB_PAGE_SIZE) * \
+	 XB_PAGE_SIZE)
+
+/* Bytes of a state file: the structure, then the TX buffers of
+ * NET_MAX_QUEUES queues (sparse: pages are used as frames touch them,
+ * one batch's worth per queue at most). */
+static inline size_t net_state_size(void)
+{
+	return NET_STATE_BUFS_OFF +
+	       (size_t)NET_MAX_QUEUES * NET_STATE_TX_BUF_BYTES;
+}
+
+/* Queue @q's NET_STATE_TX_BUF_BYTES of TX buffers. */
+static inline uint8_t *net_state_tx_bufs(struct net_state *st,
+					 unsigned int q)
+{
+	return (uint8_t *)st + NET_STATE_BUFS_OFF +
+	       (size_t)q * NET_STATE_TX_BUF_BYTES;
+}
+
 /*
  * Open (creating it) the state file at @path and make it
- * sizeof(struct net_state), keeping its contents: before the process
- * enters its sandbox, which allows no open and no ftruncate. 0 and *fd,
- * or -errno.
+ * net_state_size(), keeping its contents: before the process enters its
+ * sandbox, which allows no open and no ftruncate. 0 and *fd, or -errno.
  */
 int net_state_file_open(const char *path, int *fd);
 

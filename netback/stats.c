@@ -46,6 +46,7 @@ static const char *const stat_names[NET_ST_COUNT] = {
 	[NET_ST_TX_CREDIT_WAITS] = "tx_credit_waits",
 	[NET_ST_TX_PORT_BUSY] = "tx_port_busy",
 	[NET_ST_TX_PORT_DROPS] = "tx_port_drops",
+	[NET_ST_TX_RESENT] = "tx_resent",
 	[NET_ST_RX_PACKETS] = "rx_packets",
 	[NET_ST_RX_BYTES] = "rx_bytes",
 	[NET_ST_RX_SLOTS] = "rx_slots",

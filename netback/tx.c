@@ -6,10 +6,12 @@
  * copy every published slot to private memory once, decode packets from
  * the copies only (net_tx_decode: the guest may rewrite the ring under
  * us), grant-copy the data of the whole batch in one call, check each
- * segment's status, build the virtio-net header, answer every slot
- * (NETIF_RSP_NULL for extra-info slots, as netif.h says), push and notify
- * once, then hand the frames to the port. Rate limit (`rate`) as
- * xen-netback: a packet waits in the ring until the credit allows it.
+ * segment's status, build the virtio-net header, journal the frames
+ * (state.h: they are in the state's buffers, so a successor can send
+ * them), answer every slot (NETIF_RSP_NULL for extra-info slots, as
+ * netif.h says), push and notify once, then hand the frames to the port.
+ * Rate limit (`rate`) as xen-netback: a packet waits in the ring until
+ * the credit allows it.
  *
  * Verdicts differ from xen-netback in one way: packet-level faults
  * (cross-page segment, bad GSO extra, unknown extra type) get error
@@ -195,6 +197,55 @@ static void tx_flush_port(struct net_queue *q)
 		net_stat_add(&q->stats, NET_ST_TX_PORT_BUSY, 1);
 	q->tx_pend_first += (uint32_t)r;
 	q->tx_pend_count -= (uint32_t)r;
+	net_state_store(&q->cfg.state->tx_out_first, q->tx_pend_first);
+}
+
+/* The frames about to be answered, for a successor (state.h). */
+static void tx_journal(struct net_queue *q, uint32_t nframes)
+{
+	struct net_state_queue *s = q->cfg.state;
+	uint32_t i;
+
+	for (i = 0; i < nframes; i++) {
+		const struct net_frame *f = &q->tx_frames[i];
+
+		s->tx_out[i] = (struct net_state_frame){
+			.off = (uint32_t)(f->data - q->tx_bufs),
+			.len = f->len,
+			.vnet = f->vnet,
+		};
+	}
+	net_state_store(&s->tx_out_first, 0);
+	net_state_store(&s->tx_out_end, nframes);
+	net_state_store(&s->tx_out_batch, q->tx.req_cons);
+}
+
+int net_tx_adopt_frames(struct net_queue *q)
+{
+	const struct net_state_queue *s = q->cfg.state;
+	uint32_t first = s->tx_out_first, end = s->tx_out_end, i;
+
+	/* The journal of an older batch, or one whose frames all went. */
+	if (s->tx_out_batch != q->tx.req_cons || first == end)
+		return 0;
+	/* The predecessor's writes: trusted to stay in bounds by nobody. */
+	if (first > end || end > NET_TX_BATCH)
+		return -EUCLEAN;
+	for (i = first; i < end; i++) {
+		const struct net_state_frame *j = &s->tx_out[i];
+		struct net_frame *f = &q->tx_frames[i];
+
+		if (j->len < NET_ETH_HLEN || j->len > NET_FRAME_MAX ||
+		    j->off > NET_STATE_TX_BUF_BYTES - j->len)
+			return -EUCLEAN;
+		f->data = q->tx_bufs + j->off;
+		f->len = j->len;
+		f->vnet = j->vnet;
+	}
+	q->tx_pend_first = first;
+	q->tx_pend_count = end - first;
+	net_stat_add(&q->stats, NET_ST_TX_RESENT, end - first);
+	return 0;
 }
 
 static void tx_respond(struct net_queue *q, uint16_t id, int16_t status)
@@ -265,14 +316,23 @@ static uint32_t tx_add_seg(struct net_queue *q, uint32_t seg,
 	return seg + 1;
 }
 
+/* TX buffer bytes a frame of @len takes. */
+static uint32_t tx_buf_need(uint32_t len)
+{
+	return (len + NET_STATE_FRAME_ALIGN - 1) & ~(NET_STATE_FRAME_ALIGN - 1);
+}
+
 /* Queue the grant copies of a SEND packet's data into its frame. */
 static uint32_t tx_plan_copy(struct net_queue *q, struct net_tx_ent *e,
 			     uint32_t seg, uint32_t frame)
 {
 	const union net_tx_slot *s = q->tx_win + e->slot0;
-	uint8_t *buf = q->tx_bufs + (size_t)frame * (NET_FRAME_MAX + 1);
+	uint8_t *buf = q->tx_bufs + q->tx_buf_used;
 	uint32_t i, pos;
 
+	/* Packed (net_tx_run checked the room). */
+	q->tx_buf_used += tx_buf_need(e->pkt.len);
+	q->tx_frames[frame].data = buf;
 	e->frame = frame;
 	e->seg0 = seg;
 	seg = tx_add_seg(q, seg, &s[0].req, (uint16_t)e->pkt.first_len, buf);
@@ -304,7 +364,6 @@ static int tx_build_frame(struct net_queue *q, const struct net_tx_ent *e,
 	}
 	memset(&f->vnet, 0, sizeof(f->vnet));
 	f->len = p->len;
-	f->data = q->tx_bufs + (size_t)e->frame * (NET_FRAME_MAX + 1);
 	if (blank || p->gso) {
 		/* A GSO frame must be partial; some frontends forget the
 		 * flag, so the pseudo-header sum is recomputed then. */
@@ -407,6 +466,7 @@ uint32_t net_tx_run(struct net_queue *q)
 	if (!replay && q->tx_resume_ns && q->now_ns < q->tx_resume_ns)
 		return 0;
 	q->tx_resume_ns = 0;
+	q->tx_buf_used = 0;
 	if (replay) {
 		/* Adopted: the predecessor's last batch, consumed and not
 		 * answered, is in tx_win already (state.h). */
@@ -432,7 +492,9 @@ uint32_t net_tx_run(struct net_queue *q)
 			break;
 		}
 		if (v == NET_TX_SEND) {
-			if (nseg + e->pkt.nslots > NET_GCOPY_MAX)
+			if (nseg + e->pkt.nslots > NET_GCOPY_MAX ||
+			    tx_buf_need(e->pkt.len) >
+				    NET_STATE_TX_BUF_BYTES - q->tx_buf_used)
 				break;
 			if (!replay && q->credit.bytes &&
 			    !net_credit_take(&q->credit, q->now_ns, e->pkt.len,
@@ -482,14 +544,15 @@ uint32_t net_tx_run(struct net_queue *q)
 		}
 	}
 
-	/* Frames go to the port before their requests are answered: a
-	 * process that dies in between has them replayed (a duplicate),
-	 * never answered and lost. */
+	/* Answered before the port write, once the frames are journaled in
+	 * the state: a successor sends what the port had not taken
+	 * (state.h). */
 	q->tx_pend_first = 0;
 	q->tx_pend_count = tx_build_frames(q, npk);
-	tx_flush_port(q);
+	tx_journal(q, q->tx_pend_count);
 	tx_respond_all(q, npk);
 	net_state_store(&q->cfg.state->tx_rsp_written, q->tx.rsp_prod_pvt);
 	net_queue_push(q, &q->tx, q->tx_port);
+	tx_flush_port(q);
 	return npk;
 }

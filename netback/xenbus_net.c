@@ -470,6 +470,7 @@ static int connect_vif(struct xb_dev *dev, bool adopt)
 		qc.poll_max_us = vif->cfg.poll_max_us;
 		qc.spin_us = vif->cfg.spin_us;
 		qc.state = &vif->st->q[q];
+		qc.tx_bufs = net_state_tx_bufs(vif->st, q);
 		qc.adopt = adopt;
 		ret = net_queue_start(&qc, &vif->queues[q]);
 		if (ret) {

@@ -15,10 +15,15 @@
  *     10 RX buffers were consumed, their ring slots hold garbage (as
  *     unpublished responses); the successor answers the burst from the
  *     copies and fills the buffers from theirs;
+ *   - TX frames answered and not yet taken by the port (the journal
+ *     in the state file, its frames in the file's buffers): the
+ *     successor sends exactly those not taken; with the journal of an
+ *     older batch, none;
  *   - SIGUSR1 (live upgrade): it exits 0 after detaching, the successor
  *     adopts, the same checks;
- *   - a state file for other rings, a garbage one, and indices that do
- *     not fit the rings: the successor renegotiates (InitWait);
+ *   - a state file for other rings, a garbage one, indices that do not
+ *     fit the rings, and a journal frame outside the buffers: the
+ *     successor renegotiates (InitWait);
  *   - the tap port: the persistent tap keeps its MTU and address across
  *     a SIGKILL, frames from the guest reach it after adoption, and a
  *     clean removal of the device deletes it (nothing leaks).
@@ -450,6 +455,7 @@ static unsigned int rx_drain(struct gfx *g, uint32_t seq0)
 	return n;
 }
 
+/* The whole state file, TX buffers included (munmap net_state_size()). */
 static struct net_state *map_state(struct gfx *g)
 {
 	char path[128];
@@ -459,8 +465,8 @@ static struct net_state *map_state(struct gfx *g)
 	snprintf(path, sizeof(path), "%s/vif.state", g->dir);
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
-	p = mmap(NULL, sizeof(struct net_state), PROT_READ | PROT_WRITE,
-		 MAP_SHARED, fd, 0);
+	p = mmap(NULL, net_state_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
 	close(fd);
 	assert_true(p != MAP_FAILED);
 	return p;
@@ -664,7 +670,7 @@ static void test_sigkill_mid_traffic(void **state)
 	 * rarely gives it): test_replay_half_written makes it for sure. */
 	fprintf(stderr, "%u of 2 kills with TX consumed and unanswered\n",
 		caught);
-	munmap(st, sizeof(*st));
+	munmap(st, net_state_size());
 	finish(g);
 	free(g);
 }
@@ -731,9 +737,100 @@ static void test_replay_half_written(void **state)
 	assert_int_equal(st->q[0].tx_req_cons, st->q[0].tx_rsp_written);
 	assert_int_equal(be_state(g), XenbusStateConnected);
 	assert_int_equal(unwatch_state(g), 0);
-	munmap(st, sizeof(*st));
+	munmap(st, net_state_size());
 	finish(g);
 	free(g);
+}
+
+/*
+ * TX frames answered and not yet taken by the port when the process
+ * died: the state file is made to say so (frames in its buffers, the
+ * journal for the batch last answered, the first two already taken).
+ * With the journal current, the successor sends exactly the frames not
+ * taken, intact and in order, and counts them; with the journal of an
+ * older batch, it sends nothing.
+ */
+#define RESEND_FRAMES 7u
+#define RESEND_TAKEN 2u
+#define RESEND_SEQ0 50000u
+
+static void resend(bool current)
+{
+	struct gfx *g = calloc(1, sizeof(*g));
+	struct net_state *st;
+	uint8_t *bufs;
+	RING_IDX tc;
+	uint32_t i, seq;
+
+	assert_non_null(g);
+	guest_up(g, "loop");
+	connect_ctrl(g);
+	round_ok(g);
+	st = map_state(g);
+	watch_state(g);
+	stop_in_syscall(g);
+	tc = st->q[0].tx_req_cons;
+	assert_int_equal(tc, st->q[0].tx_rsp_written);
+	/* The live journal: the last batch, every frame taken, its last
+	 * frame (the round's last) where the journal says. */
+	bufs = net_state_tx_bufs(st, 0);
+	assert_int_equal(st->q[0].tx_out_batch, tc);
+	assert_int_equal(st->q[0].tx_out_first, st->q[0].tx_out_end);
+	i = st->q[0].tx_out_end;
+	assert_true(i >= 1 && i <= BURST);
+	assert_int_equal(st->q[0].tx_out[i - 1].len, FRAME_LEN);
+	make_tcp4(txbuf, (uint16_t)(g->next_id - FRAME_SLOTS));
+	assert_memory_equal(bufs + st->q[0].tx_out[i - 1].off, txbuf,
+			    FRAME_LEN);
+
+	for (i = 0; i < RESEND_FRAMES; i++) {
+		struct net_state_frame *j = &st->q[0].tx_out[i];
+
+		/* Packed backwards: offsets are taken from the journal. */
+		j->off = (RESEND_FRAMES - 1 - i) * FRAME_LEN;
+		j->len = FRAME_LEN;
+		memset(&j->vnet, 0, sizeof(j->vnet));
+		make_tcp4(bufs + j->off, RESEND_SEQ0 + i * FRAME_SLOTS);
+	}
+	st->q[0].tx_out_first = RESEND_TAKEN;
+	st->q[0].tx_out_end = RESEND_FRAMES;
+	st->q[0].tx_out_batch = current ? tc : tc - BURST * FRAME_SLOTS;
+
+	assert_int_equal(kill(g->pid, SIGKILL), 0);
+	assert_int_equal(backend_wait(g, TIMEOUT_MS), 128 + SIGKILL);
+	spawn(g);
+	if (current) {
+		for (i = RESEND_TAKEN; i < RESEND_FRAMES; i++) {
+			assert_int_equal(rx_one(g, TIMEOUT_MS, &seq), 0);
+			assert_int_equal(seq, RESEND_SEQ0 + i * FRAME_SLOTS);
+		}
+	}
+	/* Nothing else: not the frames already taken, not twice. */
+	assert_int_equal(rx_one(g, 300, &seq), -ETIMEDOUT);
+	round_ok(g);
+	tx_no_more(g);
+	assert_int_equal(st->q[0].tx_out_first, st->q[0].tx_out_end);
+	for (i = 0; i < 200 && stat_value(g, "q0.tx_resent") < 0; i++)
+		msleep(10);
+	assert_int_equal(stat_value(g, "q0.tx_resent"),
+			 current ? RESEND_FRAMES - RESEND_TAKEN : 0);
+	assert_int_equal(be_state(g), XenbusStateConnected);
+	assert_int_equal(unwatch_state(g), 0);
+	munmap(st, net_state_size());
+	finish(g);
+	free(g);
+}
+
+static void test_resend_answered_frames(void **state)
+{
+	(void)state;
+	resend(true);
+}
+
+static void test_older_journal_sends_nothing(void **state)
+{
+	(void)state;
+	resend(false);
 }
 
 static void test_sigusr1_detach(void **state)
@@ -761,7 +858,7 @@ static void test_sigusr1_detach(void **state)
 	free(g);
 }
 
-enum corrupt { C_OTHER_RINGS, C_GARBAGE, C_INDICES };
+enum corrupt { C_OTHER_RINGS, C_GARBAGE, C_INDICES, C_JOURNAL };
 
 /* Whatever is wrong with the file, the successor renegotiates: the
  * backend state is written (InitWait, then Connected again as the
@@ -791,8 +888,16 @@ static void refused(enum corrupt how)
 	case C_INDICES:
 		st->q[0].tx_rsp_written -= 1000;
 		break;
+	case C_JOURNAL:
+		/* A frame of the last batch that ends past its buffers. */
+		st->q[0].tx_out_batch = st->q[0].tx_req_cons;
+		st->q[0].tx_out_first = 0;
+		st->q[0].tx_out_end = 1;
+		st->q[0].tx_out[0].off = NET_STATE_TX_BUF_BYTES - 100;
+		st->q[0].tx_out[0].len = 200;
+		break;
 	}
-	munmap(st, sizeof(*st));
+	munmap(st, net_state_size());
 	watch_state(g);
 	spawn(g);
 	for (i = 0; i < 1000 && !events; i++) {
@@ -826,6 +931,12 @@ static void test_bad_indices_renegotiate(void **state)
 {
 	(void)state;
 	refused(C_INDICES);
+}
+
+static void test_bad_journal_renegotiates(void **state)
+{
+	(void)state;
+	refused(C_JOURNAL);
 }
 
 static int if_mtu(const char *ifname)
@@ -935,10 +1046,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigkill_mid_traffic),
 		cmocka_unit_test(test_replay_half_written),
+		cmocka_unit_test(test_resend_answered_frames),
+		cmocka_unit_test(test_older_journal_sends_nothing),
 		cmocka_unit_test(test_sigusr1_detach),
 		cmocka_unit_test(test_other_rings_renegotiate),
 		cmocka_unit_test(test_garbage_renegotiates),
 		cmocka_unit_test(test_bad_indices_renegotiate),
+		cmocka_unit_test(test_bad_journal_renegotiates),
 		cmocka_unit_test(test_tap_survives_and_leaves),
 	};
 
