@@ -495,9 +495,12 @@ int main(int argc, char **argv)
 		    (int)sizeof(sp))
 			ret = -ENAMETOOLONG;
 		else
-			ret = net_state_file_open(sp, &o.vif.state_fd);
+			ret = net_state_file_open(sp, o.vif.max_queues,
+						  &o.vif.state_fd);
 		if (ret) {
-			xb_err("state file %s: %s", sp, strerror(-ret));
+			xb_err("state file %s (%zu KiB for %u queues): %s", sp,
+			       net_state_used_size(o.vif.max_queues) / 1024,
+			       o.vif.max_queues, strerror(-ret));
 			goto out_hv;
 		}
 	}

@@ -20,23 +20,33 @@ _Static_assert(sizeof(union net_tx_slot) * NET_STATE_RING_MAX >=
 	       sizeof(union netif_tx_sring_entry) * 256u,
 	       "tx_win must hold a whole one-page TX ring");
 
-int net_state_file_open(const char *path, int *out)
+int net_state_file_open(const char *path, unsigned int max_queues,
+			int *out)
 {
 	struct stat st;
 	int fd, ret;
 
+	if (max_queues > NET_MAX_QUEUES)
+		return -EINVAL;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) ||
 	    ((size_t)st.st_size < net_state_size() &&
-	     ftruncate(fd, (off_t)net_state_size()))) {
-		ret = -errno;
-		close(fd);
-		return ret;
+	     ftruncate(fd, (off_t)net_state_size())))
+		goto err;
+	/* Keeps the size; allocates what is not yet (tmpfs has it). */
+	ret = posix_fallocate(fd, 0, (off_t)net_state_used_size(max_queues));
+	if (ret) {
+		errno = ret;
+		goto err;
 	}
 	*out = fd;
 	return 0;
+err:
+	ret = -errno;
+	close(fd);
+	return ret;
 }
 
 int net_state_map(int fd, struct net_state **out)

@@ -196,10 +196,19 @@ static inline uint8_t *net_state_tx_bufs(struct net_state *st,
 
 /*
  * Open (creating it) the state file at @path and make it
- * net_state_size(), keeping its contents: before the process enters its
- * sandbox, which allows no open and no ftruncate. 0 and *fd, or -errno.
+ * net_state_size(), keeping its contents, with the structure and the TX
+ * buffers of @max_queues queues allocated (fallocate): a full file
+ * system fails here, not as a SIGBUS when a frame first touches a page.
+ * Before the process enters its sandbox, which allows no open, no
+ * ftruncate and no fallocate. 0 and *fd, or -errno (-ENOSPC).
  */
-int net_state_file_open(const char *path, int *fd);
+int net_state_file_open(const char *path, unsigned int max_queues, int *fd);
+
+/* Bytes net_state_file_open allocates for @max_queues queues. */
+static inline size_t net_state_used_size(unsigned int max_queues)
+{
+	return NET_STATE_BUFS_OFF + (size_t)max_queues * NET_STATE_TX_BUF_BYTES;
+}
 
 /*
  * Map the state from @fd (net_state_file_open), or private zeroed memory

@@ -19,6 +19,8 @@
  *     in the state file, its frames in the file's buffers): the
  *     successor sends exactly those not taken; with the journal of an
  *     older batch, none;
+ *   - a state directory without room for the TX buffers: uback-net
+ *     fails at start and says why;
  *   - SIGUSR1 (live upgrade): it exits 0 after detaching, the successor
  *     adopts, the same checks;
  *   - a state file for other rings, a garbage one, indices that do not
@@ -44,6 +46,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -833,6 +836,61 @@ static void test_older_journal_sends_nothing(void **state)
 	resend(false);
 }
 
+/*
+ * The state file's TX buffers are allocated at start: a state directory
+ * without room for them fails uback-net at once, saying so, instead of a
+ * SIGBUS when a frame first touches a page (and a crash loop). A 1 MiB
+ * tmpfs in a mount namespace of the backend's own.
+ */
+static void test_full_state_dir_fails_at_start(void **state)
+{
+	char dir[] = "/tmp/test_net_adopt.small.XXXXXX", logp[64], buf[512];
+	const char *argv[] = {
+		UBACK_NET_BIN, "--hv", "sim", "--port", "loop", "--queues",
+		"4", "--state-dir", dir, "--log", "warn",
+		"/local/domain/0/backend/vif/999/0", NULL,
+	};
+	int status = 0, fd;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(logp, sizeof(logp), "%s.log", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755"))
+			_exit(90);
+		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(91);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (n = 0; n < 2000 && waitpid(pid, &status, WNOHANG) == 0; n++)
+		msleep(5);
+	if (n == 2000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("uback-net did not fail with a full state directory");
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	fd = open(logp, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	if (!strstr(buf, "No space left on device"))
+		fail_msg("no ENOSPC message: %s", buf);
+	unlink(logp);
+	rmdir(dir);
+}
+
 static void test_sigusr1_detach(void **state)
 {
 	struct gfx *g = calloc(1, sizeof(*g));
@@ -1048,6 +1106,7 @@ int main(void)
 		cmocka_unit_test(test_replay_half_written),
 		cmocka_unit_test(test_resend_answered_frames),
 		cmocka_unit_test(test_older_journal_sends_nothing),
+		cmocka_unit_test(test_full_state_dir_fails_at_start),
 		cmocka_unit_test(test_sigusr1_detach),
 		cmocka_unit_test(test_other_rings_renegotiate),
 		cmocka_unit_test(test_garbage_renegotiates),
