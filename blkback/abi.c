@@ -184,22 +184,6 @@ void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out)
 	blk_abi_decode_req(abi, buf, out);
 }
 
-void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
-		     uint8_t operation, int16_t status)
-{
-	if (abi == BLK_ABI_X86_32) {
-		struct blk_wire32_rsp r = {
-			.id = id, .operation = operation, .status = status,
-		};
-		memcpy(slot, &r, sizeof(r));
-	} else {
-		struct blk_wire64_rsp r = {
-			.id = id, .operation = operation, .status = status,
-		};
-		memcpy(slot, &r, sizeof(r));
-	}
-}
-
 void blk_abi_indirect_segs(const struct blk_wire_seg *wire, uint32_t n,
 			   struct blk_seg *out)
 {

@@ -119,9 +119,23 @@ void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out);
  */
 void blk_abi_decode_req(enum blk_abi abi, const void *copy,
 			struct blk_req *out);
-/* Write a response into @slot. */
-void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
-		     uint8_t operation, int16_t status);
+/* Write a response into @slot. Inline: once per request. */
+static inline void blk_abi_put_rsp(enum blk_abi abi, void *slot,
+				   uint64_t id, uint8_t operation,
+				   int16_t status)
+{
+	if (abi == BLK_ABI_X86_32) {
+		struct blk_wire32_rsp r = {
+			.id = id, .operation = operation, .status = status,
+		};
+		__builtin_memcpy(slot, &r, sizeof(r));
+	} else {
+		struct blk_wire64_rsp r = {
+			.id = id, .operation = operation, .status = status,
+		};
+		__builtin_memcpy(slot, &r, sizeof(r));
+	}
+}
 
 /*
  * Validate a decoded request header against @lim (op, segment count,

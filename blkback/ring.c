@@ -131,14 +131,13 @@ static bool op_writes(uint8_t op)
 	return op != BLKIF_OP_READ;
 }
 
-/* Persistent mode: the cache, or a mapping for this request only. */
+/* Persistent mode: the cache, or a mapping for this request only. @m
+ * comes clear (no cache entry, no mapping of its own). */
 static int map_one(struct blk_queue *q, grant_ref_t ref, bool ro,
 		   struct blk_segmap *m)
 {
 	int ret;
 
-	m->phandle = BLK_NIL;
-	m->temp = false;
 	ret = blk_persist_get(q->persist, ref, q->now_ns, &m->page,
 			      &m->phandle);
 	if (!ret)
