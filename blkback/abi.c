@@ -161,6 +161,19 @@ static void decode64(const uint8_t *buf, struct blk_req *out)
 	}
 }
 
+void blk_abi_decode_req(enum blk_abi abi, const void *copy,
+			struct blk_req *out)
+{
+	out->nr_sectors = 0;
+	out->discard_flag = 0;
+	out->indirect = false;
+	out->nr_segments = 0;
+	if (abi == BLK_ABI_X86_32)
+		decode32(copy, out);
+	else
+		decode64(copy, out);
+}
+
 void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out)
 {
 	/* The one read of shared memory for this request. */
@@ -168,47 +181,7 @@ void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out)
 
 	memcpy(buf, slot, blk_abi_slot_size(abi));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	out->nr_sectors = 0;
-	out->discard_flag = 0;
-	out->indirect = false;
-	out->nr_segments = 0;
-	if (abi == BLK_ABI_X86_32)
-		decode32(buf, out);
-	else
-		decode64(buf, out);
-}
-
-void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
-		     uint8_t operation, int16_t status)
-{
-	if (abi == BLK_ABI_X86_32) {
-		struct blk_wire32_rsp r = {
-			.id = id, .operation = operation, .status = status,
-		};
-		memcpy(slot, &r, sizeof(r));
-	} else {
-		struct blk_wire64_rsp r = {
-			.id = id, .operation = operation, .status = status,
-		};
-		memcpy(slot, &r, sizeof(r));
-	}
-}
-
-enum blk_reject blk_range_check(uint64_t sector, uint64_t count,
-				const struct blk_limits *lim)
-{
-	if (sector > lim->sectors || count > lim->sectors - sector)
-		return BLK_REJ_RANGE;
-	return BLK_OK;
-}
-
-enum blk_reject blk_seg_check(const struct blk_seg *seg, uint64_t *sectors)
-{
-	if (seg->first_sect > seg->last_sect ||
-	    seg->last_sect >= BLK_SECTORS_PER_PAGE)
-		return BLK_REJ_BAD_SEG;
-	*sectors += (uint64_t)(seg->last_sect - seg->first_sect + 1);
-	return BLK_OK;
+	blk_abi_decode_req(abi, buf, out);
 }
 
 void blk_abi_indirect_segs(const struct blk_wire_seg *wire, uint32_t n,
@@ -221,22 +194,6 @@ void blk_abi_indirect_segs(const struct blk_wire_seg *wire, uint32_t n,
 		out[i].first_sect = wire[i].first_sect;
 		out[i].last_sect = wire[i].last_sect;
 	}
-}
-
-enum blk_reject blk_segs_check(const struct blk_seg *segs, uint32_t n,
-			       uint64_t sector, const struct blk_limits *lim,
-			       uint64_t *sectors)
-{
-	enum blk_reject why;
-	uint32_t i;
-
-	*sectors = 0;
-	for (i = 0; i < n; i++) {
-		why = blk_seg_check(&segs[i], sectors);
-		if (why)
-			return why;
-	}
-	return *sectors ? blk_range_check(sector, *sectors, lim) : BLK_OK;
 }
 
 enum blk_reject blk_req_check(const struct blk_req *req,

@@ -145,6 +145,31 @@ void blk_poll_init(struct blk_poll *p);
 void blk_poll_sample(struct blk_poll *p, uint64_t gap_ns);
 void blk_poll_preempted(struct blk_poll *p);
 
+/*
+ * Coalesced wake-ups' estimator (queue.c, blk_queue_config.coalesce): how
+ * many requests a queue that ran out of work sleeps for. blk_coal_batch:
+ * the frontend's unseen responses (xb_ring_rsps_unseen) or the most
+ * requests a wake-up was seen to bring, whichever is more, at most @cap,
+ * halved once per recent timeout; 1: no batch. blk_coal_learn, after a
+ * sleep that asked for @batch and found @avail requests (more than
+ * @nr_ents: nonsense, counted as none): a batch that did not come (a
+ * timeout: returns true) halves the next ones and what was found is the
+ * new estimate; one that came doubles them back, and the estimate only
+ * grows then (a frontend our wake-up stopped right at req_event sent no
+ * more than asked, but could have). Starts with no estimate (init).
+ * Plain arithmetic: no clock, no thread context.
+ */
+struct blk_coal {
+	uint32_t shift;         /* batches are halved this many times */
+	uint32_t found;         /* requests a wake-up was seen to bring */
+};
+
+void blk_coal_init(struct blk_coal *c);
+uint32_t blk_coal_batch(const struct blk_coal *c, uint32_t unseen,
+			uint32_t cap);
+bool blk_coal_learn(struct blk_coal *c, uint32_t batch, uint32_t avail,
+		    uint32_t nr_ents);
+
 /* ---- one queue ---- */
 
 struct blk_queue_config {
@@ -175,7 +200,7 @@ struct blk_queue_config {
 	 * in flight while the frontend has not yet consumed several of our
 	 * responses (it is behind, and a closed-loop frontend turns each of
 	 * them into a new request), sleep with req_event that many requests
-	 * ahead (at most half the ring), for at most BLK_COALESCE_US, instead
+	 * ahead (at most 3/4 of the ring), for at most BLK_COALESCE_US, instead
 	 * of spinning or waking for every request: one wake-up and one
 	 * frontend notification per batch. A batch that does not come in
 	 * time halves the next ones (down to none); batches that come, or

@@ -112,9 +112,30 @@ size_t blk_abi_slot_size(enum blk_abi abi);
  * happens on @out.
  */
 void blk_abi_copy_req(enum blk_abi abi, const void *slot, struct blk_req *out);
-/* Write a response into @slot. */
-void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
-		     uint8_t operation, int16_t status);
+/*
+ * Decode @copy, a private copy of a request slot that nothing else writes
+ * (blk_abi_copy_req's, or the request journal's, which took the one read
+ * of the shared slot), into @out. Never fails.
+ */
+void blk_abi_decode_req(enum blk_abi abi, const void *copy,
+			struct blk_req *out);
+/* Write a response into @slot. Inline: once per request. */
+static inline void blk_abi_put_rsp(enum blk_abi abi, void *slot,
+				   uint64_t id, uint8_t operation,
+				   int16_t status)
+{
+	if (abi == BLK_ABI_X86_32) {
+		struct blk_wire32_rsp r = {
+			.id = id, .operation = operation, .status = status,
+		};
+		__builtin_memcpy(slot, &r, sizeof(r));
+	} else {
+		struct blk_wire64_rsp r = {
+			.id = id, .operation = operation, .status = status,
+		};
+		__builtin_memcpy(slot, &r, sizeof(r));
+	}
+}
 
 /*
  * Validate a decoded request header against @lim (op, segment count,
@@ -124,11 +145,26 @@ void blk_abi_put_rsp(enum blk_abi abi, void *slot, uint64_t id,
  */
 enum blk_reject blk_req_check(const struct blk_req *req,
 			      const struct blk_limits *lim);
-/* Check one segment; adds its sectors to *@sectors. */
-enum blk_reject blk_seg_check(const struct blk_seg *seg, uint64_t *sectors);
+/* Check one segment; adds its sectors to *@sectors. Inline, as the two
+ * below: once or more per request. */
+static inline enum blk_reject blk_seg_check(const struct blk_seg *seg,
+					    uint64_t *sectors)
+{
+	if (seg->first_sect > seg->last_sect ||
+	    seg->last_sect >= BLK_SECTORS_PER_PAGE)
+		return BLK_REJ_BAD_SEG;
+	*sectors += (uint64_t)(seg->last_sect - seg->first_sect + 1);
+	return BLK_OK;
+}
+
 /* [sector, sector + count) within the device, without overflow. */
-enum blk_reject blk_range_check(uint64_t sector, uint64_t count,
-				const struct blk_limits *lim);
+static inline enum blk_reject blk_range_check(uint64_t sector, uint64_t count,
+					      const struct blk_limits *lim)
+{
+	if (sector > lim->sectors || count > lim->sectors - sector)
+		return BLK_REJ_RANGE;
+	return BLK_OK;
+}
 /*
  * Decode @n segments copied from indirect pages (private memory, already
  * bounded by blk_req_check) into @out.
@@ -141,9 +177,22 @@ void blk_abi_indirect_segs(const struct blk_wire_seg *wire, uint32_t n,
  * sectors they add up to come back in *@sectors (also on failure: the
  * sum so far).
  */
-enum blk_reject blk_segs_check(const struct blk_seg *segs, uint32_t n,
-			       uint64_t sector, const struct blk_limits *lim,
-			       uint64_t *sectors);
+static inline enum blk_reject blk_segs_check(const struct blk_seg *segs,
+					     uint32_t n, uint64_t sector,
+					     const struct blk_limits *lim,
+					     uint64_t *sectors)
+{
+	enum blk_reject why;
+	uint32_t i;
+
+	*sectors = 0;
+	for (i = 0; i < n; i++) {
+		why = blk_seg_check(&segs[i], sectors);
+		if (why)
+			return why;
+	}
+	return *sectors ? blk_range_check(sector, *sectors, lim) : BLK_OK;
+}
 /* Number of indirect pages a request with @nr_segments uses. */
 static inline uint32_t blk_indirect_pages(uint32_t nr_segments)
 {

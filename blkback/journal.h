@@ -136,7 +136,15 @@ static inline uint32_t blk_journal_take(struct blk_journal *j, RING_IDX idx,
 		return UINT32_MAX;
 	n = j->free_stack[--j->free_top];
 	e = &j->ent[n];
-	__builtin_memcpy(e->raw, slot, size);
+	/* Constant sizes for the two ABIs: copied inline, no call. */
+	if (size == BLK_SLOT_SIZE_X86_64)
+		__builtin_memcpy(e->raw, slot, BLK_SLOT_SIZE_X86_64);
+	else if (size == BLK_SLOT_SIZE_X86_32)
+		__builtin_memcpy(e->raw, slot, BLK_SLOT_SIZE_X86_32);
+	else
+		__builtin_memcpy(e->raw, slot, size);
+	/* Decoded from e->raw only, never from @slot again. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	e->idx = idx;
 	__atomic_store_n(&e->state, BLK_JE_INFLIGHT, __ATOMIC_RELEASE);
 	__atomic_store_n(&j->hdr->req_cons, idx + 1, __ATOMIC_RELEASE);

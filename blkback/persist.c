@@ -68,7 +68,7 @@ int blk_persist_create(struct xb_gnt *gnt, domid_t domid, uint32_t max,
 	return 0;
 }
 
-static void lru_unlink(struct blk_persist *p, uint32_t i)
+static inline void lru_unlink(struct blk_persist *p, uint32_t i)
 {
 	struct pentry *e = &p->e[i];
 
@@ -83,7 +83,7 @@ static void lru_unlink(struct blk_persist *p, uint32_t i)
 	e->lprev = e->lnext = NIL;
 }
 
-static void lru_push_head(struct blk_persist *p, uint32_t i)
+static inline void lru_push_head(struct blk_persist *p, uint32_t i)
 {
 	struct pentry *e = &p->e[i];
 

@@ -25,19 +25,11 @@
 
 static void drain_evtchn(struct blk_queue *q)
 {
-	evtchn_port_t port;
-	unsigned int i;
-
-	/* Bounded: a broken provider cannot spin us. The handle is ours
-	 * alone and holds one port: once that one is seen, asking again
-	 * would only cost a system call to hear "nothing". */
-	for (i = 0; i < 64; i++) {
-		if (xb_evtchn_pending(q->evtchn, &port))
-			break;
-		xb_evtchn_unmask(q->evtchn, port);
-		if (port == q->port)
-			break;
-	}
+	/* The handle is ours alone and holds one port: take its event in
+	 * one step (one system call under xensim, where pending + unmask
+	 * cost three). Errors leave the port as it was; the ring is looked
+	 * at anyway. */
+	xb_evtchn_ack(q->evtchn, q->port);
 	blk_stat_add(&q->stats, BLK_ST_EVENTS, 1);
 }
 
@@ -197,27 +189,67 @@ static bool poll_idle(struct blk_queue *q)
  * (and the frontend a notification) every few requests, and one that
  * spins pays for the frontend's whole pace. When the frontend is behind
  * on our responses it will send requests for a while: ask to be woken
- * only once that many came (at most half the ring, so that it keeps
- * working while we do), and bound the sleep. 1: no batch.
+ * only once that many came (at most three quarters of the ring, so that
+ * it keeps working while we do), and bound the sleep. The estimator is
+ * plain arithmetic (blkback.h); the queue's state decides whether to use
+ * it at all.
  */
 #define COALESCE_MAX_SHIFT 10u
 
+void blk_coal_init(struct blk_coal *c)
+{
+	c->shift = 0;
+	c->found = 0;
+}
+
+uint32_t blk_coal_batch(const struct blk_coal *c, uint32_t unseen,
+			uint32_t cap)
+{
+	uint32_t b = unseen;
+
+	/* Or as many as a wake-up found: a frontend that keeps publishing
+	 * while we wake keeps doing so while we sleep. */
+	if (b < c->found)
+		b = c->found;
+	if (b > cap)
+		b = cap;
+	b >>= c->shift;
+	return b >= 2 ? b : 1;
+}
+
+bool blk_coal_learn(struct blk_coal *c, uint32_t batch, uint32_t avail,
+		    uint32_t nr_ents)
+{
+	if (avail > nr_ents)
+		avail = 0;   /* the guest's producer makes no sense: forget */
+	if (avail >= batch) {
+		/* The batch came (or, after an ordinary sleep, requests
+		 * piled up while we woke): batches grow back. A batched
+		 * sleep sees no more than it asked for when our wake-up
+		 * stops the frontend right at req_event (it took the
+		 * frontend's CPU): the frontend may well have sent more,
+		 * so what it was seen to send before still holds. */
+		if (batch <= 1 || avail > c->found)
+			c->found = avail;
+		if (avail >= 2 && c->shift)
+			c->shift--;
+		return false;
+	}
+	c->found = avail;
+	if (batch <= 1)
+		return false;
+	if (c->shift < COALESCE_MAX_SHIFT)
+		c->shift++;
+	return true;
+}
+
 static uint32_t coalesce_batch(struct blk_queue *q)
 {
-	uint32_t b;
-
 	if (!q->cfg.coalesce || q->io_inflight || q->stopping || q->halted ||
 	    q->evtchn_dead || q->blocked != BLK_NIL)
 		return 1;
-	b = xb_ring_rsps_unseen(&q->ring);
-	/* Or as many as piled up during the last wake-up: a frontend that
-	 * keeps publishing while we wake keeps doing so while we sleep. */
-	if (b < q->coal_found)
-		b = q->coal_found;
-	if (b > q->ring.nr_ents - q->ring.nr_ents / 4)
-		b = q->ring.nr_ents - q->ring.nr_ents / 4;
-	b >>= q->coal_shift;
-	return b >= 2 ? b : 1;
+	return blk_coal_batch(&q->coal, xb_ring_rsps_unseen(&q->ring),
+			      q->ring.nr_ents - q->ring.nr_ents / 4);
 }
 
 /* After a sleep that asked for @batch requests: learn from what came. */
@@ -228,17 +260,8 @@ static void coalesce_learn(struct blk_queue *q, uint32_t batch)
 
 	if (!q->cfg.coalesce)
 		return;
-	q->coal_found = avail <= q->ring.nr_ents ? avail : 0;
-	if (avail >= batch && avail <= q->ring.nr_ents) {
-		/* The batch came (or, after an ordinary sleep, requests
-		 * piled up while we woke): batches may grow back. */
-		if (avail >= 2 && q->coal_shift)
-			q->coal_shift--;
-	} else if (batch > 1) {
+	if (blk_coal_learn(&q->coal, batch, avail, q->ring.nr_ents))
 		blk_stat_add(&q->stats, BLK_ST_COALESCE_TIMEOUTS, 1);
-		if (q->coal_shift < COALESCE_MAX_SHIFT)
-			q->coal_shift++;
-	}
 }
 
 /* The in-flight gauges, once per loop rather than per request. */
@@ -295,6 +318,7 @@ static void *queue_thread(void *arg)
 	/* Start as if the guest were quiet: no spinning until requests
 	 * show they come close together. */
 	blk_poll_init(&q->poll);
+	blk_coal_init(&q->coal);
 	if (q->cfg.pin_cpu && q->cfg.cpu < CPU_SETSIZE) {
 		cpu_set_t set;
 

@@ -94,10 +94,8 @@ struct blk_queue {
 	 * (0: not idle), and the estimator it feeds. */
 	uint64_t idle_start_ns;
 	struct blk_poll poll;
-	/* Coalesced wake-ups (queue.c): batches are the frontend's unseen
-	 * responses shifted right by this. */
-	uint32_t coal_shift;
-	uint32_t coal_found;      /* requests waiting at the last wake-up */
+	/* Coalesced wake-ups (queue.c): the batch estimator. */
+	struct blk_coal coal;
 
 	/*
 	 * Grant copy bounce pool, two tiers in one mapping: one small chunk

@@ -2,10 +2,11 @@
 /*
  * The blkif ring consumer and responder of one queue.
  *
- * For every request: copy the slot once (blk_abi_copy_req), validate the
- * copy, copy indirect segment pages once into private memory and validate
- * those, map the data pages (persistent cache or one batch map), build an
- * iovec straight over the mapped guest pages and hand it to the engine.
+ * For every request: copy the slot once (into the request journal),
+ * decode and validate that copy, copy indirect segment pages once into
+ * private memory and validate those, map the data pages (persistent cache
+ * or one batch map), build an iovec straight over the mapped guest pages
+ * and hand it to the engine.
  * A response is written only after the I/O completed and the request's
  * non-persistent grants were unmapped (so the frontend may end its grants
  * as soon as it sees the response). Responses are pushed and the frontend
@@ -130,14 +131,13 @@ static bool op_writes(uint8_t op)
 	return op != BLKIF_OP_READ;
 }
 
-/* Persistent mode: the cache, or a mapping for this request only. */
+/* Persistent mode: the cache, or a mapping for this request only. @m
+ * comes clear (no cache entry, no mapping of its own). */
 static int map_one(struct blk_queue *q, grant_ref_t ref, bool ro,
 		   struct blk_segmap *m)
 {
 	int ret;
 
-	m->phandle = BLK_NIL;
-	m->temp = false;
 	ret = blk_persist_get(q->persist, ref, q->now_ns, &m->page,
 			      &m->phandle);
 	if (!ret)
@@ -564,7 +564,7 @@ uint32_t blk_ring_consume(struct blk_queue *q)
 			blk_stat_add(&q->stats, BLK_ST_RING_HALTED, 1);
 			break;
 		}
-		blk_abi_copy_req(q->cfg.abi, q->journal.ent[je].raw, &req);
+		blk_abi_decode_req(q->cfg.abi, q->journal.ent[je].raw, &req);
 		q->ring.req_cons++;
 		taken++;
 		start_request(q, &req, je);
@@ -583,7 +583,7 @@ uint32_t blk_ring_replay(struct blk_queue *q)
 
 		/* Validated again like any request: the copy was the
 		 * guest's, and the limits may have changed (upgrade). */
-		blk_abi_copy_req(q->cfg.abi, j->ent[je].raw, &req);
+		blk_abi_decode_req(q->cfg.abi, j->ent[je].raw, &req);
 		blk_stat_add(&q->stats, BLK_ST_REPLAYED, 1);
 		taken++;
 		start_request(q, &req, je);

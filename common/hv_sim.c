@@ -275,11 +275,14 @@ err_fds:
  * EPOLLONESHOT, so the epoll_wait that delivers a port masks it without a
  * system call of its own, and unmask re-arms it (level-triggered: what
  * came while masked is then reported). A delivery costs epoll_wait, read
- * and the unmask's epoll_ctl.
+ * and the unmask's epoll_ctl; evtchn_ack of a port pending never
+ * delivered (the caller polled the epoll fd, which disarms nothing) only
+ * the read.
  */
 struct sim_port_slot {
 	int recv_fd;               /* -1: not bound through this handle */
 	int send_fd;
+	bool masked;               /* delivered by pending, not unmasked */
 };
 
 struct sim_evtchn {
@@ -339,6 +342,7 @@ static int slots_grow(struct sim_evtchn *e, evtchn_port_t port)
 	for (i = e->nports; i < want; i++) {
 		n[i].recv_fd = -1;
 		n[i].send_fd = -1;
+		n[i].masked = false;
 	}
 	e->ports = n;
 	e->nports = want;
@@ -391,6 +395,7 @@ static int sim_evtchn_bind(struct xb_evtchn *base, domid_t domid,
 	}
 	e->ports[rep.port].recv_fd = fds[0];
 	e->ports[rep.port].send_fd = fds[1];
+	e->ports[rep.port].masked = false;
 	*local = rep.port;
 	return 0;
 
@@ -410,6 +415,7 @@ static void slot_release(struct sim_evtchn *e, struct sim_port_slot *s)
 	close(s->send_fd);
 	s->recv_fd = -1;
 	s->send_fd = -1;
+	s->masked = false;
 }
 
 static int sim_evtchn_unbind(struct xb_evtchn *base, evtchn_port_t port)
@@ -477,6 +483,7 @@ static int sim_evtchn_pending(struct xb_evtchn *base, evtchn_port_t *port)
 	s = slot_get(e, ev.data.u32);
 	if (!s)
 		return -EAGAIN;
+	s->masked = true;
 	/* Drain: all notifications so far are one pending bit; one from
 	 * now on stays in the counter until unmask. */
 	if (read(s->recv_fd, &v, sizeof(v)) < 0) {
@@ -497,6 +504,25 @@ static int sim_evtchn_unmask(struct xb_evtchn *base, evtchn_port_t port)
 	ev.data.u32 = port;
 	if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, s->recv_fd, &ev) < 0)
 		return -errno;
+	s->masked = false;
+	return 0;
+}
+
+static int sim_evtchn_ack(struct xb_evtchn *base, evtchn_port_t port)
+{
+	struct sim_port_slot *s = slot_get(to_sim_evtchn(base), port);
+	uint64_t v;
+
+	if (!s)
+		return -EINVAL;
+	/* What was sent so far is one event, consumed here. A sender after
+	 * this read finds the entry armed (or re-armed just below) and the
+	 * fd fires; a stale entry on the epoll ready list is dropped by the
+	 * next look at the epoll fd, which polls the eventfd again. */
+	if (read(s->recv_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	if (s->masked)
+		return sim_evtchn_unmask(base, port);
 	return 0;
 }
 
@@ -526,5 +552,6 @@ const struct xb_hv_ops xb_hv_sim_ops = {
 	.evtchn_notify = sim_evtchn_notify,
 	.evtchn_pending = sim_evtchn_pending,
 	.evtchn_unmask = sim_evtchn_unmask,
+	.evtchn_ack = sim_evtchn_ack,
 	.xs_open = sim_xs_open,
 };

@@ -154,6 +154,35 @@ static void test_decode_discard_indirect(void **state)
 	}
 }
 
+/* Decoding a private copy (the journal's) reads what copying and decoding
+ * the slot reads: the same request, field for field, for every layout. */
+static void test_decode_copy(void **state)
+{
+	static const uint8_t ops[] = { BLKIF_OP_READ, BLKIF_OP_WRITE,
+				       BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT,
+				       BLKIF_OP_FLUSH_DISKCACHE, 200 };
+	unsigned int i, k, b;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < sizeof(ops); k++) {
+			uint8_t slot[112];
+			struct blk_req a, d;
+
+			for (b = 0; b < sizeof(slot); b++)
+				slot[b] = (uint8_t)(b * 13 + k);
+			put8(slot, 0, ops[k]);
+			put8(slot, 1, 3);
+			memset(&a, 0x77, sizeof(a));
+			memset(&d, 0x77, sizeof(d));
+			blk_abi_copy_req(layouts[i].abi, slot, &a);
+			blk_abi_decode_req(layouts[i].abi, slot, &d);
+			assert_memory_equal(&a, &d, sizeof(a));
+			assert_int_equal(d.operation, ops[k]);
+		}
+	}
+}
+
 static void test_put_rsp(void **state)
 {
 	unsigned int i;
@@ -336,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_ring_sizes),
 		cmocka_unit_test(test_decode_rw),
 		cmocka_unit_test(test_decode_discard_indirect),
+		cmocka_unit_test(test_decode_copy),
 		cmocka_unit_test(test_put_rsp),
 		cmocka_unit_test(test_check_matrix),
 		cmocka_unit_test(test_seg_and_range),

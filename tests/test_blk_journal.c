@@ -388,6 +388,33 @@ static void refuses_what_does_not_add_up(void **state)
 			 -ENOENT);
 }
 
+/* A take copies the slot, exactly its ABI's size, into the entry (the
+ * copy the request is decoded from): not a byte of the next slot. */
+static void take_copies_the_slot_only(void **state)
+{
+	static const uint32_t sizes[] = { BLK_SLOT_SIZE_X86_32,
+					  BLK_SLOT_SIZE_X86_64, 64 };
+	uint8_t src[2 * BLK_JOURNAL_RAW];
+	unsigned int k, b;
+
+	(void)state;
+	fresh(0);
+	for (b = 0; b < sizeof(src); b++)
+		src[b] = (uint8_t)(b * 7 + 1);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint32_t e;
+
+		memset(fx.j.ent, 0xEE, fx.j.nents * sizeof(*fx.j.ent));
+		e = blk_journal_take(&fx.j, k, src, sizes[k]);
+		assert_true(e < fx.j.nents);
+		assert_memory_equal(fx.j.ent[e].raw, src, sizes[k]);
+		for (b = sizes[k]; b < BLK_JOURNAL_RAW; b++)
+			assert_int_equal(fx.j.ent[e].raw[b], 0xEE);
+		assert_int_equal(fx.j.ent[e].state, BLK_JE_INFLIGHT);
+		assert_int_equal(fx.j.hdr->req_cons, k + 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +430,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(indices_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(refuses_what_does_not_add_up,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(take_copies_the_slot_only,
 						setup, teardown),
 	};
 

@@ -180,6 +180,53 @@ static void test_masked_delivered_on_unmask(void **state)
 	assert_int_equal(xb_evtchn_unmask(fx->e, b), 0);
 }
 
+/* ack takes the events sent so far in one step and leaves the port
+ * unmasked: the next notification fires. The sim provider has its own
+ * (one read where pending + unmask cost three system calls). */
+static void test_ack_consumes(void **state)
+{
+	struct fx *fx = *state;
+	evtchn_port_t g, b, p;
+
+	assert_non_null(xb_hv_sim_ops.evtchn_ack);
+	connect_pair(fx, &g, &b);
+	assert_int_equal(xb_evtchn_ack(fx->e, b), 0);   /* nothing: fine */
+	assert_false(readable(xb_evtchn_fd(fx->e), 0));
+	assert_int_equal(xg_evtchn_notify(fx->dom, g), 0);
+	assert_int_equal(xg_evtchn_notify(fx->dom, g), 0);
+	assert_true(readable(xb_evtchn_fd(fx->e), WAIT_MS));
+	assert_int_equal(xb_evtchn_ack(fx->e, b), 0);
+	/* Both sends were one event, taken. */
+	assert_false(readable(xb_evtchn_fd(fx->e), 0));
+	assert_int_equal(xb_evtchn_pending(fx->e, &p), -EAGAIN);
+	/* Unmasked: a later send fires. */
+	assert_int_equal(xg_evtchn_notify(fx->dom, g), 0);
+	assert_true(readable(xb_evtchn_fd(fx->e), WAIT_MS));
+	assert_int_equal(xb_evtchn_pending(fx->e, &p), 0);
+	assert_int_equal(p, b);
+	assert_int_equal(xb_evtchn_unmask(fx->e, b), 0);
+}
+
+/* A port masked by pending: ack takes what was held back and unmasks. */
+static void test_ack_unmasks(void **state)
+{
+	struct fx *fx = *state;
+	evtchn_port_t g, b, p;
+
+	connect_pair(fx, &g, &b);
+	assert_int_equal(xg_evtchn_notify(fx->dom, g), 0);
+	assert_true(readable(xb_evtchn_fd(fx->e), WAIT_MS));
+	assert_int_equal(xb_evtchn_pending(fx->e, &p), 0);
+	assert_int_equal(xg_evtchn_notify(fx->dom, g), 0);   /* held back */
+	assert_false(readable(xb_evtchn_fd(fx->e), 0));
+	assert_int_equal(xb_evtchn_ack(fx->e, b), 0);
+	assert_false(readable(xb_evtchn_fd(fx->e), 0));
+	assert_int_equal(xg_evtchn_notify(fx->dom, g), 0);
+	assert_true(readable(xb_evtchn_fd(fx->e), WAIT_MS));
+	assert_int_equal(xb_evtchn_ack(fx->e, b), 0);
+	assert_false(readable(xb_evtchn_fd(fx->e), 0));
+}
+
 static void test_bind_rules(void **state)
 {
 	struct fx *fx = *state;
@@ -201,6 +248,7 @@ static void test_bind_rules(void **state)
 	/* Ports not bound through this handle. */
 	assert_int_equal(xb_evtchn_notify(fx->e, b + 1), -EINVAL);
 	assert_int_equal(xb_evtchn_unmask(fx->e, b + 1), -EINVAL);
+	assert_int_equal(xb_evtchn_ack(fx->e, b + 1), -EINVAL);
 	assert_int_equal(xb_evtchn_unbind(fx->e, b + 1), -EINVAL);
 	assert_int_equal(xg_evtchn_notify(fx->dom, g + 100), -EINVAL);
 }
@@ -374,6 +422,8 @@ int main(void)
 		T(test_backend_to_guest),
 		T(test_one_pending_bit),
 		T(test_masked_delivered_on_unmask),
+		T(test_ack_consumes),
+		T(test_ack_unmasks),
 		T(test_bind_rules),
 		T(test_guest_closes),
 		T(test_backend_closes_then_rebind),

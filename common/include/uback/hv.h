@@ -25,6 +25,7 @@
 #ifndef UBACK_HV_H
 #define UBACK_HV_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -136,6 +137,16 @@ struct xb_hv_ops {
 	 */
 	int (*evtchn_pending)(struct xb_evtchn *e, evtchn_port_t *port);
 	int (*evtchn_unmask)(struct xb_evtchn *e, evtchn_port_t port);
+	/*
+	 * Optional. Take @port's notifications, as evtchn_pending returning
+	 * @port and then evtchn_unmask(@port) would: those sent before the
+	 * call are consumed (one event, however many), any sent after it
+	 * make the fd readable again, and a port masked by evtchn_pending
+	 * comes back unmasked. For a handle holding @port alone: without
+	 * the op, xb_evtchn_ack does those two calls, and one that finds
+	 * another port consumes its event too.
+	 */
+	int (*evtchn_ack)(struct xb_evtchn *e, evtchn_port_t port);
 
 	/*
 	 * A libxenstore handle connected to this provider's xenstore.
@@ -203,6 +214,27 @@ static inline int xb_evtchn_pending(struct xb_evtchn *e, evtchn_port_t *port)
 { return e->ops->evtchn_pending(e, port); }
 static inline int xb_evtchn_unmask(struct xb_evtchn *e, evtchn_port_t port)
 { return e->ops->evtchn_unmask(e, port); }
+/* evtchn_ack, or its equivalent by evtchn_pending and evtchn_unmask (at
+ * most 64 rounds until @port is seen). 0, or the first error. */
+static inline int xb_evtchn_ack(struct xb_evtchn *e, evtchn_port_t port)
+{
+	evtchn_port_t p;
+	unsigned int i;
+	int ret;
+
+	if (e->ops->evtchn_ack)
+		return e->ops->evtchn_ack(e, port);
+	/* Bounded: a broken provider cannot spin us. */
+	for (i = 0; i < 64; i++) {
+		ret = e->ops->evtchn_pending(e, &p);
+		if (ret)
+			return ret == -EAGAIN ? 0 : ret;
+		ret = e->ops->evtchn_unmask(e, p);
+		if (ret || p == port)
+			return ret;
+	}
+	return 0;
+}
 static inline int xb_hv_xs_open(struct xb_hv *hv, struct xs_handle **out)
 { return hv->ops->xs_open(hv, out); }
 static inline int xb_hv_reserve(struct xb_hv *hv, unsigned int count)
