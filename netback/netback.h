@@ -239,6 +239,19 @@ enum net_tx_verdict net_tx_decode(const union net_tx_slot *s, uint32_t n,
 				  struct net_tx_pkt *p);
 
 /*
+ * Where a SEND packet's frame (@p, decoded from @s) starts in a queue's
+ * TX buffers, at or after @used bytes: the grant copy of a data slot into
+ * a range that straddles two of our pages is split in two by gntdev, each
+ * half pinning a page and costing Xen a copy operation. With data slots
+ * after the first, the first of them lands at its own in-page offset, so
+ * that a run of page-contiguous slots (a frag of a GSO frame) lands page
+ * by page; the start moves less than a page. A frame of one slot starts
+ * at @used. Pure.
+ */
+uint32_t net_tx_place(uint32_t used, const union net_tx_slot *s,
+		      const struct net_tx_pkt *p);
+
+/*
  * Snapshot @r's request producer and copy up to @max unconsumed slots
  * (from req_cons, not consuming them) into @out; *count says how many.
  * -EIO for an impossible producer (the ring must be halted).

@@ -122,9 +122,11 @@ struct net_state_id {
 };
 
 /*
- * A queue's TX buffers: one batch's frames, packed at
- * NET_STATE_FRAME_ALIGN. A batch holds at most a ring of slots of one
- * page each, so a whole ring always fits, and any one frame.
+ * A queue's TX buffers: one batch's frames, in order, each at
+ * NET_STATE_FRAME_ALIGN or where its data slots land on our pages as on
+ * the guest's (net_tx_place: less than a page further). A batch that
+ * would not fit ends before the frame that does not (the rest waits for
+ * the next batch); any one frame fits.
  */
 #define NET_STATE_FRAME_ALIGN 64u
 #define NET_STATE_TX_BUF_BYTES \

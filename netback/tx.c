@@ -153,6 +153,17 @@ enum net_tx_verdict net_tx_decode(const union net_tx_slot *s, uint32_t n,
 	return p->verdict;
 }
 
+uint32_t net_tx_place(uint32_t used, const union net_tx_slot *s,
+		      const struct net_tx_pkt *p)
+{
+	uint32_t i = 1 + p->nextras, want;
+
+	if (i >= p->nslots)
+		return used;
+	want = (s[i].req.offset - p->first_len) & (XB_PAGE_SIZE - 1);
+	return used + ((want - used) & (XB_PAGE_SIZE - 1));
+}
+
 int net_tx_peek(struct xb_back_ring *r, union net_tx_slot *out, uint32_t max,
 		uint32_t *count)
 {
@@ -316,22 +327,18 @@ static uint32_t tx_add_seg(struct net_queue *q, uint32_t seg,
 	return seg + 1;
 }
 
-/* TX buffer bytes a frame of @len takes. */
-static uint32_t tx_buf_need(uint32_t len)
-{
-	return (len + NET_STATE_FRAME_ALIGN - 1) & ~(NET_STATE_FRAME_ALIGN - 1);
-}
-
-/* Queue the grant copies of a SEND packet's data into its frame. */
+/* Queue the grant copies of a SEND packet's data into its frame, which
+ * starts at @start in the TX buffers (net_tx_place; net_tx_run checked
+ * the room). The next frame starts after it, 64-byte aligned. */
 static uint32_t tx_plan_copy(struct net_queue *q, struct net_tx_ent *e,
-			     uint32_t seg, uint32_t frame)
+			     uint32_t seg, uint32_t frame, uint32_t start)
 {
 	const union net_tx_slot *s = q->tx_win + e->slot0;
-	uint8_t *buf = q->tx_bufs + q->tx_buf_used;
+	uint8_t *buf = q->tx_bufs + start;
 	uint32_t i, pos;
 
-	/* Packed (net_tx_run checked the room). */
-	q->tx_buf_used += tx_buf_need(e->pkt.len);
+	q->tx_buf_used = (start + e->pkt.len + NET_STATE_FRAME_ALIGN - 1) &
+			 ~(NET_STATE_FRAME_ALIGN - 1);
 	q->tx_frames[frame].data = buf;
 	e->frame = frame;
 	e->seg0 = seg;
@@ -482,6 +489,7 @@ uint32_t net_tx_run(struct net_queue *q)
 	while (off < count && npk < NET_TX_BATCH) {
 		struct net_tx_ent *e = &q->tx_ents[npk];
 		enum net_tx_verdict v;
+		uint32_t start = 0;
 
 		v = net_tx_decode(q->tx_win + off, count - off,
 				  &q->cfg.tx_limits, &e->pkt);
@@ -492,9 +500,10 @@ uint32_t net_tx_run(struct net_queue *q)
 			break;
 		}
 		if (v == NET_TX_SEND) {
+			start = net_tx_place(q->tx_buf_used, q->tx_win + off,
+					     &e->pkt);
 			if (nseg + e->pkt.nslots > NET_GCOPY_MAX ||
-			    tx_buf_need(e->pkt.len) >
-				    NET_STATE_TX_BUF_BYTES - q->tx_buf_used)
+			    (size_t)start + e->pkt.len > NET_STATE_TX_BUF_BYTES)
 				break;
 			if (!replay && q->credit.bytes &&
 			    !net_credit_take(&q->credit, q->now_ns, e->pkt.len,
@@ -509,7 +518,7 @@ uint32_t net_tx_run(struct net_queue *q)
 		e->nsegs = 0;
 		e->status = NETIF_RSP_OKAY;
 		if (v == NET_TX_SEND)
-			nseg = tx_plan_copy(q, e, nseg, nframes++);
+			nseg = tx_plan_copy(q, e, nseg, nframes++, start);
 		else if (v == NET_TX_CTRL)
 			e->status = tx_mcast(q, &e->pkt);
 		off += e->pkt.nslots;

@@ -5,7 +5,8 @@
  * slot counts at and beyond the limits, sizes that do not add up,
  * segments crossing the page, chains running past the producer, GSO and
  * unknown extras, impossible producers; then a random stream checked
- * against invariants. Also the checksum helpers of frame.c.
+ * against invariants. Where a frame lands in the TX buffers
+ * (net_tx_place). Also the checksum helpers of frame.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -476,6 +477,67 @@ static void test_csum(void **state)
 	assert_int_equal(net_frame_csum_complete(f, len, &v), -EINVAL);
 }
 
+/* Our pages a copy of @len bytes to @dst touches. */
+static uint32_t pages_touched(uint32_t dst, uint32_t len)
+{
+	return (dst + len - 1) / XB_PAGE_SIZE - dst / XB_PAGE_SIZE + 1;
+}
+
+/*
+ * net_tx_place: a GSO frame as Linux's netfront sends it (a header in the
+ * first slot at some offset, then a frag's page-contiguous slots, the
+ * first at an offset of its own) is placed so that no data slot's copy
+ * straddles two of our pages, wherever the previous frame ended; the
+ * start moves less than a page; a one-slot frame stays where it is.
+ */
+static void test_place(void **state)
+{
+	static const uint32_t useds[] = { 0, 64, 4032, 4096, 70016, 123456 };
+	static const uint16_t hdr_offs[] = { 0, 66, 2048, 3968 };
+	static const uint16_t frag_offs[] = { 0, 1, 100, 2000, 4095 };
+	union net_tx_slot s[24];
+	struct net_tx_pkt p;
+	uint32_t a, b, c, i, n, start, pos, straddles;
+
+	(void)state;
+	for (a = 0; a < sizeof(useds) / sizeof(useds[0]); a++)
+	for (b = 0; b < sizeof(hdr_offs) / sizeof(hdr_offs[0]); b++)
+	for (c = 0; c < sizeof(frag_offs) / sizeof(frag_offs[0]); c++) {
+		uint16_t hlen = 128, foff = frag_offs[c];
+		uint32_t left = 40000, total = hlen + left;
+
+		n = 0;
+		s[n++] = req(hdr_offs[b], M | X, 0, (uint16_t)total);
+		s[n++] = gso(XEN_NETIF_GSO_TYPE_TCPV4, 1448, 0);
+		while (left) {
+			uint16_t off = n == 2 ? foff : 0;
+			uint16_t sz = (uint16_t)(XB_PAGE_SIZE - off < left ?
+						 XB_PAGE_SIZE - off : left);
+
+			left -= sz;
+			s[n] = req(off, left ? M : 0, (uint16_t)n, sz);
+			n++;
+		}
+		assert_int_equal(net_tx_decode(s, n, &lim, &p), NET_TX_SEND);
+		assert_int_equal(p.first_len, hlen);
+		start = net_tx_place(useds[a], s, &p);
+		assert_true(start >= useds[a]);
+		assert_true(start - useds[a] < XB_PAGE_SIZE);
+		pos = start + p.first_len;
+		straddles = 0;
+		for (i = 2; i < n; i++) {
+			straddles += pages_touched(pos, s[i].req.size) > 1;
+			pos += s[i].req.size;
+		}
+		assert_int_equal(straddles, 0);
+		assert_int_equal(pos - start, total);
+	}
+	/* One slot: packed where the last frame ended. */
+	s[0] = req(100, 0, 0, 1500);
+	assert_int_equal(net_tx_decode(s, 1, &lim, &p), NET_TX_SEND);
+	assert_int_equal(net_tx_place(4160, s, &p), 4160);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_extras),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_place),
 		cmocka_unit_test(test_peek_producer),
 		cmocka_unit_test(test_csum),
 	};
