@@ -179,13 +179,17 @@ struct net_state {
 	(((sizeof(struct net_state) + XB_PAGE_SIZE - 1) / XB_PAGE_SIZE) * \
 	 XB_PAGE_SIZE)
 
-/* Bytes of a state file: the structure, then the TX buffers of
- * NET_MAX_QUEUES queues (sparse: pages are used as frames touch them,
- * one batch's worth per queue at most). */
+/* The structure and the TX buffers of @nr_queues queues. */
+static inline size_t net_state_used_size(unsigned int nr_queues)
+{
+	return NET_STATE_BUFS_OFF + (size_t)nr_queues * NET_STATE_TX_BUF_BYTES;
+}
+
+/* Bytes of a state file: room for NET_MAX_QUEUES queues (sparse beyond
+ * what net_state_file_open allocates). */
 static inline size_t net_state_size(void)
 {
-	return NET_STATE_BUFS_OFF +
-	       (size_t)NET_MAX_QUEUES * NET_STATE_TX_BUF_BYTES;
+	return net_state_used_size(NET_MAX_QUEUES);
 }
 
 /* Queue @q's NET_STATE_TX_BUF_BYTES of TX buffers. */
@@ -205,12 +209,6 @@ static inline uint8_t *net_state_tx_bufs(struct net_state *st,
  * ftruncate and no fallocate. 0 and *fd, or -errno (-ENOSPC).
  */
 int net_state_file_open(const char *path, unsigned int max_queues, int *fd);
-
-/* Bytes net_state_file_open allocates for @max_queues queues. */
-static inline size_t net_state_used_size(unsigned int max_queues)
-{
-	return NET_STATE_BUFS_OFF + (size_t)max_queues * NET_STATE_TX_BUF_BYTES;
-}
 
 /*
  * Map the state from @fd (net_state_file_open), or private zeroed memory
